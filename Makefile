@@ -1,0 +1,17 @@
+# okta-bridge: the two commands. Both install what they need themselves (see scripts/).
+.PHONY: dev test lint clean-local
+
+## make dev: the whole system locally (AWS emulator, all functions on 127.0.0.1:3000, demo tenant)
+dev:
+	@bash scripts/dev.sh
+
+## make test: fmt, clippy, cfn-lint, unit tests and end-to-end tests against the local emulator
+test:
+	@bash scripts/test.sh
+
+## make lint: just the static checks
+lint:
+	@bash scripts/test.sh --lint-only
+
+clean-local:
+	rm -rf .venv .venv-lint .local

@@ -1,0 +1,40 @@
+//! Admin API (SPEC §11): tenant config, secrets, SCIM tokens, users and the change log, for the
+//! learning platform's integration page and for operators. JSON in, JSON out, errors included.
+mod error;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use shared::adapters::aws::Adapters;
+use shared::app::AdminService;
+use shared::domain::tenant::ConfigRules;
+use shared::ports::ChangeLog;
+
+pub use error::ApiError;
+
+/// Admin request bodies are small: anything over 64 KiB is refused with 413 (SPEC §13).
+pub const BODY_LIMIT: usize = 64 * shared::adapters::http::KIB;
+
+#[derive(Clone)]
+pub struct State {
+    pub admin: Arc<AdminService>,
+    pub changes: Arc<dyn ChangeLog>,
+}
+
+impl State {
+    pub fn from_adapters(a: &Adapters) -> Self {
+        let admin = AdminService::new(
+            a.store.clone(),
+            a.store.clone(),
+            a.secrets.clone(),
+            a.clock.clone(),
+            ConfigRules { allow_insecure_okta: a.settings.allow_insecure_okta },
+        );
+        Self { admin: Arc::new(admin), changes: a.store.clone() }
+    }
+}
+
+pub fn router(state: State) -> Router {
+    routes::router(state)
+}

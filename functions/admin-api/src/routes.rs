@@ -1,0 +1,218 @@
+//! Routes of the admin API. Every handler is behind the admin bearer token.
+use axum::body::Body;
+use axum::extract::{Path, Request, State as AxState};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::json;
+use shared::adapters::http::{bearer, read_body, request_span};
+use shared::app::admin::UserFilter;
+use shared::domain::tenant::TenantConfigInput;
+use shared::domain::{Secret, TenantId};
+
+use crate::{ApiError, State, BODY_LIMIT};
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+pub fn router(state: State) -> Router {
+    let t = "/admin/tenants/{tenant}";
+    let not_yet = |what: &'static str| move || async move { ApiError::NotImplemented(what) };
+    Router::new()
+        .route(t, get(get_tenant).put(put_tenant))
+        .route(&format!("{t}/secrets/{{name}}"), post(set_secret))
+        .route(&format!("{t}/event-hook-secret"), post(rotate_event_hook_secret))
+        .route(&format!("{t}/event-hook-secret/previous"), delete(revoke_previous_event_hook_secret))
+        .route(&format!("{t}/scim-tokens"), post(issue_scim_token).get(list_scim_tokens))
+        .route(&format!("{t}/scim-tokens/{{id}}"), delete(revoke_scim_token))
+        .route(&format!("{t}/users"), get(list_users))
+        .route(&format!("{t}/users/{{id}}"), get(get_user))
+        .route(&format!("{t}/changes"), get(list_changes))
+        // Filled in by later capabilities; until then they say so plainly.
+        .route(&format!("{t}/users/{{id}}/invite"), post(not_yet("inviting a user")))
+        .route(&format!("{t}/sync"), post(not_yet("Sync users")))
+        .route(&format!("{t}/sync-runs"), get(not_yet("sync runs")))
+        .route(&format!("{t}/sync-runs/{{id}}"), get(not_yet("sync runs")))
+        .route(&format!("{t}/sync-runs/{{id}}/approve"), post(not_yet("sync approval")))
+        .route(&format!("{t}/teams"), get(not_yet("the teams list")))
+        .route(&format!("{t}/groups"), get(not_yet("the groups list")))
+        .route(&format!("{t}/health"), get(not_yet("integration health")))
+        .route("/admin/dlq/redrive", post(not_yet("DLQ redrive")))
+        .fallback(|| async { ApiError::NoRoute })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .layer(middleware::from_fn(request_span))
+        .with_state(state)
+}
+
+/// The admin bearer token, compared in constant time, before anything else happens.
+async fn authorize(AxState(state): AxState<State>, req: Request, next: Next) -> Response {
+    let Some(token) = bearer(req.headers()) else { return ApiError::Unauthorized.into_response() };
+    match state.admin.authorize(token).await {
+        Ok(true) => next.run(req).await,
+        Ok(false) => ApiError::Unauthorized.into_response(),
+        Err(e) => ApiError::Admin(e).into_response(),
+    }
+}
+
+fn tenant(raw: &str) -> Result<TenantId> {
+    let t = TenantId::parse(raw).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    tracing::Span::current().record("tenant", t.as_str());
+    Ok(t)
+}
+
+/// Reads a bounded JSON body. Parse errors are described without echoing values.
+async fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T> {
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("");
+        if !ct.starts_with("application/json") && !ct.contains("+json") {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+    }
+    let bytes = read_body(headers, body, BODY_LIMIT).await?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::BadJson(describe(&e)))
+}
+
+fn describe(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            format!("malformed JSON at line {} column {}", e.line(), e.column())
+        }
+        // Data errors name fields and expected types; they never carry secret values because
+        // secret bodies are parsed by their own handler.
+        Category::Data => e.to_string(),
+    }
+}
+
+fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T> {
+    axum::extract::Query::<T>::try_from_uri(uri)
+        .map(|q| q.0)
+        .map_err(|e| ApiError::BadRequest(format!("bad query string: {}", e.body_text())))
+}
+
+fn no_store(status: StatusCode, body: serde_json::Value) -> Response {
+    let mut r = (status, Json(body)).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn get_tenant(AxState(s): AxState<State>, Path(t): Path<String>) -> Result<Response> {
+    let t = tenant(&t)?;
+    Ok(Json(s.admin.get_tenant(&t).await?).into_response())
+}
+
+async fn put_tenant(
+    AxState(s): AxState<State>,
+    Path(t): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let t = tenant(&t)?;
+    let input: TenantConfigInput = json_body(&headers, body).await?;
+    let (view, _created) = s.admin.put_tenant(&t, input).await?;
+    Ok(Json(view).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretBody {
+    value: String,
+}
+
+async fn set_secret(
+    AxState(s): AxState<State>,
+    Path((t, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let t = tenant(&t)?;
+    let bytes = read_body(&headers, body, BODY_LIMIT).await?;
+    // Never describe the parse error: the body is a secret.
+    let parsed: SecretBody =
+        serde_json::from_slice(&bytes).map_err(|_| ApiError::BadJson(r#"expected {"value": "<string>"}"#.into()))?;
+    s.admin.set_secret(&t, &name, Secret::new(parsed.value)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn rotate_event_hook_secret(AxState(s): AxState<State>, Path(t): Path<String>) -> Result<Response> {
+    let t = tenant(&t)?;
+    let secret = s.admin.rotate_event_hook_secret(&t).await?;
+    let header = s.admin.get_tenant(&t).await?.config.event_hook_auth_header;
+    Ok(no_store(StatusCode::CREATED, json!({"secret": secret.expose(), "header": header})))
+}
+
+async fn revoke_previous_event_hook_secret(AxState(s): AxState<State>, Path(t): Path<String>) -> Result<Response> {
+    let t = tenant(&t)?;
+    s.admin.revoke_previous_event_hook_secret(&t).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn issue_scim_token(AxState(s): AxState<State>, Path(t): Path<String>) -> Result<Response> {
+    let t = tenant(&t)?;
+    let (id, token) = s.admin.issue_scim_token(&t).await?;
+    Ok(no_store(StatusCode::CREATED, json!({"id": id, "token": token.expose()})))
+}
+
+async fn list_scim_tokens(AxState(s): AxState<State>, Path(t): Path<String>) -> Result<Response> {
+    let t = tenant(&t)?;
+    Ok(Json(json!({"tokens": s.admin.list_scim_tokens(&t).await?})).into_response())
+}
+
+async fn revoke_scim_token(AxState(s): AxState<State>, Path((t, id)): Path<(String, String)>) -> Result<Response> {
+    let t = tenant(&t)?;
+    s.admin.revoke_scim_token(&t, &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsersQuery {
+    email: Option<String>,
+    okta_id: Option<String>,
+    status: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn list_users(AxState(s): AxState<State>, Path(t): Path<String>, uri: Uri) -> Result<Response> {
+    let t = tenant(&t)?;
+    let q: UsersQuery = query(&uri)?;
+    let page = s
+        .admin
+        .list_users(
+            &t,
+            UserFilter { email: q.email, okta_id: q.okta_id, status: q.status, cursor: q.cursor, limit: q.limit },
+        )
+        .await?;
+    Ok(Json(json!({"users": page.items, "next": page.next})).into_response())
+}
+
+async fn get_user(AxState(s): AxState<State>, Path((t, id)): Path<(String, String)>) -> Result<Response> {
+    let t = tenant(&t)?;
+    Ok(Json(s.admin.get_user(&t, &id).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangesQuery {
+    #[serde(default)]
+    after: u64,
+    limit: Option<u32>,
+}
+
+async fn list_changes(AxState(s): AxState<State>, Path(t): Path<String>, uri: Uri) -> Result<Response> {
+    let t = tenant(&t)?;
+    let q: ChangesQuery = query(&uri)?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::BadRequest("limit must be between 1 and 1000".into()));
+    }
+    s.admin.get_tenant(&t).await?;
+    let changes = s.changes.list_changes(&t, q.after, limit).await.map_err(|e| ApiError::Admin(e.into()))?;
+    let next_after = changes.last().map_or(q.after, |c| c.seq);
+    Ok(Json(json!({"changes": changes, "next_after": next_after})).into_response())
+}

@@ -1,0 +1,10 @@
+//! OIDC sign-in Lambda: wiring only.
+use shared::adapters::aws::Adapters;
+use shared::adapters::settings::Needs;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let adapters = Adapters::from_env(Needs::default()).await?;
+    lambda_http::run(oidc_callback::router(oidc_callback::State::from_adapters(&adapters))).await
+}

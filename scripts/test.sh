@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# make test: every check and every test, installing what it needs. Starts and stops its own
+# AWS emulator on a port of its own, so it runs beside `make dev`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/local-aws.sh
+
+step() { echo; echo "==> $*"; }
+start=$(date +%s)
+
+ensure_moto
+ensure_cfn_lint
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy --all-targets -D warnings"
+cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
+step "cfn-lint template.yaml"
+.venv-lint/bin/cfn-lint template.yaml
+[ "${1:-}" = "--lint-only" ] && exit 0
+
+AWS_PORT="${TEST_AWS_PORT:-4567}"
+while port_in_use "$AWS_PORT" && ! moto_ready "$AWS_PORT"; do AWS_PORT=$((AWS_PORT + 1)); done
+trap stop_moto EXIT INT TERM
+start_moto "$AWS_PORT" .local/moto-test.log
+aws_env "$AWS_PORT"
+
+step "cargo test (unit, contract and end-to-end tests against the emulator)"
+cargo test --workspace --all-features
+
+echo
+echo "make test: all checks passed in $(( $(date +%s) - start )) s"

@@ -1,0 +1,56 @@
+//! AWS clients, built once per cold start from one shared SDK config.
+//!
+//! The endpoint comes from the SDK's own configuration chain (`AWS_ENDPOINT_URL` and its
+//! per-service variants), so the same code runs against AWS and the local emulator.
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+
+use super::dynamodb::DynamoStore;
+use super::secrets_manager::SecretsManagerStore;
+use super::settings::Settings;
+use super::sqs::SqsQueue;
+use super::system::{OsRandom, SystemClock};
+use crate::app::secrets::SecretService;
+use crate::ports::{Clock, Random};
+
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// Every adapter a function may need, wired once.
+#[derive(Clone)]
+pub struct Adapters {
+    pub settings: Settings,
+    pub store: Arc<DynamoStore>,
+    pub secrets: Arc<SecretService>,
+    pub user_fetch_queue: Option<Arc<SqsQueue>>,
+    pub sqs: aws_sdk_sqs::Client,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+}
+
+impl Adapters {
+    pub fn new(sdk: &aws_config::SdkConfig, settings: Settings) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let random: Arc<dyn Random> = Arc::new(OsRandom);
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table_name.clone()));
+        let secret_store = Arc::new(SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(sdk)));
+        let secrets = Arc::new(SecretService::new(
+            secret_store,
+            clock.clone(),
+            random.clone(),
+            settings.secret_names.clone(),
+            settings.secrets_cache_ttl,
+        ));
+        let user_fetch_queue =
+            settings.user_fetch_queue_url.clone().map(|url| Arc::new(SqsQueue::new(sqs.clone(), url)));
+        Self { settings, store, secrets, user_fetch_queue, sqs, clock, random }
+    }
+
+    pub async fn from_env(needs: super::settings::Needs) -> Result<Self, super::settings::SettingsError> {
+        let settings = Settings::from_env(needs)?;
+        Ok(Self::new(&sdk_config().await, settings))
+    }
+}

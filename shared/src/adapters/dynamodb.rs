@@ -1,0 +1,495 @@
+//! The DynamoDB store: one table, keys in [`keys`], and the access patterns in `docs/data-model.md`.
+//!
+//! Uniqueness (email, Okta id) and the change-log sequence are enforced inside the same
+//! `TransactWriteItems` as the user write, so a refused write leaves nothing behind.
+use std::collections::HashMap;
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::Client;
+use serde::de::DeserializeOwned;
+
+use crate::domain::change::{ChangeEvent, NewChange};
+use crate::domain::tenant::TenantConfig;
+use crate::domain::user::User;
+use crate::domain::{Email, OktaUserId, TenantId, UserId};
+use crate::ports::user_store::UserQuery;
+use crate::ports::{cursor, ChangeLog, ConfigStore, Page, StoreError, UniqueField, UserReader, UserWriter};
+
+/// Key layout. Everything of a tenant lives under keys that start with its id, and every key is
+/// built from the tenant the caller named, never from stored or client-supplied keys.
+pub mod keys {
+    use crate::domain::user::UserStatus;
+    use crate::domain::TenantId;
+
+    pub fn tenant(t: &TenantId) -> String {
+        format!("TENANT#{t}")
+    }
+    pub const CONFIG: &str = "CONFIG";
+    pub const TENANTS_INDEX: &str = "TENANTS";
+    pub fn user(id: &str) -> String {
+        format!("USER#{id}")
+    }
+    pub fn status_index(t: &TenantId, s: UserStatus) -> String {
+        format!("TENANT#{t}#STATUS#{}", s.as_str())
+    }
+    pub fn email(key: &str) -> String {
+        format!("EMAIL#{key}")
+    }
+    pub fn okta(id: &str) -> String {
+        format!("OKTA#{id}")
+    }
+    pub fn changes(t: &TenantId) -> String {
+        format!("TENANT#{t}#CHANGES")
+    }
+    pub const COUNTER: &str = "COUNTER";
+    pub fn seq(n: u64) -> String {
+        format!("{n:020}")
+    }
+}
+
+const GSI1: &str = "gsi1";
+const MAX_TX_RETRIES: u32 = 25;
+
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(unavailable)
+}
+
+fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(unavailable)
+}
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+/// What a transaction item stands for, to explain a cancellation.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Part {
+    Record,
+    Claim(UniqueField),
+    Release,
+    Counter,
+    Change,
+}
+
+enum TxOutcome {
+    Done,
+    Retry,
+    Failed(StoreError),
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item)
+    }
+
+    fn user_item(tenant: &TenantId, user: &User) -> Result<Item, StoreError> {
+        let mut item = to_item(user)?;
+        item.insert("pk".into(), s(keys::tenant(tenant)));
+        item.insert("sk".into(), s(keys::user(user.id.as_str())));
+        item.insert("gsi1pk".into(), s(keys::status_index(tenant, user.status)));
+        item.insert("gsi1sk".into(), s(keys::user(user.id.as_str())));
+        item.insert("email_key".into(), s(user.email.key()));
+        Ok(item)
+    }
+
+    fn claim(&self, tenant: &TenantId, sk: String, id: &UserId) -> TransactWriteItem {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(keys::tenant(tenant)))
+            .item("sk", s(sk))
+            .item("user_id", s(id.as_str()))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .expect("put has table and item");
+        TransactWriteItem::builder().put(put).build()
+    }
+
+    fn release(&self, tenant: &TenantId, sk: String, id: &UserId) -> TransactWriteItem {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(keys::tenant(tenant)))
+            .key("sk", s(sk))
+            .condition_expression("user_id = :id")
+            .expression_attribute_values(":id", s(id.as_str()))
+            .build()
+            .expect("delete has table and key");
+        TransactWriteItem::builder().delete(delete).build()
+    }
+
+    async fn current_seq(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        let item = self.get(keys::changes(tenant), keys::COUNTER.into()).await?;
+        Ok(item.and_then(|i| i.get("seq").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())).unwrap_or(0))
+    }
+
+    /// The counter bump and the change record that go into every user transaction.
+    fn change_items(
+        &self,
+        tenant: &TenantId,
+        current: u64,
+        change: &NewChange,
+    ) -> Result<[TransactWriteItem; 2], StoreError> {
+        let next = current + 1;
+        let mut counter = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(keys::changes(tenant)))
+            .key("sk", s(keys::COUNTER))
+            .update_expression("SET #seq = :next")
+            .expression_attribute_names("#seq", "seq")
+            .expression_attribute_values(":next", n(next));
+        counter = if current == 0 {
+            counter.condition_expression("attribute_not_exists(#seq)")
+        } else {
+            counter.condition_expression("#seq = :cur").expression_attribute_values(":cur", n(current))
+        };
+        let event = ChangeEvent { seq: next, change: change.clone() };
+        let record = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(keys::changes(tenant)))
+            .item("sk", s(keys::seq(next)))
+            .item("body", s(serde_json::to_string(&event).map_err(unavailable)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .expect("put has table and item");
+        Ok([
+            TransactWriteItem::builder().update(counter.build().expect("update has table and key")).build(),
+            TransactWriteItem::builder().put(record).build(),
+        ])
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>, parts: &[Part], record_failure: StoreError) -> TxOutcome {
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let err = match result {
+            Ok(_) => return TxOutcome::Done,
+            Err(e) => e,
+        };
+        let reasons = match &err {
+            SdkError::ServiceError(se) => match se.err() {
+                TransactWriteItemsError::TransactionCanceledException(c) => c.cancellation_reasons().to_vec(),
+                TransactWriteItemsError::TransactionInProgressException(_)
+                | TransactWriteItemsError::ThrottlingException(_)
+                | TransactWriteItemsError::ProvisionedThroughputExceededException(_) => return TxOutcome::Retry,
+                _ => return TxOutcome::Failed(unavailable(err)),
+            },
+            _ => return TxOutcome::Failed(unavailable(err)),
+        };
+        let mut retry = false;
+        for (i, reason) in reasons.iter().enumerate() {
+            match reason.code() {
+                Some("ConditionalCheckFailed") => match parts.get(i) {
+                    Some(Part::Record) => return TxOutcome::Failed(record_failure),
+                    Some(Part::Claim(field)) => return TxOutcome::Failed(StoreError::Duplicate(*field)),
+                    Some(Part::Release) => return TxOutcome::Failed(StoreError::VersionConflict),
+                    Some(Part::Counter | Part::Change) | None => retry = true,
+                },
+                Some("TransactionConflict") | Some("ThrottlingError") | Some("ProvisionedThroughputExceeded") => {
+                    retry = true
+                }
+                _ => {}
+            }
+        }
+        if retry {
+            TxOutcome::Retry
+        } else {
+            TxOutcome::Failed(unavailable(err))
+        }
+    }
+
+    /// Runs a user write with its change record, re-reading the sequence on contention.
+    async fn write_user(
+        &self,
+        tenant: &TenantId,
+        build: impl Fn() -> Result<(Vec<TransactWriteItem>, Vec<Part>), StoreError>,
+        change: &NewChange,
+        record_failure: fn() -> StoreError,
+    ) -> Result<(), StoreError> {
+        for attempt in 0..MAX_TX_RETRIES {
+            let (mut items, mut parts) = build()?;
+            let current = self.current_seq(tenant).await?;
+            items.extend(self.change_items(tenant, current, change)?);
+            parts.extend([Part::Counter, Part::Change]);
+            match self.transact(items, &parts, record_failure()).await {
+                TxOutcome::Done => return Ok(()),
+                TxOutcome::Failed(e) => return Err(e),
+                TxOutcome::Retry => {
+                    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
+                    tokio::time::sleep(StdDuration::from_millis(5 * u64::from(attempt.min(10)) + jitter)).await;
+                }
+            }
+        }
+        Err(unavailable(std::io::Error::other("change-log contention: too many retries")))
+    }
+
+    async fn user_by_claim(&self, tenant: &TenantId, sk: String) -> Result<Option<User>, StoreError> {
+        let Some(claim) = self.get(keys::tenant(tenant), sk).await? else { return Ok(None) };
+        let Some(id) = claim.get("user_id").and_then(|v| v.as_s().ok()) else { return Ok(None) };
+        let id = UserId::parse(id).map_err(unavailable)?;
+        self.get_user(tenant, &id).await
+    }
+}
+
+#[async_trait]
+impl ConfigStore for DynamoStore {
+    async fn get_config(&self, tenant: &TenantId) -> Result<Option<TenantConfig>, StoreError> {
+        self.get(keys::tenant(tenant), keys::CONFIG.into()).await?.map(from_item).transpose()
+    }
+
+    async fn put_config(&self, config: &TenantConfig) -> Result<TenantConfig, StoreError> {
+        let mut stored = config.clone();
+        stored.version = config.version + 1;
+        let mut item = to_item(&stored)?;
+        item.insert("pk".into(), s(keys::tenant(&config.tenant)));
+        item.insert("sk".into(), s(keys::CONFIG));
+        item.insert("gsi1pk".into(), s(keys::TENANTS_INDEX));
+        item.insert("gsi1sk".into(), s(config.tenant.as_str()));
+        let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        put = if config.version == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("#v = :v")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", n(config.version))
+        };
+        match put.send().await {
+            Ok(_) => Ok(stored),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                Err(if config.version == 0 { StoreError::AlreadyExists } else { StoreError::VersionConflict })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("gsi1pk = :p")
+                .expression_attribute_values(":p", s(keys::TENANTS_INDEX))
+                .projection_expression("gsi1sk")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in page.items() {
+                if let Some(t) = item.get("gsi1sk").and_then(|v| v.as_s().ok()) {
+                    out.push(TenantId::parse(t).map_err(unavailable)?);
+                }
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl UserReader for DynamoStore {
+    async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError> {
+        self.get(keys::tenant(tenant), keys::user(id.as_str())).await?.map(from_item).transpose()
+    }
+
+    async fn find_by_okta_id(&self, tenant: &TenantId, okta_id: &OktaUserId) -> Result<Option<User>, StoreError> {
+        self.user_by_claim(tenant, keys::okta(okta_id.as_str())).await
+    }
+
+    async fn find_by_email(&self, tenant: &TenantId, email: &Email) -> Result<Option<User>, StoreError> {
+        self.user_by_claim(tenant, keys::email(email.key())).await
+    }
+
+    async fn list_users(&self, tenant: &TenantId, query: &UserQuery) -> Result<Page<User>, StoreError> {
+        let after = query
+            .cursor
+            .as_deref()
+            .map(|c| cursor::decode(c).and_then(|id| UserId::parse(&id).map_err(|_| StoreError::InvalidCursor)))
+            .transpose()?;
+        let limit = query.limit.clamp(1, 1000);
+        let mut q = self.client.query().table_name(&self.table).limit(limit as i32 + 1);
+        q = match query.status {
+            None => {
+                let mut q = q
+                    .key_condition_expression("pk = :p AND begins_with(sk, :u)")
+                    .expression_attribute_values(":p", s(keys::tenant(tenant)))
+                    .expression_attribute_values(":u", s("USER#"));
+                if let Some(id) = &after {
+                    q = q
+                        .exclusive_start_key("pk", s(keys::tenant(tenant)))
+                        .exclusive_start_key("sk", s(keys::user(id.as_str())));
+                }
+                q
+            }
+            Some(status) => {
+                let mut q = q
+                    .index_name(GSI1)
+                    .key_condition_expression("gsi1pk = :p")
+                    .expression_attribute_values(":p", s(keys::status_index(tenant, status)));
+                if let Some(id) = &after {
+                    q = q
+                        .exclusive_start_key("gsi1pk", s(keys::status_index(tenant, status)))
+                        .exclusive_start_key("gsi1sk", s(keys::user(id.as_str())))
+                        .exclusive_start_key("pk", s(keys::tenant(tenant)))
+                        .exclusive_start_key("sk", s(keys::user(id.as_str())));
+                }
+                q
+            }
+        };
+        let out = q.send().await.map_err(unavailable)?;
+        let more_pages = out.last_evaluated_key.is_some();
+        let mut items: Vec<User> =
+            out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+        let next = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|u| cursor::encode(u.id.as_str()))
+        } else if more_pages {
+            // The 1 MB response limit cut the page short: continue from its last item.
+            items.last().map(|u| cursor::encode(u.id.as_str()))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+}
+
+#[async_trait]
+impl UserWriter for DynamoStore {
+    async fn create_user(&self, tenant: &TenantId, user: &User, change: &NewChange) -> Result<User, StoreError> {
+        let mut stored = user.clone();
+        stored.version = 1;
+        let build = || {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(Self::user_item(tenant, &stored)?))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .expect("put has table and item");
+            let mut items = vec![
+                TransactWriteItem::builder().put(put).build(),
+                self.claim(tenant, keys::email(stored.email.key()), &stored.id),
+            ];
+            let mut parts = vec![Part::Record, Part::Claim(UniqueField::Email)];
+            if let Some(okta) = &stored.okta_id {
+                items.push(self.claim(tenant, keys::okta(okta.as_str()), &stored.id));
+                parts.push(Part::Claim(UniqueField::OktaId));
+            }
+            Ok((items, parts))
+        };
+        self.write_user(tenant, build, change, || StoreError::AlreadyExists).await?;
+        Ok(stored)
+    }
+
+    async fn update_user(
+        &self,
+        tenant: &TenantId,
+        before: &User,
+        after: &User,
+        change: &NewChange,
+    ) -> Result<User, StoreError> {
+        let mut stored = after.clone();
+        stored.id = before.id.clone();
+        stored.version = before.version + 1;
+        let build = || {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(Self::user_item(tenant, &stored)?))
+                .condition_expression("#v = :v")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", n(before.version))
+                .build()
+                .expect("put has table and item");
+            let mut items = vec![TransactWriteItem::builder().put(put).build()];
+            let mut parts = vec![Part::Record];
+            if before.email.key() != stored.email.key() {
+                items.push(self.claim(tenant, keys::email(stored.email.key()), &stored.id));
+                items.push(self.release(tenant, keys::email(before.email.key()), &stored.id));
+                parts.extend([Part::Claim(UniqueField::Email), Part::Release]);
+            }
+            if before.okta_id != stored.okta_id {
+                if let Some(new) = &stored.okta_id {
+                    items.push(self.claim(tenant, keys::okta(new.as_str()), &stored.id));
+                    parts.push(Part::Claim(UniqueField::OktaId));
+                }
+                if let Some(old) = &before.okta_id {
+                    items.push(self.release(tenant, keys::okta(old.as_str()), &stored.id));
+                    parts.push(Part::Release);
+                }
+            }
+            Ok((items, parts))
+        };
+        self.write_user(tenant, build, change, || StoreError::VersionConflict).await?;
+        Ok(stored)
+    }
+}
+
+#[async_trait]
+impl ChangeLog for DynamoStore {
+    async fn list_changes(&self, tenant: &TenantId, after: u64, limit: u32) -> Result<Vec<ChangeEvent>, StoreError> {
+        if after == u64::MAX {
+            return Ok(Vec::new());
+        }
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :p AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":p", s(keys::changes(tenant)))
+            .expression_attribute_values(":from", s(keys::seq(after + 1)))
+            .expression_attribute_values(":to", s(keys::seq(u64::MAX)))
+            .limit(limit.clamp(1, 1000) as i32)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.items()
+            .iter()
+            .map(|item| {
+                let body = item
+                    .get("body")
+                    .and_then(|v| v.as_s().ok())
+                    .ok_or_else(|| unavailable(std::io::Error::other("change without body")))?;
+                serde_json::from_str(body).map_err(unavailable)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,122 @@
+//! HTTP helpers shared by the HTTP functions: bounded bodies, tenant resolution, request spans.
+//! Each function maps the errors here to its own protocol's format, once.
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use http::request::Parts;
+use http::HeaderMap;
+
+use crate::domain::routing::{self, RoutingError};
+use crate::domain::TenantId;
+
+pub const KIB: usize = 1024;
+pub const MIB: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("the request body could not be read")]
+    Unreadable,
+}
+
+/// Reads the whole body, refusing more than `limit` bytes (declared or actual).
+pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, BodyError> {
+    let declared =
+        headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(BodyError::TooLarge { limit });
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(err) = source {
+            if err.is::<http_body_util::LengthLimitError>() {
+                return BodyError::TooLarge { limit };
+            }
+            source = err.source();
+        }
+        BodyError::Unreadable
+    })
+}
+
+/// The tenant a request is for, from `Host` and the original path (SPEC §2).
+pub fn tenant_of(parts: &Parts, base_domain: &str) -> Result<TenantId, RoutingError> {
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+    let path = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map(|u| u.0.path().to_owned())
+        .unwrap_or_else(|| parts.uri.path().to_owned());
+    let routed = routing::resolve(host, &path, base_domain)?;
+    tracing::Span::current().record("tenant", routed.tenant.as_str());
+    Ok(routed.tenant)
+}
+
+/// Serves `routes` both as they are (tenant from `Host`) and under `/t/{tenant}`.
+pub fn with_tenant_prefix<S: Clone + Send + Sync + 'static>(routes: Router<S>) -> Router<S> {
+    Router::new().merge(routes.clone()).nest("/t/{tenant}", routes)
+}
+
+/// A span per request: method, route, and the tenant once resolved. No query strings (they can
+/// carry personal data), no headers (they carry secrets).
+pub async fn request_span(req: Request, next: Next) -> Response {
+    use tracing::Instrument;
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let span = tracing::info_span!("request", method = %req.method(), route = %route, tenant = tracing::field::Empty);
+    async move {
+        let response = next.run(req).await;
+        tracing::info!(status = response.status().as_u16(), "handled");
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+/// The bearer token of an `Authorization` header, if it is one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim()).filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bodies_over_the_limit_are_refused() {
+        let headers = HeaderMap::new();
+        assert!(read_body(&headers, Body::from(vec![b'x'; 10]), 10).await.is_ok());
+        assert!(matches!(
+            read_body(&headers, Body::from(vec![b'x'; 11]), 10).await,
+            Err(BodyError::TooLarge { limit: 10 })
+        ));
+        let mut declared = HeaderMap::new();
+        declared.insert(http::header::CONTENT_LENGTH, "999".parse().unwrap());
+        assert!(matches!(read_body(&declared, Body::empty(), 10).await, Err(BodyError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), None);
+        h.insert(http::header::AUTHORIZATION, "Bearer abc".parse().unwrap());
+        assert_eq!(bearer(&h), Some("abc"));
+        h.insert(http::header::AUTHORIZATION, "bearer  abc ".parse().unwrap());
+        assert_eq!(bearer(&h), Some("abc"));
+        h.insert(http::header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(bearer(&h), None);
+        h.insert(http::header::AUTHORIZATION, "Bearer ".parse().unwrap());
+        assert_eq!(bearer(&h), None);
+    }
+}

@@ -1,0 +1,9 @@
+//! The outside world: AWS services, HTTP helpers, settings, telemetry. Only this layer (and the
+//! functions) may use AWS, HTTP or Lambda crates.
+pub mod aws;
+pub mod dynamodb;
+pub mod http;
+pub mod secrets_manager;
+pub mod settings;
+pub mod sqs;
+pub mod system;

@@ -1,0 +1,104 @@
+//! Typed settings from the environment, read once at cold start. Every missing or invalid variable
+//! is named in one error, so a misconfigured deployment fails fast and clearly.
+//!
+//! Local endpoints are not settings: the AWS SDK reads `AWS_ENDPOINT_URL` itself.
+use chrono::Duration;
+
+use crate::app::secrets::SecretNames;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub table_name: String,
+    pub user_fetch_queue_url: Option<String>,
+    pub user_fetch_dlq_url: Option<String>,
+    pub secret_names: SecretNames,
+    /// `{tenant}.{BASE_DOMAIN}` names a tenant; empty means path prefixes only.
+    pub base_domain: String,
+    pub allow_insecure_okta: bool,
+    pub secrets_cache_ttl: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {}", .0.join("; "))]
+pub struct SettingsError(pub Vec<String>);
+
+/// What a function needs beyond the common settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Needs {
+    pub user_fetch_queue: bool,
+    pub user_fetch_dlq: bool,
+}
+
+impl Settings {
+    pub fn from_env(needs: Needs) -> Result<Self, SettingsError> {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()), needs)
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>, needs: Needs) -> Result<Self, SettingsError> {
+        let mut missing = Vec::new();
+        let mut required = |name: &str| {
+            get(name).unwrap_or_else(|| {
+                missing.push(format!("{name} is not set"));
+                String::new()
+            })
+        };
+        let table_name = required("TABLE_NAME");
+        let prefix = required("SECRETS_PREFIX");
+        let user_fetch_queue_url = needs.user_fetch_queue.then(|| required("USER_FETCH_QUEUE_URL"));
+        let user_fetch_dlq_url = needs.user_fetch_dlq.then(|| required("USER_FETCH_DLQ_URL"));
+        let ttl = match get("SECRETS_CACHE_TTL_SECONDS").map(|v| v.parse::<i64>()) {
+            None => Duration::minutes(5),
+            Some(Ok(s)) if (0..=3600).contains(&s) => Duration::seconds(s),
+            Some(_) => {
+                missing.push("SECRETS_CACHE_TTL_SECONDS must be 0-3600".into());
+                Duration::zero()
+            }
+        };
+        if !missing.is_empty() {
+            return Err(SettingsError(missing));
+        }
+        Ok(Self {
+            table_name,
+            user_fetch_queue_url,
+            user_fetch_dlq_url,
+            secret_names: SecretNames {
+                admin_token: get("ADMIN_TOKEN_SECRET_ID").unwrap_or_else(|| format!("{prefix}/admin-token")),
+                session_key: get("SESSION_KEY_SECRET_ID").unwrap_or_else(|| format!("{prefix}/session-key")),
+                prefix,
+            },
+            base_domain: get("BASE_DOMAIN").unwrap_or_default(),
+            allow_insecure_okta: get("ALLOW_INSECURE_OKTA").as_deref() == Some("1"),
+            secrets_cache_ttl: ttl,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_every_missing_variable() {
+        let err = Settings::from_lookup(|_| None, Needs { user_fetch_queue: true, user_fetch_dlq: false }).unwrap_err();
+        let text = err.to_string();
+        for v in ["TABLE_NAME", "SECRETS_PREFIX", "USER_FETCH_QUEUE_URL"] {
+            assert!(text.contains(v), "{text}");
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let s = Settings::from_lookup(
+            |k| match k {
+                "TABLE_NAME" => Some("t".into()),
+                "SECRETS_PREFIX" => Some("okta-bridge/dev".into()),
+                _ => None,
+            },
+            Needs::default(),
+        )
+        .unwrap();
+        assert_eq!(s.secret_names.admin_token, "okta-bridge/dev/admin-token");
+        assert_eq!(s.secrets_cache_ttl, Duration::minutes(5));
+        assert!(!s.allow_insecure_okta);
+    }
+}

@@ -1,0 +1,270 @@
+//! Admin use cases (SPEC §11, config part): tenant config, secrets, SCIM tokens, users.
+use std::sync::Arc;
+
+use serde::Serialize;
+use tracing::instrument;
+
+use super::secrets::{ScimTokenInfo, SecretError, SecretService, SecretsStatus, TenantSecret};
+use crate::domain::tenant::{ConfigRules, InvalidConfig, TenantConfig, TenantConfigInput};
+use crate::domain::user::{User, UserStatus};
+use crate::domain::{Email, OktaUserId, Secret, TenantId, UserId};
+use crate::ports::user_store::UserQuery;
+use crate::ports::{Cause, Clock, ConfigStore, Page, StoreError, UserReader};
+
+pub const DEFAULT_PAGE: u32 = 50;
+pub const MAX_PAGE: u32 = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("tenant not found")]
+    TenantNotFound,
+    #[error("user not found")]
+    UserNotFound,
+    #[error("SCIM token not found")]
+    TokenNotFound,
+    #[error(transparent)]
+    InvalidConfig(#[from] InvalidConfig),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the tenant config changed while it was being written; read it again and retry")]
+    Conflict,
+    #[error("a dependency is unavailable")]
+    Unavailable(#[source] Cause),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::VersionConflict | StoreError::AlreadyExists => Self::Conflict,
+            StoreError::InvalidCursor => Self::Invalid("cursor is not valid".into()),
+            other => Self::Unavailable(Box::new(other)),
+        }
+    }
+}
+
+impl From<SecretError> for AdminError {
+    fn from(e: SecretError) -> Self {
+        match e {
+            SecretError::UnknownToken => Self::TokenNotFound,
+            other => Self::Unavailable(Box::new(other)),
+        }
+    }
+}
+
+/// A tenant as the admin API shows it: the config, plus which secrets are set (never values).
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantView {
+    #[serde(flatten)]
+    pub config: TenantConfig,
+    pub secrets: SecretsStatus,
+}
+
+/// Filters of `GET /admin/tenants/{t}/users`.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub email: Option<String>,
+    pub okta_id: Option<String>,
+    pub status: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+pub struct AdminService {
+    configs: Arc<dyn ConfigStore>,
+    users: Arc<dyn UserReader>,
+    secrets: Arc<SecretService>,
+    clock: Arc<dyn Clock>,
+    rules: ConfigRules,
+}
+
+impl AdminService {
+    pub fn new(
+        configs: Arc<dyn ConfigStore>,
+        users: Arc<dyn UserReader>,
+        secrets: Arc<SecretService>,
+        clock: Arc<dyn Clock>,
+        rules: ConfigRules,
+    ) -> Self {
+        Self { configs, users, secrets, clock, rules }
+    }
+
+    /// Constant-time check of the deployment admin token.
+    pub async fn authorize(&self, presented: &str) -> Result<bool, AdminError> {
+        Ok(self.secrets.verify_admin_token(presented).await?)
+    }
+
+    async fn config(&self, tenant: &TenantId) -> Result<TenantConfig, AdminError> {
+        self.configs.get_config(tenant).await?.ok_or(AdminError::TenantNotFound)
+    }
+
+    pub async fn get_tenant(&self, tenant: &TenantId) -> Result<TenantView, AdminError> {
+        let config = self.config(tenant).await?;
+        let secrets = self.secrets.status(tenant).await?;
+        Ok(TenantView { config, secrets })
+    }
+
+    /// Creates or replaces a tenant's config. Returns the view and whether it was created.
+    #[instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn put_tenant(
+        &self,
+        tenant: &TenantId,
+        input: TenantConfigInput,
+    ) -> Result<(TenantView, bool), AdminError> {
+        let existing = self.configs.get_config(tenant).await?;
+        let config = input.into_config(tenant.clone(), existing.as_ref(), self.clock.now(), self.rules)?;
+        let stored = self.configs.put_config(&config).await?;
+        tracing::info!(version = stored.version, "tenant config written");
+        let secrets = self.secrets.status(tenant).await?;
+        Ok((TenantView { config: stored, secrets }, existing.is_none()))
+    }
+
+    pub async fn set_secret(&self, tenant: &TenantId, name: &str, value: Secret) -> Result<(), AdminError> {
+        let kind = TenantSecret::settable(name)
+            .ok_or_else(|| AdminError::Invalid("secret must be okta_api_token or oidc_client_secret".into()))?;
+        if value.expose().trim().is_empty() || value.expose().len() > 4096 {
+            return Err(AdminError::Invalid("value must be a non-empty string of at most 4096 bytes".into()));
+        }
+        self.config(tenant).await?;
+        Ok(self.secrets.set(tenant, kind, value).await?)
+    }
+
+    pub async fn rotate_event_hook_secret(&self, tenant: &TenantId) -> Result<Secret, AdminError> {
+        self.config(tenant).await?;
+        Ok(self.secrets.rotate_event_hook_secret(tenant).await?)
+    }
+
+    pub async fn revoke_previous_event_hook_secret(&self, tenant: &TenantId) -> Result<(), AdminError> {
+        self.config(tenant).await?;
+        Ok(self.secrets.revoke_previous(tenant, TenantSecret::EventHookSecret).await?)
+    }
+
+    pub async fn issue_scim_token(&self, tenant: &TenantId) -> Result<(String, Secret), AdminError> {
+        self.config(tenant).await?;
+        Ok(self.secrets.issue_scim_token(tenant).await?)
+    }
+
+    pub async fn list_scim_tokens(&self, tenant: &TenantId) -> Result<Vec<ScimTokenInfo>, AdminError> {
+        self.config(tenant).await?;
+        Ok(self.secrets.list_scim_tokens(tenant).await?)
+    }
+
+    pub async fn revoke_scim_token(&self, tenant: &TenantId, id: &str) -> Result<(), AdminError> {
+        self.config(tenant).await?;
+        Ok(self.secrets.revoke_scim_token(tenant, id).await?)
+    }
+
+    pub async fn get_user(&self, tenant: &TenantId, id: &str) -> Result<User, AdminError> {
+        self.config(tenant).await?;
+        let id = UserId::parse(id).map_err(|_| AdminError::UserNotFound)?;
+        self.users.get_user(tenant, &id).await?.ok_or(AdminError::UserNotFound)
+    }
+
+    /// Lists users: by email or Okta id (a key lookup, at most one), else by status or all, paged.
+    pub async fn list_users(&self, tenant: &TenantId, filter: UserFilter) -> Result<Page<User>, AdminError> {
+        self.config(tenant).await?;
+        let status = filter
+            .status
+            .as_deref()
+            .map(|s| {
+                UserStatus::parse(s).ok_or_else(|| AdminError::Invalid("status must be active or deactivated".into()))
+            })
+            .transpose()?;
+        let limit = filter.limit.unwrap_or(DEFAULT_PAGE);
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(AdminError::Invalid(format!("limit must be between 1 and {MAX_PAGE}")));
+        }
+        let single = if let Some(email) = filter.email.as_deref() {
+            let email = Email::parse(email).map_err(|_| AdminError::Invalid("email is not a valid address".into()))?;
+            Some(self.users.find_by_email(tenant, &email).await?)
+        } else if let Some(okta_id) = filter.okta_id.as_deref() {
+            let okta_id =
+                OktaUserId::parse(okta_id).map_err(|_| AdminError::Invalid("okta_id is not a valid Okta id".into()))?;
+            Some(self.users.find_by_okta_id(tenant, &okta_id).await?)
+        } else {
+            None
+        };
+        if let Some(found) = single {
+            let items = found.into_iter().filter(|u| status.is_none_or(|s| u.status == s)).collect();
+            return Ok(Page { items, next: None });
+        }
+        Ok(self.users.list_users(tenant, &UserQuery { status, cursor: filter.cursor, limit }).await?)
+    }
+}
+
+#[cfg(all(test, feature = "fakes"))]
+mod tests {
+    use super::*;
+    use crate::fakes::Fakes;
+
+    fn acme() -> TenantId {
+        TenantId::parse("acme").unwrap()
+    }
+
+    fn input(json: serde_json::Value) -> TenantConfigInput {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[tokio::test]
+    async fn put_then_get_tenant() {
+        let f = Fakes::new();
+        let admin = f.admin();
+        assert!(matches!(admin.get_tenant(&acme()).await, Err(AdminError::TenantNotFound)));
+        let (view, created) = admin
+            .put_tenant(&acme(), input(serde_json::json!({"okta_domain": "https://acme.okta.com"})))
+            .await
+            .unwrap();
+        assert!(created);
+        assert_eq!(view.config.version, 1);
+        let (view, created) = admin
+            .put_tenant(&acme(), input(serde_json::json!({"okta_domain": "https://acme2.okta.com"})))
+            .await
+            .unwrap();
+        assert!(!created);
+        assert_eq!(view.config.version, 2);
+        assert_eq!(admin.get_tenant(&acme()).await.unwrap().config.okta_domain, "https://acme2.okta.com");
+    }
+
+    #[tokio::test]
+    async fn secrets_need_an_existing_tenant_and_a_known_name() {
+        let f = Fakes::new();
+        let admin = f.admin();
+        assert!(matches!(
+            admin.set_secret(&acme(), "okta_api_token", Secret::new("x")).await,
+            Err(AdminError::TenantNotFound)
+        ));
+        admin.put_tenant(&acme(), input(serde_json::json!({"okta_domain": "https://acme.okta.com"}))).await.unwrap();
+        assert!(matches!(
+            admin.set_secret(&acme(), "admin_token", Secret::new("x")).await,
+            Err(AdminError::Invalid(_))
+        ));
+        assert!(matches!(
+            admin.set_secret(&acme(), "okta_api_token", Secret::new("  ")).await,
+            Err(AdminError::Invalid(_))
+        ));
+        admin.set_secret(&acme(), "okta_api_token", Secret::new("00abc")).await.unwrap();
+        assert!(admin.get_tenant(&acme()).await.unwrap().secrets.okta_api_token.set);
+    }
+
+    #[tokio::test]
+    async fn user_filters_are_validated() {
+        let f = Fakes::new();
+        let admin = f.admin();
+        admin.put_tenant(&acme(), input(serde_json::json!({"okta_domain": "https://acme.okta.com"}))).await.unwrap();
+        let bad = |filter: UserFilter| async { admin.list_users(&acme(), filter).await };
+        assert!(matches!(
+            bad(UserFilter { status: Some("gone".into()), ..Default::default() }).await,
+            Err(AdminError::Invalid(_))
+        ));
+        assert!(matches!(bad(UserFilter { limit: Some(0), ..Default::default() }).await, Err(AdminError::Invalid(_))));
+        assert!(matches!(
+            bad(UserFilter { email: Some("nope".into()), ..Default::default() }).await,
+            Err(AdminError::Invalid(_))
+        ));
+        assert!(matches!(
+            bad(UserFilter { cursor: Some("!!".into()), ..Default::default() }).await,
+            Err(AdminError::Invalid(_))
+        ));
+        assert_eq!(bad(UserFilter::default()).await.unwrap().items.len(), 0);
+        assert!(matches!(admin.get_user(&acme(), "not-an-id").await, Err(AdminError::UserNotFound)));
+    }
+}

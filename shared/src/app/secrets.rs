@@ -1,0 +1,437 @@
+//! Per-tenant and deployment secrets (SPEC §4): naming, TTL cache, rotation, verification.
+//!
+//! Layout in the secret store, under the deployment's prefix:
+//! `{prefix}/tenants/{tenant}/okta-api-token`, `.../oidc-client-secret`, `.../event-hook-secret`
+//! (rotating documents, see [`RotatingSecret`]) and `.../scim-tokens` (SHA-256 hashes only).
+//! The admin token and the session signing key are deployment-wide rotating secrets.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use tracing::instrument;
+
+use crate::domain::rotation::RotatingSecret;
+use crate::domain::scim_token::{token_from_random, ScimTokenRecord, ScimTokenSet};
+use crate::domain::secret::sha256_hex;
+use crate::domain::{Secret, TenantId};
+use crate::ports::secret_store::SecretStoreError;
+use crate::ports::{Clock, Random, SecretStore};
+
+/// The secrets a tenant has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantSecret {
+    OktaApiToken,
+    OidcClientSecret,
+    EventHookSecret,
+    ScimTokens,
+}
+
+impl TenantSecret {
+    fn slug(self) -> &'static str {
+        match self {
+            Self::OktaApiToken => "okta-api-token",
+            Self::OidcClientSecret => "oidc-client-secret",
+            Self::EventHookSecret => "event-hook-secret",
+            Self::ScimTokens => "scim-tokens",
+        }
+    }
+
+    /// The secrets an admin sets by value (`POST .../secrets/{name}`).
+    pub fn settable(name: &str) -> Option<Self> {
+        match name {
+            "okta_api_token" => Some(Self::OktaApiToken),
+            "oidc_client_secret" => Some(Self::OidcClientSecret),
+            _ => None,
+        }
+    }
+}
+
+/// Where the deployment keeps its secrets.
+#[derive(Debug, Clone)]
+pub struct SecretNames {
+    /// Prefix of every tenant secret, e.g. `okta-bridge/prod`.
+    pub prefix: String,
+    pub admin_token: String,
+    pub session_key: String,
+}
+
+impl SecretNames {
+    pub fn tenant(&self, tenant: &TenantId, kind: TenantSecret) -> String {
+        format!("{}/tenants/{}/{}", self.prefix, tenant, kind.slug())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error(transparent)]
+    Store(#[from] SecretStoreError),
+    /// A stored document could not be read; the name is safe to log, the value is never shown.
+    #[error("the stored secret {0} is not in the expected format")]
+    Corrupt(String),
+    #[error("no such SCIM token")]
+    UnknownToken,
+}
+
+/// Whether each secret is set, and when; never the values.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SecretsStatus {
+    pub okta_api_token: SecretState,
+    pub oidc_client_secret: SecretState,
+    pub event_hook_secret: SecretState,
+    pub scim_tokens_active: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SecretState {
+    pub set: bool,
+    pub set_at: Option<DateTime<Utc>>,
+    /// When a rotated-out previous value stops being accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_valid_until: Option<DateTime<Utc>>,
+}
+
+/// A SCIM token as listed: never the hash or the value.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ScimTokenInfo {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+struct Cached {
+    value: Option<Secret>,
+    fetched_at: DateTime<Utc>,
+}
+
+/// Reads and writes secrets through a short TTL cache, so a warm Lambda does not call the store on
+/// every request. Writes go through the cache, so this process sees its own changes at once;
+/// other processes see them within the TTL.
+pub struct SecretService {
+    store: Arc<dyn SecretStore>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    names: SecretNames,
+    ttl: Duration,
+    overlap: Duration,
+    cache: Mutex<HashMap<String, Cached>>,
+}
+
+impl SecretService {
+    pub fn new(
+        store: Arc<dyn SecretStore>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+        names: SecretNames,
+        ttl: Duration,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            random,
+            names,
+            ttl,
+            overlap: crate::domain::rotation::DEFAULT_OVERLAP,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn names(&self) -> &SecretNames {
+        &self.names
+    }
+
+    async fn read(&self, name: &str) -> Result<Option<Secret>, SecretError> {
+        let now = self.clock.now();
+        if let Some(hit) = self.cache.lock().expect("cache lock").get(name) {
+            if now - hit.fetched_at < self.ttl {
+                return Ok(hit.value.clone());
+            }
+        }
+        let value = self.store.get_secret(name).await?;
+        self.cache
+            .lock()
+            .expect("cache lock")
+            .insert(name.to_owned(), Cached { value: value.clone(), fetched_at: now });
+        Ok(value)
+    }
+
+    /// Reads bypassing the cache: for read-modify-write of a document.
+    async fn read_fresh(&self, name: &str) -> Result<Option<Secret>, SecretError> {
+        self.cache.lock().expect("cache lock").remove(name);
+        self.read(name).await
+    }
+
+    async fn write(&self, name: &str, value: Secret) -> Result<(), SecretError> {
+        self.store.put_secret(name, &value).await?;
+        self.cache
+            .lock()
+            .expect("cache lock")
+            .insert(name.to_owned(), Cached { value: Some(value), fetched_at: self.clock.now() });
+        Ok(())
+    }
+
+    async fn rotating(&self, name: &str) -> Result<Option<RotatingSecret>, SecretError> {
+        Ok(self.read(name).await?.map(|s| RotatingSecret::decode(&s)))
+    }
+
+    fn generate(&self) -> Secret {
+        Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.random.bytes32()))
+    }
+
+    /// The current value of a tenant secret (for example the Okta API token for the worker).
+    pub async fn current(&self, tenant: &TenantId, kind: TenantSecret) -> Result<Option<Secret>, SecretError> {
+        Ok(self.rotating(&self.names.tenant(tenant, kind)).await?.map(|r| r.current))
+    }
+
+    /// Sets a tenant secret by value. The previous value stays accepted for the overlap window.
+    #[instrument(skip_all, fields(tenant = %tenant, secret = kind.slug()))]
+    pub async fn set(&self, tenant: &TenantId, kind: TenantSecret, value: Secret) -> Result<(), SecretError> {
+        let name = self.names.tenant(tenant, kind);
+        let now = self.clock.now();
+        let next = match self.read_fresh(&name).await?.map(|s| RotatingSecret::decode(&s)) {
+            Some(old) => old.rotate(value, now, self.overlap),
+            None => RotatingSecret::new(value, now),
+        };
+        self.write(&name, next.encode()).await?;
+        tracing::info!("tenant secret set");
+        Ok(())
+    }
+
+    /// Generates a new event-hook secret and returns it (shown once). The old one keeps working for
+    /// the overlap window so the Okta admin has time to paste the new one.
+    pub async fn rotate_event_hook_secret(&self, tenant: &TenantId) -> Result<Secret, SecretError> {
+        let value = self.generate();
+        self.set(tenant, TenantSecret::EventHookSecret, value.clone()).await?;
+        Ok(value)
+    }
+
+    /// Stops accepting a rotated-out event-hook secret at once.
+    pub async fn revoke_previous(&self, tenant: &TenantId, kind: TenantSecret) -> Result<(), SecretError> {
+        let name = self.names.tenant(tenant, kind);
+        if let Some(s) = self.read_fresh(&name).await? {
+            self.write(&name, RotatingSecret::decode(&s).revoke_previous().encode()).await?;
+        }
+        Ok(())
+    }
+
+    /// Does the presented header value match the tenant's event-hook secret (current or, within
+    /// the overlap, previous)? `None` if no secret is set: every delivery is then refused.
+    pub async fn verify_event_hook_secret(
+        &self,
+        tenant: &TenantId,
+        presented: &str,
+    ) -> Result<Option<bool>, SecretError> {
+        let now = self.clock.now();
+        Ok(self
+            .rotating(&self.names.tenant(tenant, TenantSecret::EventHookSecret))
+            .await?
+            .map(|r| r.verify(presented, now)))
+    }
+
+    /// Is this the deployment's admin token (current, or previous within the overlap)?
+    pub async fn verify_admin_token(&self, presented: &str) -> Result<bool, SecretError> {
+        let now = self.clock.now();
+        Ok(self.rotating(&self.names.admin_token).await?.is_some_and(|r| r.verify(presented, now)))
+    }
+
+    /// The session signing keys accepted now (current first).
+    pub async fn session_keys(&self) -> Result<Vec<Secret>, SecretError> {
+        let now = self.clock.now();
+        Ok(self
+            .rotating(&self.names.session_key)
+            .await?
+            .map(|r| r.accepted(now).cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn scim_tokens(&self, tenant: &TenantId, fresh: bool) -> Result<ScimTokenSet, SecretError> {
+        let name = self.names.tenant(tenant, TenantSecret::ScimTokens);
+        let stored = if fresh { self.read_fresh(&name).await? } else { self.read(&name).await? };
+        match stored {
+            None => Ok(ScimTokenSet::default()),
+            Some(s) => ScimTokenSet::decode(&s).map_err(|_| SecretError::Corrupt(name)),
+        }
+    }
+
+    /// Read-modify-write of the token document, verified by reading it back: the secret store has
+    /// no conditional write, so a concurrent admin change is detected and the edit re-applied.
+    async fn edit_scim_tokens(
+        &self,
+        tenant: &TenantId,
+        edit: impl Fn(&mut ScimTokenSet) -> Result<(), SecretError>,
+        applied: impl Fn(&ScimTokenSet) -> bool,
+    ) -> Result<(), SecretError> {
+        let name = self.names.tenant(tenant, TenantSecret::ScimTokens);
+        for _ in 0..5 {
+            let mut set = self.scim_tokens(tenant, true).await?;
+            edit(&mut set)?;
+            self.write(&name, set.encode()).await?;
+            if applied(&self.scim_tokens(tenant, true).await?) {
+                return Ok(());
+            }
+        }
+        Err(SecretError::Store(SecretStoreError::Unavailable("concurrent SCIM token edits did not settle".into())))
+    }
+
+    /// Issues a SCIM token: returns its id and value (shown once); only its hash is stored.
+    #[instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn issue_scim_token(&self, tenant: &TenantId) -> Result<(String, Secret), SecretError> {
+        let token = token_from_random(self.random.bytes32());
+        let id = format!("tok_{}", &sha256_hex(&self.random.bytes16())[..16]);
+        let record = ScimTokenRecord {
+            id: id.clone(),
+            sha256: sha256_hex(token.expose().as_bytes()),
+            created_at: self.clock.now(),
+            revoked_at: None,
+        };
+        self.edit_scim_tokens(
+            tenant,
+            |set| {
+                set.tokens.push(record.clone());
+                Ok(())
+            },
+            |set| set.tokens.iter().any(|t| t.id == id),
+        )
+        .await?;
+        tracing::info!(token_id = %id, "SCIM token issued");
+        Ok((id, token))
+    }
+
+    /// Revokes a SCIM token at once.
+    pub async fn revoke_scim_token(&self, tenant: &TenantId, id: &str) -> Result<(), SecretError> {
+        let now = self.clock.now();
+        if !self.scim_tokens(tenant, true).await?.tokens.iter().any(|t| t.id == id) {
+            return Err(SecretError::UnknownToken);
+        }
+        self.edit_scim_tokens(
+            tenant,
+            |set| {
+                for t in set.tokens.iter_mut().filter(|t| t.id == id && t.revoked_at.is_none()) {
+                    t.revoked_at = Some(now);
+                }
+                Ok(())
+            },
+            |set| set.tokens.iter().any(|t| t.id == id && t.revoked_at.is_some()),
+        )
+        .await?;
+        tracing::info!(tenant = %tenant, token_id = %id, "SCIM token revoked");
+        Ok(())
+    }
+
+    pub async fn list_scim_tokens(&self, tenant: &TenantId) -> Result<Vec<ScimTokenInfo>, SecretError> {
+        Ok(self
+            .scim_tokens(tenant, true)
+            .await?
+            .tokens
+            .into_iter()
+            .map(|t| ScimTokenInfo { id: t.id, created_at: t.created_at, revoked_at: t.revoked_at })
+            .collect())
+    }
+
+    /// The id of the active SCIM token presented, if any.
+    pub async fn verify_scim_token(&self, tenant: &TenantId, presented: &str) -> Result<Option<String>, SecretError> {
+        Ok(self.scim_tokens(tenant, false).await?.verify(presented).map(str::to_owned))
+    }
+
+    /// What is set, and when; never values.
+    pub async fn status(&self, tenant: &TenantId) -> Result<SecretsStatus, SecretError> {
+        let now = self.clock.now();
+        let state = |r: Option<RotatingSecret>| SecretState {
+            set: r.is_some(),
+            set_at: r.as_ref().and_then(|r| r.created_at),
+            previous_valid_until: r
+                .as_ref()
+                .and_then(|r| r.previous.as_ref())
+                .map(|p| p.valid_until)
+                .filter(|until| *until > now),
+        };
+        Ok(SecretsStatus {
+            okta_api_token: state(self.rotating(&self.names.tenant(tenant, TenantSecret::OktaApiToken)).await?),
+            oidc_client_secret: state(self.rotating(&self.names.tenant(tenant, TenantSecret::OidcClientSecret)).await?),
+            event_hook_secret: state(self.rotating(&self.names.tenant(tenant, TenantSecret::EventHookSecret)).await?),
+            scim_tokens_active: self.scim_tokens(tenant, false).await?.active().count(),
+        })
+    }
+}
+
+#[cfg(all(test, feature = "fakes"))]
+mod tests {
+    use super::*;
+    use crate::fakes::{FakeClock, FakeRandom, MemorySecrets};
+
+    fn service(store: Arc<MemorySecrets>, clock: Arc<FakeClock>) -> SecretService {
+        SecretService::new(
+            store,
+            clock,
+            Arc::new(FakeRandom::default()),
+            SecretNames { prefix: "ob".into(), admin_token: "ob/admin".into(), session_key: "ob/session".into() },
+            Duration::minutes(5),
+        )
+    }
+
+    fn acme() -> TenantId {
+        TenantId::parse("acme").unwrap()
+    }
+
+    #[tokio::test]
+    async fn cache_serves_within_ttl_and_refreshes_after() {
+        let store = Arc::new(MemorySecrets::default());
+        let clock = Arc::new(FakeClock::default());
+        let svc = service(store.clone(), clock.clone());
+        svc.set(&acme(), TenantSecret::OktaApiToken, Secret::new("t1")).await.unwrap();
+        let reads = store.reads();
+        assert_eq!(svc.current(&acme(), TenantSecret::OktaApiToken).await.unwrap().unwrap().expose(), "t1");
+        assert_eq!(svc.current(&acme(), TenantSecret::OktaApiToken).await.unwrap().unwrap().expose(), "t1");
+        assert_eq!(store.reads(), reads, "served from cache");
+        // Another process changes it; we see it after the TTL.
+        let other = service(store.clone(), clock.clone());
+        other.set(&acme(), TenantSecret::OktaApiToken, Secret::new("t2")).await.unwrap();
+        assert_eq!(svc.current(&acme(), TenantSecret::OktaApiToken).await.unwrap().unwrap().expose(), "t1");
+        clock.advance(Duration::minutes(6));
+        assert_eq!(svc.current(&acme(), TenantSecret::OktaApiToken).await.unwrap().unwrap().expose(), "t2");
+    }
+
+    #[tokio::test]
+    async fn event_hook_rotation_keeps_the_old_secret_for_the_overlap() {
+        let clock = Arc::new(FakeClock::default());
+        let svc = service(Arc::new(MemorySecrets::default()), clock.clone());
+        assert_eq!(svc.verify_event_hook_secret(&acme(), "x").await.unwrap(), None);
+        let first = svc.rotate_event_hook_secret(&acme()).await.unwrap();
+        let second = svc.rotate_event_hook_secret(&acme()).await.unwrap();
+        assert_ne!(first.expose(), second.expose());
+        assert_eq!(svc.verify_event_hook_secret(&acme(), first.expose()).await.unwrap(), Some(true));
+        assert_eq!(svc.verify_event_hook_secret(&acme(), second.expose()).await.unwrap(), Some(true));
+        assert_eq!(svc.verify_event_hook_secret(&acme(), "nope").await.unwrap(), Some(false));
+        clock.advance(Duration::hours(25));
+        assert_eq!(svc.verify_event_hook_secret(&acme(), first.expose()).await.unwrap(), Some(false));
+        assert_eq!(svc.verify_event_hook_secret(&acme(), second.expose()).await.unwrap(), Some(true));
+    }
+
+    #[tokio::test]
+    async fn scim_tokens_issue_verify_revoke() {
+        let svc = service(Arc::new(MemorySecrets::default()), Arc::new(FakeClock::default()));
+        let (id1, t1) = svc.issue_scim_token(&acme()).await.unwrap();
+        let (id2, t2) = svc.issue_scim_token(&acme()).await.unwrap();
+        assert_eq!(svc.verify_scim_token(&acme(), t1.expose()).await.unwrap(), Some(id1.clone()));
+        assert_eq!(svc.verify_scim_token(&acme(), t2.expose()).await.unwrap(), Some(id2.clone()));
+        let other = TenantId::parse("other").unwrap();
+        assert_eq!(svc.verify_scim_token(&other, t1.expose()).await.unwrap(), None);
+        svc.revoke_scim_token(&acme(), &id1).await.unwrap();
+        assert_eq!(svc.verify_scim_token(&acme(), t1.expose()).await.unwrap(), None);
+        assert_eq!(svc.verify_scim_token(&acme(), t2.expose()).await.unwrap(), Some(id2));
+        assert!(matches!(svc.revoke_scim_token(&acme(), "tok_missing").await, Err(SecretError::UnknownToken)));
+        let listed = svc.list_scim_tokens(&acme()).await.unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(svc.status(&acme()).await.unwrap().scim_tokens_active, 1);
+    }
+
+    #[tokio::test]
+    async fn admin_token_accepts_bare_values() {
+        let store = Arc::new(MemorySecrets::default());
+        store.put_secret("ob/admin", &Secret::new("plain-admin")).await.unwrap();
+        let svc = service(store, Arc::new(FakeClock::default()));
+        assert!(svc.verify_admin_token("plain-admin").await.unwrap());
+        assert!(!svc.verify_admin_token("plain-admin ").await.unwrap());
+    }
+}

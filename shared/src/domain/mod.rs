@@ -1,0 +1,14 @@
+//! Pure types and rules: no I/O and no AWS, HTTP or Lambda types.
+pub mod change;
+pub mod email;
+pub mod ids;
+pub mod rotation;
+pub mod routing;
+pub mod scim_token;
+pub mod secret;
+pub mod tenant;
+pub mod user;
+
+pub use email::Email;
+pub use ids::{OktaUserId, TenantId, UserId};
+pub use secret::Secret;

@@ -1,0 +1,101 @@
+//! A learning-platform user as okta-bridge keeps it (SPEC §3, §11).
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Email, OktaUserId, UserId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserStatus {
+    Active,
+    Deactivated,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Deactivated => "deactivated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "deactivated" => Some(Self::Deactivated),
+            _ => None,
+        }
+    }
+}
+
+/// Why a user is deactivated (SPEC §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusReason {
+    Unassigned,
+    DeactivatedInOkta,
+    SuspendedInOkta,
+    DeletedInOkta,
+    ScimInactive,
+    ScimDeleted,
+}
+
+/// The user record. Field names are the admin API contract (SPEC §11).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub okta_id: Option<OktaUserId>,
+    pub email: Email,
+    pub first_name: String,
+    pub last_name: String,
+    pub title: Option<String>,
+    pub job_title: Option<String>,
+    pub avatar_url: Option<String>,
+    pub primary_language: Option<String>,
+    pub primary_location: Option<String>,
+    /// The primary team's name.
+    pub primary_team: Option<String>,
+    pub manager_id: Option<UserId>,
+    pub status: UserStatus,
+    pub status_reason: Option<StatusReason>,
+    #[serde(default)]
+    pub custom_fields: BTreeMap<String, String>,
+    pub invited_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Okta's `lastUpdated` of the state this record was written from, if it came from Okta.
+    #[serde(default)]
+    pub okta_last_updated: Option<DateTime<Utc>>,
+    /// Optimistic-concurrency version: every write is conditional on it (SPEC §3).
+    pub version: u64,
+}
+
+impl User {
+    /// A new active user with only the required fields set.
+    pub fn new(id: UserId, email: Email, first_name: String, last_name: String, now: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            okta_id: None,
+            email,
+            first_name,
+            last_name,
+            title: None,
+            job_title: None,
+            avatar_url: None,
+            primary_language: None,
+            primary_location: None,
+            primary_team: None,
+            manager_id: None,
+            status: UserStatus::Active,
+            status_reason: None,
+            custom_fields: BTreeMap::new(),
+            invited_at: None,
+            created_at: now,
+            updated_at: now,
+            okta_last_updated: None,
+            version: 0,
+        }
+    }
+}

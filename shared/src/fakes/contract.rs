@@ -1,0 +1,246 @@
+//! Contract suites: every implementation of a port, in memory or against the AWS emulator, must
+//! pass the same checks. The fakes run them in unit tests; `tests/` runs them on the real adapters.
+use chrono::{DateTime, Utc};
+
+use crate::domain::change::{Action, Actor, EntityKind, NewChange};
+use crate::domain::tenant::TenantConfigInput;
+use crate::domain::user::{User, UserStatus};
+use crate::domain::{Email, OktaUserId, Secret, TenantId, UserId};
+use crate::ports::user_store::UserQuery;
+use crate::ports::{ChangeLog, ConfigStore, JobQueue, SecretStore, StoreError, UniqueField, UserReader, UserWriter};
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_767_225_600, 0).expect("valid")
+}
+
+fn tenant(s: &str) -> TenantId {
+    TenantId::parse(s).expect("valid tenant")
+}
+
+fn user(n: u8, email: &str, okta: Option<&str>) -> User {
+    let mut bytes = [0u8; 16];
+    bytes[15] = n;
+    let mut u = User::new(
+        UserId::from_random(bytes),
+        Email::parse(email).expect("email"),
+        format!("First{n}"),
+        format!("Last{n}"),
+        now(),
+    );
+    u.okta_id = okta.map(|o| OktaUserId::parse(o).expect("okta id"));
+    u
+}
+
+fn change(u: &User, action: Action) -> NewChange {
+    NewChange {
+        at: now(),
+        actor: Actor::Admin,
+        entity: EntityKind::User,
+        entity_id: u.id.to_string(),
+        action,
+        changes: Default::default(),
+    }
+}
+
+/// Config, users, uniqueness, versions, paging and the change log.
+pub async fn store_contract(
+    configs: &dyn ConfigStore,
+    reader: &dyn UserReader,
+    writer: &dyn UserWriter,
+    log: &dyn ChangeLog,
+) {
+    config_contract(configs).await;
+    let (t1, t2) = (tenant("contract-one"), tenant("contract-two"));
+
+    // Create, then refuse the same email in another case or Unicode form, atomically.
+    let ann = writer
+        .create_user(
+            &t1,
+            &user(1, "Ann.Lee@Example.com", Some("00uann")),
+            &change(&user(1, "a@b.co", None), Action::Created),
+        )
+        .await
+        .expect("create ann");
+    assert_eq!(ann.version, 1);
+    let dup = writer.create_user(&t1, &user(2, "ann.lee@EXAMPLE.com", None), &change(&ann, Action::Created)).await;
+    assert!(matches!(dup, Err(StoreError::Duplicate(UniqueField::Email))), "{dup:?}");
+    assert!(
+        reader.get_user(&t1, &user(2, "x@y.co", None).id).await.expect("get").is_none(),
+        "refused create left nothing"
+    );
+    assert_eq!(log.list_changes(&t1, 0, 100).await.expect("log").len(), 1, "refused create logged nothing");
+    let composed = writer
+        .create_user(&t1, &user(3, "jos\u{e9}@example.com", None), &change(&ann, Action::Created))
+        .await
+        .expect("create josé");
+    let decomposed =
+        writer.create_user(&t1, &user(4, "JOSE\u{301}@example.com", None), &change(&ann, Action::Created)).await;
+    assert!(matches!(decomposed, Err(StoreError::Duplicate(UniqueField::Email))), "NFC: {decomposed:?}");
+    // ...and allow it in another tenant.
+    writer
+        .create_user(&t2, &user(2, "ANN.LEE@example.com", Some("00uann")), &change(&ann, Action::Created))
+        .await
+        .expect("other tenant");
+    // Okta id is unique per tenant too; the same id twice is refused.
+    let okta_dup =
+        writer.create_user(&t1, &user(5, "someone@example.com", Some("00uann")), &change(&ann, Action::Created)).await;
+    assert!(matches!(okta_dup, Err(StoreError::Duplicate(UniqueField::OktaId))), "{okta_dup:?}");
+    let again = writer.create_user(&t1, &user(1, "other@example.com", None), &change(&ann, Action::Created)).await;
+    assert!(matches!(again, Err(StoreError::AlreadyExists)), "{again:?}");
+
+    // Lookups: by id, by email whatever the case, by Okta id; tenants never mix.
+    assert_eq!(
+        reader
+            .find_by_email(&t1, &Email::parse("ANN.LEE@example.COM").expect("e"))
+            .await
+            .expect("find")
+            .expect("found")
+            .id,
+        ann.id
+    );
+    assert_eq!(
+        reader.find_by_okta_id(&t1, &OktaUserId::parse("00uann").expect("o")).await.expect("find").expect("found").id,
+        ann.id
+    );
+    assert!(reader.find_by_email(&tenant("contract-three"), &ann.email).await.expect("find").is_none());
+    let in_t2 =
+        reader.find_by_okta_id(&t2, &OktaUserId::parse("00uann").expect("o")).await.expect("find").expect("found");
+    assert_eq!(in_t2.email.as_str(), "ANN.LEE@example.com");
+
+    // Updates are conditional on the version read; a stale write is refused and changes nothing.
+    let mut renamed = ann.clone();
+    renamed.email = Email::parse("ann@example.com").expect("e");
+    renamed.okta_id = Some(OktaUserId::parse("00uann2").expect("o"));
+    let ann2 = writer.update_user(&t1, &ann, &renamed, &change(&ann, Action::Updated)).await.expect("update");
+    assert_eq!(ann2.version, 2);
+    let mut stale = ann.clone();
+    stale.first_name = "Stale".into();
+    let refused = writer.update_user(&t1, &ann, &stale, &change(&ann, Action::Updated)).await;
+    assert!(matches!(refused, Err(StoreError::VersionConflict)), "{refused:?}");
+    let stored = reader.get_user(&t1, &ann.id).await.expect("get").expect("found");
+    assert_eq!((stored.version, stored.first_name.as_str(), stored.email.as_str()), (2, "First1", "ann@example.com"));
+    // The old email and Okta id are free again; the new ones are claimed.
+    assert!(reader.find_by_email(&t1, &Email::parse("ann.lee@example.com").expect("e")).await.expect("find").is_none());
+    assert!(reader.find_by_okta_id(&t1, &OktaUserId::parse("00uann").expect("o")).await.expect("find").is_none());
+    writer
+        .create_user(&t1, &user(6, "Ann.Lee@example.com", Some("00uann")), &change(&ann, Action::Created))
+        .await
+        .expect("freed values reusable");
+    // Moving onto a taken email is refused and leaves the user as it was.
+    let mut clash = ann2.clone();
+    clash.email = composed.email.clone();
+    let refused = writer.update_user(&t1, &ann2, &clash, &change(&ann, Action::Updated)).await;
+    assert!(matches!(refused, Err(StoreError::Duplicate(UniqueField::Email))), "{refused:?}");
+    assert_eq!(reader.get_user(&t1, &ann.id).await.expect("get").expect("found").version, 2);
+    // Deactivation keeps the claims (reactivation restores the same user).
+    let mut off = ann2.clone();
+    off.status = UserStatus::Deactivated;
+    let off = writer.update_user(&t1, &ann2, &off, &change(&ann, Action::Deactivated)).await.expect("deactivate");
+    assert!(reader.find_by_email(&t1, &off.email).await.expect("find").is_some());
+
+    // Concurrent creates with one email: exactly one wins.
+    let racers: Vec<User> = (10..14).map(|n| user(n, "race@example.com", None)).collect();
+    let c = change(&racers[0], Action::Created);
+    let (a, b, cc, d) = tokio::join!(
+        writer.create_user(&t1, &racers[0], &c),
+        writer.create_user(&t1, &racers[1], &c),
+        writer.create_user(&t1, &racers[2], &c),
+        writer.create_user(&t1, &racers[3], &c),
+    );
+    let wins = [a.is_ok(), b.is_ok(), cc.is_ok(), d.is_ok()].iter().filter(|w| **w).count();
+    assert_eq!(wins, 1, "exactly one concurrent create wins: {a:?} {b:?} {cc:?} {d:?}");
+
+    // Paging: every user once, in order, with status filter.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page =
+            reader.list_users(&t1, &UserQuery { status: None, cursor: cursor.clone(), limit: 2 }).await.expect("page");
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.iter().map(|u| u.id.clone()));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(seen, sorted, "in id order, no repeats");
+    assert_eq!(seen.len(), 4, "ann, josé, the new Ann.Lee, one racer");
+    let deactivated = reader
+        .list_users(&t1, &UserQuery { status: Some(UserStatus::Deactivated), cursor: None, limit: 10 })
+        .await
+        .expect("page");
+    assert_eq!(deactivated.items.iter().map(|u| u.id.clone()).collect::<Vec<_>>(), vec![ann.id.clone()]);
+    let bad = reader.list_users(&t1, &UserQuery { status: None, cursor: Some("%%%".into()), limit: 2 }).await;
+    assert!(matches!(bad, Err(StoreError::InvalidCursor)), "{bad:?}");
+    let bad = reader
+        .list_users(
+            &t1,
+            &UserQuery { status: None, cursor: Some(crate::ports::cursor::encode("not-a-user")), limit: 2 },
+        )
+        .await;
+    assert!(matches!(bad, Err(StoreError::InvalidCursor)), "{bad:?}");
+
+    // The change log: ordered, gap-free, per tenant.
+    let changes = log.list_changes(&t1, 0, 100).await.expect("log");
+    let seqs: Vec<u64> = changes.iter().map(|c| c.seq).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    assert_eq!(seqs.len(), 6, "ann, josé, update, Ann.Lee, deactivate, one racer");
+    assert_eq!(log.list_changes(&t1, 4, 1).await.expect("log").iter().map(|c| c.seq).collect::<Vec<_>>(), vec![5]);
+    assert_eq!(log.list_changes(&t2, 0, 100).await.expect("log").len(), 1);
+}
+
+async fn config_contract(configs: &dyn ConfigStore) {
+    let t = tenant("contract-config");
+    let input: TenantConfigInput =
+        serde_json::from_value(serde_json::json!({"okta_domain": "https://acme.okta.com"})).expect("input");
+    let config = input.into_config(t.clone(), None, now(), Default::default()).expect("config");
+    assert!(configs.get_config(&t).await.expect("get").is_none());
+    let v1 = configs.put_config(&config).await.expect("create");
+    assert_eq!(v1.version, 1);
+    assert!(matches!(configs.put_config(&config).await, Err(StoreError::AlreadyExists)));
+    let mut changed = v1.clone();
+    changed.sso_enabled = true;
+    let v2 = configs.put_config(&changed).await.expect("update");
+    assert_eq!(v2.version, 2);
+    assert!(matches!(configs.put_config(&changed).await, Err(StoreError::VersionConflict)), "stale write refused");
+    assert_eq!(configs.get_config(&t).await.expect("get").expect("found"), v2);
+    assert!(configs.list_tenants().await.expect("list").contains(&t));
+}
+
+/// Secrets: absent, set, replace.
+pub async fn secret_store_contract(store: &dyn SecretStore, name: &str) {
+    assert!(store.get_secret(name).await.expect("get").is_none());
+    store.put_secret(name, &Secret::new("one")).await.expect("create");
+    assert_eq!(store.get_secret(name).await.expect("get").expect("set").expose(), "one");
+    store.put_secret(name, &Secret::new("two")).await.expect("replace");
+    assert_eq!(store.get_secret(name).await.expect("get").expect("set").expose(), "two");
+}
+
+/// A queue accepts any number of jobs in one call (the adapter batches them).
+pub async fn queue_contract(queue: &dyn JobQueue) -> Vec<String> {
+    let bodies: Vec<String> = (0..23).map(|i| format!("{{\"job\":{i}}}")).collect();
+    queue.enqueue(&bodies).await.expect("enqueue");
+    queue.enqueue(&[]).await.expect("empty enqueue is a no-op");
+    bodies
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{MemoryQueue, MemorySecrets};
+
+    #[tokio::test]
+    async fn memory_secrets_pass() {
+        secret_store_contract(&MemorySecrets::default(), "x/y").await;
+    }
+
+    #[tokio::test]
+    async fn memory_queue_passes() {
+        let q = MemoryQueue::default();
+        let sent = queue_contract(&q).await;
+        assert_eq!(q.jobs(), sent);
+    }
+}

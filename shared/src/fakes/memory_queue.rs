@@ -1,0 +1,34 @@
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::ports::job_queue::QueueError;
+use crate::ports::JobQueue;
+
+/// Jobs in a vector; `fail_next` makes the next enqueue fail, to test callers' error paths.
+#[derive(Default)]
+pub struct MemoryQueue {
+    jobs: Mutex<Vec<String>>,
+    fail_next: Mutex<bool>,
+}
+
+impl MemoryQueue {
+    pub fn jobs(&self) -> Vec<String> {
+        self.jobs.lock().expect("lock").clone()
+    }
+
+    pub fn fail_next(&self) {
+        *self.fail_next.lock().expect("lock") = true;
+    }
+}
+
+#[async_trait]
+impl JobQueue for MemoryQueue {
+    async fn enqueue(&self, bodies: &[String]) -> Result<(), QueueError> {
+        if std::mem::take(&mut *self.fail_next.lock().expect("lock")) {
+            return Err(QueueError::Unavailable("injected queue failure".into()));
+        }
+        self.jobs.lock().expect("lock").extend(bodies.iter().cloned());
+        Ok(())
+    }
+}

@@ -1,0 +1,186 @@
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::domain::change::{ChangeEvent, NewChange};
+use crate::domain::tenant::TenantConfig;
+use crate::domain::user::User;
+use crate::domain::{Email, OktaUserId, TenantId, UserId};
+use crate::ports::user_store::UserQuery;
+use crate::ports::{cursor, ChangeLog, ConfigStore, Page, StoreError, UniqueField, UserReader, UserWriter};
+
+#[derive(Default)]
+struct Tenant {
+    users: BTreeMap<String, User>,
+    emails: HashMap<String, UserId>,
+    okta_ids: HashMap<String, UserId>,
+    changes: Vec<ChangeEvent>,
+}
+
+/// The DynamoDB store's semantics in memory: the same uniqueness, versioning and change-log rules.
+#[derive(Default)]
+pub struct MemoryStore {
+    configs: Mutex<BTreeMap<TenantId, TenantConfig>>,
+    tenants: Mutex<HashMap<TenantId, Tenant>>,
+}
+
+impl MemoryStore {
+    fn claim_check(t: &Tenant, user: &User, before: Option<&User>) -> Result<(), StoreError> {
+        if let Some(holder) = t.emails.get(user.email.key()) {
+            if before.is_none_or(|b| &b.id != holder) {
+                return Err(StoreError::Duplicate(UniqueField::Email));
+            }
+        }
+        if let Some(okta) = &user.okta_id {
+            if let Some(holder) = t.okta_ids.get(okta.as_str()) {
+                if before.is_none_or(|b| &b.id != holder) {
+                    return Err(StoreError::Duplicate(UniqueField::OktaId));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn append(t: &mut Tenant, change: &NewChange) {
+        let seq = t.changes.len() as u64 + 1;
+        t.changes.push(ChangeEvent { seq, change: change.clone() });
+    }
+}
+
+#[async_trait]
+impl ConfigStore for MemoryStore {
+    async fn get_config(&self, tenant: &TenantId) -> Result<Option<TenantConfig>, StoreError> {
+        Ok(self.configs.lock().expect("lock").get(tenant).cloned())
+    }
+
+    async fn put_config(&self, config: &TenantConfig) -> Result<TenantConfig, StoreError> {
+        let mut configs = self.configs.lock().expect("lock");
+        let current = configs.get(&config.tenant).map(|c| c.version);
+        match (current, config.version) {
+            (None, 0) => {}
+            (Some(v), expected) if v == expected => {}
+            (None, _) => return Err(StoreError::VersionConflict),
+            (Some(_), 0) => return Err(StoreError::AlreadyExists),
+            (Some(_), _) => return Err(StoreError::VersionConflict),
+        }
+        let mut stored = config.clone();
+        stored.version += 1;
+        configs.insert(stored.tenant.clone(), stored.clone());
+        Ok(stored)
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+        Ok(self.configs.lock().expect("lock").keys().cloned().collect())
+    }
+}
+
+#[async_trait]
+impl UserReader for MemoryStore {
+    async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError> {
+        Ok(self.tenants.lock().expect("lock").get(tenant).and_then(|t| t.users.get(id.as_str()).cloned()))
+    }
+
+    async fn find_by_okta_id(&self, tenant: &TenantId, okta_id: &OktaUserId) -> Result<Option<User>, StoreError> {
+        let tenants = self.tenants.lock().expect("lock");
+        Ok(tenants
+            .get(tenant)
+            .and_then(|t| t.okta_ids.get(okta_id.as_str()).and_then(|id| t.users.get(id.as_str()).cloned())))
+    }
+
+    async fn find_by_email(&self, tenant: &TenantId, email: &Email) -> Result<Option<User>, StoreError> {
+        let tenants = self.tenants.lock().expect("lock");
+        Ok(tenants.get(tenant).and_then(|t| t.emails.get(email.key()).and_then(|id| t.users.get(id.as_str()).cloned())))
+    }
+
+    async fn list_users(&self, tenant: &TenantId, query: &UserQuery) -> Result<Page<User>, StoreError> {
+        let after = query.cursor.as_deref().map(cursor::decode).transpose()?;
+        if let Some(a) = &after {
+            UserId::parse(a).map_err(|_| StoreError::InvalidCursor)?;
+        }
+        let tenants = self.tenants.lock().expect("lock");
+        let Some(t) = tenants.get(tenant) else { return Ok(Page { items: vec![], next: None }) };
+        let mut matching = t
+            .users
+            .iter()
+            .filter(|(id, _)| after.as_deref().is_none_or(|a| id.as_str() > a))
+            .filter(|(_, u)| query.status.is_none_or(|s| u.status == s))
+            .map(|(_, u)| u.clone());
+        let items: Vec<User> = matching.by_ref().take(query.limit as usize).collect();
+        let next = (matching.next().is_some()).then(|| cursor::encode(items.last().expect("a full page").id.as_str()));
+        Ok(Page { items, next })
+    }
+}
+
+#[async_trait]
+impl UserWriter for MemoryStore {
+    async fn create_user(&self, tenant: &TenantId, user: &User, change: &NewChange) -> Result<User, StoreError> {
+        let mut tenants = self.tenants.lock().expect("lock");
+        let t = tenants.entry(tenant.clone()).or_default();
+        if t.users.contains_key(user.id.as_str()) {
+            return Err(StoreError::AlreadyExists);
+        }
+        Self::claim_check(t, user, None)?;
+        let mut stored = user.clone();
+        stored.version = 1;
+        t.emails.insert(user.email.key().to_owned(), user.id.clone());
+        if let Some(okta) = &user.okta_id {
+            t.okta_ids.insert(okta.as_str().to_owned(), user.id.clone());
+        }
+        t.users.insert(user.id.as_str().to_owned(), stored.clone());
+        Self::append(t, change);
+        Ok(stored)
+    }
+
+    async fn update_user(
+        &self,
+        tenant: &TenantId,
+        before: &User,
+        after: &User,
+        change: &NewChange,
+    ) -> Result<User, StoreError> {
+        let mut tenants = self.tenants.lock().expect("lock");
+        let t = tenants.entry(tenant.clone()).or_default();
+        match t.users.get(before.id.as_str()) {
+            Some(current) if current.version == before.version => {}
+            _ => return Err(StoreError::VersionConflict),
+        }
+        Self::claim_check(t, after, Some(before))?;
+        t.emails.remove(before.email.key());
+        t.emails.insert(after.email.key().to_owned(), before.id.clone());
+        if let Some(old) = &before.okta_id {
+            t.okta_ids.remove(old.as_str());
+        }
+        if let Some(new) = &after.okta_id {
+            t.okta_ids.insert(new.as_str().to_owned(), before.id.clone());
+        }
+        let mut stored = after.clone();
+        stored.id = before.id.clone();
+        stored.version = before.version + 1;
+        t.users.insert(before.id.as_str().to_owned(), stored.clone());
+        Self::append(t, change);
+        Ok(stored)
+    }
+}
+
+#[async_trait]
+impl ChangeLog for MemoryStore {
+    async fn list_changes(&self, tenant: &TenantId, after: u64, limit: u32) -> Result<Vec<ChangeEvent>, StoreError> {
+        let tenants = self.tenants.lock().expect("lock");
+        Ok(tenants
+            .get(tenant)
+            .map(|t| t.changes.iter().filter(|c| c.seq > after).take(limit as usize).cloned().collect())
+            .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn passes_the_store_contract() {
+        let store = MemoryStore::default();
+        super::super::contract::store_contract(&store, &store, &store, &store).await;
+    }
+}

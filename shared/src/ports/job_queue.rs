@@ -1,0 +1,24 @@
+use async_trait::async_trait;
+
+use super::Cause;
+
+/// A queue of JSON jobs (the user-fetch queue).
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Queues every body durably or fails; never a silent partial success. Bodies are sent in
+    /// batches as large as the queue allows, and entries the queue refused are retried.
+    async fn enqueue(&self, bodies: &[String]) -> Result<(), QueueError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("{failed} of {total} jobs could not be queued")]
+    Partial {
+        failed: usize,
+        total: usize,
+        #[source]
+        cause: Cause,
+    },
+    #[error("the queue is unavailable")]
+    Unavailable(#[source] Cause),
+}

@@ -1,0 +1,47 @@
+use async_trait::async_trait;
+
+use super::{Page, StoreError};
+use crate::domain::change::{ChangeEvent, NewChange};
+use crate::domain::user::{User, UserStatus};
+use crate::domain::{Email, OktaUserId, TenantId, UserId};
+
+/// Filters for listing users. All lookups are keyed; none scans the table.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    pub status: Option<UserStatus>,
+    pub cursor: Option<String>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait UserReader: Send + Sync {
+    async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError>;
+    async fn find_by_okta_id(&self, tenant: &TenantId, okta_id: &OktaUserId) -> Result<Option<User>, StoreError>;
+    async fn find_by_email(&self, tenant: &TenantId, email: &Email) -> Result<Option<User>, StoreError>;
+    /// Users in id order, `query.limit` at most, from the opaque `query.cursor`.
+    async fn list_users(&self, tenant: &TenantId, query: &UserQuery) -> Result<Page<User>, StoreError>;
+}
+
+/// User writes. Each is atomic with its uniqueness claims (email, Okta id) and its change-log entry.
+#[async_trait]
+pub trait UserWriter: Send + Sync {
+    /// Stores a new user (`user.version` must be 0) and returns it at version 1.
+    /// Email or Okta id held by another user → `Duplicate`; same id twice → `AlreadyExists`.
+    async fn create_user(&self, tenant: &TenantId, user: &User, change: &NewChange) -> Result<User, StoreError>;
+
+    /// Replaces `before` (as read, at `before.version`) with `after`; returns `after` at the next
+    /// version. A write in between → `VersionConflict`.
+    async fn update_user(
+        &self,
+        tenant: &TenantId,
+        before: &User,
+        after: &User,
+        change: &NewChange,
+    ) -> Result<User, StoreError>;
+}
+
+#[async_trait]
+pub trait ChangeLog: Send + Sync {
+    /// Changes with `seq > after`, in order, at most `limit`.
+    async fn list_changes(&self, tenant: &TenantId, after: u64, limit: u32) -> Result<Vec<ChangeEvent>, StoreError>;
+}

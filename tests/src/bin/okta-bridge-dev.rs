@@ -1,0 +1,144 @@
+//! `make dev`: the whole system on this machine. Provisions the local emulator from template.yaml,
+//! seeds tenant `demo`, serves every HTTP function on one port with API Gateway's routing, drives
+//! the worker from SQS and the nightly sync on its schedule, and prints what a person needs.
+use std::collections::HashMap;
+
+use harness::template::Template;
+use harness::{dispatch::Dispatcher, Functions, LocalStack, StackOptions};
+use shared::app::secrets::TenantSecret;
+use shared::domain::tenant::TenantConfigInput;
+use shared::domain::TenantId;
+use tokio::sync::watch;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,aws_config=warn,aws_smithy_runtime=warn".into()),
+        )
+        .init();
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let sdk = shared::adapters::aws::sdk_config().await;
+
+    let mut opts = StackOptions::new(std::env::var("OKTA_BRIDGE_STAGE").unwrap_or_else(|_| "dev".into()));
+    if let Ok(token) = std::env::var("OKTA_BRIDGE_ADMIN_TOKEN") {
+        if !token.is_empty() {
+            opts.secret_values.insert("AdminTokenSecret".into(), token);
+        }
+    }
+    let stack = LocalStack::provision(&sdk, opts).await?;
+    let functions = Functions::wire(&sdk, &stack.env)?;
+    let demo = seed_demo(&functions).await?;
+
+    let template = Template::load(&harness::template::default_path())?;
+    let app = Dispatcher::new(&template, functions.routers())?.into_router();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let queue_url = stack.env("USER_FETCH_QUEUE_URL").to_owned();
+    let queue_arn = stack.bindings.attrs.get("UserFetchQueue.Arn").cloned().unwrap_or_default();
+    let poller = tokio::spawn(harness::poller::run(
+        functions.adapters.sqs.clone(),
+        queue_url.clone(),
+        queue_arn,
+        functions.worker.clone(),
+        stop_rx.clone(),
+    ));
+    let (hour, minute) = template
+        .schedule_of("NightlySyncFunction")
+        .and_then(|c| harness::schedule::parse_daily_cron(&c))
+        .ok_or("template.yaml: NightlySyncFunction needs a daily cron(M H * * ? *) schedule")?;
+    let scheduler = tokio::spawn(harness::schedule::run(functions.sync.clone(), hour, minute, stop_rx.clone()));
+
+    banner(port, &stack, &demo, &queue_url, hour, minute);
+    let mut server_stop = stop_rx.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.changed().await;
+            })
+            .await
+    });
+    tokio::signal::ctrl_c().await?;
+    println!("\nStopping okta-bridge dev ...");
+    let _ = stop_tx.send(true);
+    server.await??;
+    let _ = tokio::join!(poller, scheduler);
+    println!("okta-bridge dev stopped.");
+    Ok(())
+}
+
+struct Demo {
+    tenant: TenantId,
+    hook_secret: Option<String>,
+    scim_token: Option<String>,
+    admin_secret_id: String,
+}
+
+async fn seed_demo(f: &Functions) -> Result<Demo, Error> {
+    let tenant = TenantId::parse("demo")?;
+    let admin = &f.admin.admin;
+    if admin.get_tenant(&tenant).await.is_err() {
+        let input: TenantConfigInput = serde_json::from_value(serde_json::json!({
+            "okta_domain": std::env::var("DEMO_OKTA_DOMAIN").unwrap_or_else(|_| "https://demo.okta.com".into()),
+            "client_id": "0oademoclient", "app_id": "0oademoapp",
+            "sso_enabled": true, "provisioning": "event_hooks", "manager_mode": "individual",
+            "field_mappings": [{"okta": "costCenter", "field": "cost_center"}]
+        }))?;
+        admin.put_tenant(&tenant, input).await?;
+    }
+    let secrets = &f.adapters.secrets;
+    let hook_secret = match secrets.current(&tenant, TenantSecret::EventHookSecret).await? {
+        Some(_) => None,
+        None => Some(secrets.rotate_event_hook_secret(&tenant).await?.expose().to_owned()),
+    };
+    let scim_token = if secrets.status(&tenant).await?.scim_tokens_active == 0 {
+        Some(secrets.issue_scim_token(&tenant).await?.1.expose().to_owned())
+    } else {
+        None
+    };
+    let admin_secret_id = f.adapters.secrets.names().admin_token.clone();
+    Ok(Demo { tenant, hook_secret, scim_token, admin_secret_id })
+}
+
+fn banner(port: u16, stack: &LocalStack, demo: &Demo, queue_url: &str, hour: u32, minute: u32) {
+    let base = format!("http://127.0.0.1:{port}");
+    let admin_token = stack.secret_values.get("AdminTokenSecret").cloned().unwrap_or_default();
+    let shown = |v: &Option<String>, what: &str| {
+        v.clone().unwrap_or_else(|| format!("(already issued earlier; rotate with {what})"))
+    };
+    let t = &demo.tenant;
+    let env: HashMap<&str, &str> = [("table", stack.env("TABLE_NAME")), ("queue", queue_url)].into_iter().collect();
+    println!(
+        r#"
+================================================================================
+ okta-bridge dev is up                                    Ctrl-C stops everything
+================================================================================
+ Admin API     {base}/admin/tenants/{t}
+   token       {admin_token}
+   (secret id  {admin_secret})
+   try         curl -H "Authorization: Bearer {admin_token}" {base}/admin/tenants/{t}
+
+ Tenant `{t}` (also at http://{t}.localhost:{port}/...)
+   Event hook  {base}/t/{t}/webhooks/okta
+     header    Authorization: {hook}
+   SCIM base   {base}/t/{t}/scim/v2
+     token     {scim}
+   SSO login   {base}/t/{t}/okta/login?return_to=/
+
+ Worker        polling {queue} (batches of 10, partial failures, DLQ after 5 receives)
+ Nightly sync  daily at {hour:02}:{minute:02} UTC; DynamoDB table {table}
+ AWS emulator  {endpoint}
+================================================================================
+"#,
+        admin_secret = demo.admin_secret_id,
+        hook = shown(&demo.hook_secret, "POST /admin/tenants/demo/event-hook-secret"),
+        scim = shown(&demo.scim_token, "POST /admin/tenants/demo/scim-tokens"),
+        queue = env["queue"],
+        table = env["table"],
+        endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "(AWS default endpoints)".into()),
+    );
+}

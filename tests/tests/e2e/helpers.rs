@@ -1,0 +1,134 @@
+//! The harness: a fresh stack per test (own table, queues and secrets), every function wired to it,
+//! and one log capture for the whole binary.
+use std::io::Write;
+use std::sync::{Mutex, Once, OnceLock};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use harness::template::Template;
+use harness::{dispatch::Dispatcher, Functions, LocalStack, StackOptions};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+/// Everything logged by any test in this binary, at every level our code uses and debug for
+/// dependencies (the AWS SDK included).
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().expect("log lock")).into_owned()
+}
+
+static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+static INIT: Once = Once::new();
+
+#[derive(Clone, Copy)]
+struct Capture;
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().expect("log lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_logs() {
+    INIT.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::new("debug,shared=trace,admin_api=trace,harness=trace,webhook_receiver=trace,scim_handler=trace,oidc_callback=trace,user_fetch_worker=trace,nightly_sync=trace,hyper=info,h2=info");
+        tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(|| Capture).init();
+    });
+}
+
+pub async fn sdk() -> &'static aws_config::SdkConfig {
+    static SDK: OnceLock<aws_config::SdkConfig> = OnceLock::new();
+    if let Some(s) = SDK.get() {
+        return s;
+    }
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok(),
+        "the end-to-end tests need the local AWS emulator: run them with `make test`"
+    );
+    let conf = shared::adapters::aws::sdk_config().await;
+    SDK.get_or_init(|| conf)
+}
+
+/// A unique stage per test, so tests never share a table, queue or secret.
+pub fn unique_stage() -> String {
+    format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+pub struct TestApp {
+    pub stack: LocalStack,
+    pub functions: Functions,
+    pub admin_token: String,
+    pub app: Router,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        init_logs();
+        let sdk = sdk().await;
+        let admin_token = format!("admin-{}", uuid::Uuid::new_v4().simple());
+        let mut opts = StackOptions::new(unique_stage());
+        opts.secret_values.insert("AdminTokenSecret".into(), admin_token.clone());
+        let stack = LocalStack::provision(sdk, opts).await.expect("stack provisions from template.yaml");
+        let mut env = stack.env.clone();
+        env.insert("ALLOW_INSECURE_OKTA".into(), "1".into());
+        let functions = Functions::wire(sdk, &env).expect("functions wire");
+        let template = Template::load(&harness::template::default_path()).expect("template");
+        let app = Dispatcher::new(&template, functions.routers()).expect("dispatcher").into_router();
+        Self { stack, functions, admin_token, app }
+    }
+
+    /// Sends a request through API Gateway's routing to the right function.
+    pub async fn call(&self, req: Request<Body>) -> Reply {
+        let resp = self.app.clone().oneshot(req).await.expect("infallible");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    pub async fn admin(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "127.0.0.1:3000")
+            .header("authorization", format!("Bearer {}", self.admin_token));
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let body = body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty);
+        self.call(req.body(body).expect("request")).await
+    }
+
+    pub async fn create_tenant(&self, tenant: &str) -> Reply {
+        let r = self
+            .admin(
+                "PUT",
+                &format!("/admin/tenants/{tenant}"),
+                Some(serde_json::json!({"okta_domain": format!("https://{tenant}.okta.com")})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r
+    }
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: the real functions, wired through the real AWS SDK to the local emulator that
+//! `make test` starts (DynamoDB, SQS and Secrets Manager over HTTP), provisioned from template.yaml.
+mod adapters;
+mod admin;
+mod events;
+mod helpers;
+mod local_stack;
+mod secret_leaks;
