@@ -26,7 +26,11 @@ start_moto "$AWS_PORT" .local/moto-test.log
 aws_env "$AWS_PORT"
 
 step "cargo test (unit, contract and end-to-end tests against the emulator)"
-cargo test --workspace --all-features
+mkdir -p .local
+cargo test --workspace --all-features 2>&1 | tee .local/test.log
 
+passed=$(awk '/^test result:/ {s += $4} END {print s + 0}' .local/test.log)
+failed=$(awk '/^test result:/ {s += $6} END {print s + 0}' .local/test.log)
 echo
 echo "make test: all checks passed in $(( $(date +%s) - start )) s"
+echo "tests: $passed passed, $failed failed"
