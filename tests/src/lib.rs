@@ -3,6 +3,8 @@
 //! drives the worker from SQS like Lambda's event-source mapping. `make dev` and the end-to-end
 //! tests both use it, so what is tested is what runs.
 pub mod dispatch;
+pub mod okta_sim;
+pub mod okta_sim_admin;
 pub mod poller;
 pub mod schedule;
 pub mod stack;

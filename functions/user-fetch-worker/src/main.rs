@@ -6,7 +6,7 @@ use shared::adapters::settings::Needs;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let adapters = Adapters::from_env(Needs::default()).await?;
+    let adapters = Adapters::from_env(Needs { user_fetch_queue: true, ..Needs::default() }).await?;
     let state = user_fetch_worker::State::from_adapters(&adapters);
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| user_fetch_worker::handle(event, &state))).await
 }

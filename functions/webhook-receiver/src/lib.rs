@@ -1,62 +1,98 @@
-//! Okta Event Hooks (SPEC §5): `GET` and `POST /webhooks/okta`, per tenant.
-//!
-//! This release resolves the tenant and answers every hook request with a clear `501` JSON error:
-//! Okta then keeps the events in its System Log, and nothing is acknowledged that was not queued.
+//! Okta Event Hooks (SPEC §5, okta-wire.md §1): `GET /webhooks/okta` answers the one-time
+//! verification challenge; `POST /webhooks/okta` authenticates a delivery, dedupes it, queues one
+//! user-fetch job per user and answers `200` only once every job is durably in SQS.
+use std::sync::Arc;
+
+use axum::body::Body;
 use axum::extract::{Request, State as AxState};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{middleware, Json, Router};
 use serde_json::json;
 use shared::adapters::aws::Adapters;
-use shared::adapters::http::{request_span, tenant_of, with_tenant_prefix};
+use shared::adapters::http::{read_body, request_span, tenant_of, with_tenant_prefix, BodyError, MIB};
+use shared::app::hooks::{HookError, HookService};
 use shared::domain::routing::RoutingError;
+
+/// Okta's deliveries are small; anything over 1 MiB is refused (SPEC §5).
+pub const BODY_LIMIT: usize = MIB;
+pub const CHALLENGE_HEADER: &str = "x-okta-verification-challenge";
 
 #[derive(Clone)]
 pub struct State {
     pub base_domain: String,
+    pub hooks: Arc<HookService>,
 }
 
 impl State {
     pub fn from_adapters(a: &Adapters) -> Self {
-        Self { base_domain: a.settings.base_domain.clone() }
+        Self { base_domain: a.settings.base_domain.clone(), hooks: Arc::new(a.hook_service()) }
     }
 }
 
-/// The receiver's errors, as JSON (Okta reads only the status; people read the body).
+/// The receiver's errors, as JSON (Okta reads only the status: 4xx is final, 5xx is retried once).
 #[derive(Debug, thiserror::Error)]
-pub enum HookError {
+pub enum ReceiverError {
     #[error(transparent)]
     Routing(#[from] RoutingError),
-    #[error("event hook deliveries are not accepted by this release yet")]
-    NotImplemented,
+    #[error(transparent)]
+    Hook(#[from] HookError),
+    #[error(transparent)]
+    Body(#[from] BodyError),
     #[error("no such route")]
     NoRoute,
 }
 
-impl IntoResponse for HookError {
+impl IntoResponse for ReceiverError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
-            Self::Routing(RoutingError::NoTenant) => (StatusCode::NOT_FOUND, "tenant_not_found"),
+            Self::Routing(RoutingError::NoTenant) | Self::Hook(HookError::TenantNotFound) => {
+                (StatusCode::NOT_FOUND, "tenant_not_found")
+            }
+            Self::Hook(HookError::NotEnabled) => (StatusCode::NOT_FOUND, "event_hooks_not_enabled"),
             Self::Routing(_) => (StatusCode::BAD_REQUEST, "invalid_tenant"),
-            Self::NotImplemented => (StatusCode::NOT_IMPLEMENTED, "not_implemented"),
+            Self::Hook(HookError::Unauthorized) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Hook(HookError::BadRequest(_)) => (StatusCode::BAD_REQUEST, "invalid_delivery"),
+            Self::Hook(HookError::Unavailable(_)) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Body(BodyError::TooLarge { .. }) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            Self::Body(BodyError::Unreadable) => (StatusCode::BAD_REQUEST, "invalid_delivery"),
             Self::NoRoute => (StatusCode::NOT_FOUND, "not_found"),
         };
+        if let Self::Hook(HookError::Unavailable(cause)) = &self {
+            tracing::error!(error = %cause, "delivery not queued; Okta will retry");
+        } else {
+            tracing::info!(code, status = status.as_u16(), "hook request refused");
+        }
         (status, Json(json!({"error": {"code": code, "message": self.to_string()}}))).into_response()
     }
 }
 
 pub fn router(state: State) -> Router {
-    let routes = Router::new().route("/webhooks/okta", get(hook).post(hook));
+    let routes = Router::new().route("/webhooks/okta", get(verify).post(deliver));
     with_tenant_prefix(routes)
-        .fallback(|| async { HookError::NoRoute })
+        .fallback(|| async { ReceiverError::NoRoute })
         .layer(middleware::from_fn(request_span))
         .with_state(state)
 }
 
-async fn hook(AxState(state): AxState<State>, req: Request) -> Result<Response, HookError> {
-    let (parts, _body) = req.into_parts();
+fn header_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+async fn verify(AxState(state): AxState<State>, req: Request) -> Result<Response, ReceiverError> {
+    let (parts, _) = req.into_parts();
     let tenant = tenant_of(&parts, &state.base_domain)?;
-    tracing::warn!(tenant = %tenant, "event hook request refused: not implemented in this release");
-    Err(HookError::NotImplemented)
+    let challenge = header_value(&parts.headers, CHALLENGE_HEADER);
+    let answer = state.hooks.verify(&tenant, |name| header_value(&parts.headers, name), challenge.as_deref()).await?;
+    Ok((StatusCode::OK, Json(json!({ "verification": answer }))).into_response())
+}
+
+async fn deliver(AxState(state): AxState<State>, req: Request<Body>) -> Result<Response, ReceiverError> {
+    let (parts, body) = req.into_parts();
+    let tenant = tenant_of(&parts, &state.base_domain)?;
+    let bytes = read_body(&parts.headers, body, BODY_LIMIT).await?;
+    state.hooks.deliver(&tenant, |name| header_value(&parts.headers, name), &bytes).await?;
+    // Okta expects 200 (or 204) with an empty body.
+    Ok(StatusCode::OK.into_response())
 }

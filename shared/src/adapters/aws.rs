@@ -7,11 +7,15 @@ use std::sync::Arc;
 use aws_config::BehaviorVersion;
 
 use super::dynamodb::DynamoStore;
+use super::okta_http::{OktaHttp, OktaHttpOptions};
 use super::secrets_manager::SecretsManagerStore;
 use super::settings::Settings;
 use super::sqs::SqsQueue;
 use super::system::{OsRandom, SystemClock};
+use crate::app::hooks::HookService;
+use crate::app::provisioning::Provisioner;
 use crate::app::secrets::SecretService;
+use crate::app::user_fetch::UserFetchService;
 use crate::ports::{Clock, Random};
 
 pub async fn sdk_config() -> aws_config::SdkConfig {
@@ -28,6 +32,7 @@ pub struct Adapters {
     pub sqs: aws_sdk_sqs::Client,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
+    pub okta: Arc<OktaHttp>,
 }
 
 impl Adapters {
@@ -46,7 +51,35 @@ impl Adapters {
         ));
         let user_fetch_queue =
             settings.user_fetch_queue_url.clone().map(|url| Arc::new(SqsQueue::new(sqs.clone(), url)));
-        Self { settings, store, secrets, user_fetch_queue, sqs, clock, random }
+        let okta = Arc::new(OktaHttp::new(OktaHttpOptions::default()));
+        Self { settings, store, secrets, user_fetch_queue, sqs, clock, random, okta }
+    }
+
+    /// The provisioning state machine on the DynamoDB store.
+    pub fn provisioner(&self) -> Arc<Provisioner> {
+        Arc::new(Provisioner::new(
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            self.clock.clone(),
+            self.random.clone(),
+        ))
+    }
+
+    /// The user-fetch queue; functions that use it declare `Needs::user_fetch_queue`.
+    pub fn queue(&self) -> Arc<SqsQueue> {
+        self.user_fetch_queue
+            .clone()
+            .expect("USER_FETCH_QUEUE_URL is required by this function (Needs::user_fetch_queue)")
+    }
+
+    pub fn hook_service(&self) -> HookService {
+        HookService::new(self.store.clone(), self.secrets.clone(), self.store.clone(), self.queue(), self.clock.clone())
+    }
+
+    pub fn user_fetch_service(&self) -> UserFetchService {
+        UserFetchService::new(self.store.clone(), self.secrets.clone(), self.okta.clone(), self.provisioner())
     }
 
     pub async fn from_env(needs: super::settings::Needs) -> Result<Self, super::settings::SettingsError> {

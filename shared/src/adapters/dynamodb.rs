@@ -13,11 +13,15 @@ use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 
 use crate::domain::change::{ChangeEvent, NewChange};
+use crate::domain::team::{Team, Waiting};
 use crate::domain::tenant::TenantConfig;
 use crate::domain::user::User;
 use crate::domain::{Email, OktaUserId, TenantId, UserId};
 use crate::ports::user_store::UserQuery;
-use crate::ports::{cursor, ChangeLog, ConfigStore, Page, StoreError, UniqueField, UserReader, UserWriter};
+use crate::ports::{
+    cursor, ChangeLog, ConfigStore, DedupeStore, Page, PendingStore, StoreError, TeamStore, UniqueField, UserReader,
+    UserWriter,
+};
 
 /// Key layout. Everything of a tenant lives under keys that start with its id, and every key is
 /// built from the tenant the caller named, never from stored or client-supplied keys.
@@ -46,6 +50,17 @@ pub mod keys {
         format!("TENANT#{t}#CHANGES")
     }
     pub const COUNTER: &str = "COUNTER";
+    pub fn team(key: &str) -> String {
+        format!("TEAM#{key}")
+    }
+    /// Pending references are grouped by a digest of the reference, so no character of an email
+    /// address can make one reference's prefix match another's.
+    pub fn pending_prefix(reference: &str) -> String {
+        format!("PENDING#{}#", &crate::domain::secret::sha256_hex(reference.as_bytes())[..32])
+    }
+    pub fn dedupe(key: &str) -> String {
+        format!("DEDUPE#{key}")
+    }
     pub fn seq(n: u64) -> String {
         format!("{n:020}")
     }
@@ -159,39 +174,42 @@ impl DynamoStore {
         Ok(item.and_then(|i| i.get("seq").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())).unwrap_or(0))
     }
 
-    /// The counter bump and the change record that go into every user transaction.
+    /// The counter bump and the change records that go into every entity transaction.
     fn change_items(
         &self,
         tenant: &TenantId,
         current: u64,
-        change: &NewChange,
-    ) -> Result<[TransactWriteItem; 2], StoreError> {
-        let next = current + 1;
+        changes: &[NewChange],
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let last = current + changes.len() as u64;
         let mut counter = Update::builder()
             .table_name(&self.table)
             .key("pk", s(keys::changes(tenant)))
             .key("sk", s(keys::COUNTER))
             .update_expression("SET #seq = :next")
             .expression_attribute_names("#seq", "seq")
-            .expression_attribute_values(":next", n(next));
+            .expression_attribute_values(":next", n(last));
         counter = if current == 0 {
             counter.condition_expression("attribute_not_exists(#seq)")
         } else {
             counter.condition_expression("#seq = :cur").expression_attribute_values(":cur", n(current))
         };
-        let event = ChangeEvent { seq: next, change: change.clone() };
-        let record = Put::builder()
-            .table_name(&self.table)
-            .item("pk", s(keys::changes(tenant)))
-            .item("sk", s(keys::seq(next)))
-            .item("body", s(serde_json::to_string(&event).map_err(unavailable)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .expect("put has table and item");
-        Ok([
-            TransactWriteItem::builder().update(counter.build().expect("update has table and key")).build(),
-            TransactWriteItem::builder().put(record).build(),
-        ])
+        let mut items =
+            vec![TransactWriteItem::builder().update(counter.build().expect("update has table and key")).build()];
+        for (i, change) in changes.iter().enumerate() {
+            let seq = current + 1 + i as u64;
+            let event = ChangeEvent { seq, change: change.clone() };
+            let record = Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(keys::changes(tenant)))
+                .item("sk", s(keys::seq(seq)))
+                .item("body", s(serde_json::to_string(&event).map_err(unavailable)?))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .expect("put has table and item");
+            items.push(TransactWriteItem::builder().put(record).build());
+        }
+        Ok(items)
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>, parts: &[Part], record_failure: StoreError) -> TxOutcome {
@@ -232,19 +250,22 @@ impl DynamoStore {
         }
     }
 
-    /// Runs a user write with its change record, re-reading the sequence on contention.
-    async fn write_user(
+    /// Runs an entity write with its change records, re-reading the sequence on contention.
+    async fn write_with_changes(
         &self,
         tenant: &TenantId,
         build: impl Fn() -> Result<(Vec<TransactWriteItem>, Vec<Part>), StoreError>,
-        change: &NewChange,
+        changes: &[NewChange],
         record_failure: fn() -> StoreError,
     ) -> Result<(), StoreError> {
         for attempt in 0..MAX_TX_RETRIES {
             let (mut items, mut parts) = build()?;
-            let current = self.current_seq(tenant).await?;
-            items.extend(self.change_items(tenant, current, change)?);
-            parts.extend([Part::Counter, Part::Change]);
+            if !changes.is_empty() {
+                let current = self.current_seq(tenant).await?;
+                items.extend(self.change_items(tenant, current, changes)?);
+                parts.push(Part::Counter);
+                parts.extend(changes.iter().map(|_| Part::Change));
+            }
             match self.transact(items, &parts, record_failure()).await {
                 TxOutcome::Done => return Ok(()),
                 TxOutcome::Failed(e) => return Err(e),
@@ -394,7 +415,7 @@ impl UserReader for DynamoStore {
 
 #[async_trait]
 impl UserWriter for DynamoStore {
-    async fn create_user(&self, tenant: &TenantId, user: &User, change: &NewChange) -> Result<User, StoreError> {
+    async fn create_user(&self, tenant: &TenantId, user: &User, changes: &[NewChange]) -> Result<User, StoreError> {
         let mut stored = user.clone();
         stored.version = 1;
         let build = || {
@@ -415,7 +436,7 @@ impl UserWriter for DynamoStore {
             }
             Ok((items, parts))
         };
-        self.write_user(tenant, build, change, || StoreError::AlreadyExists).await?;
+        self.write_with_changes(tenant, build, changes, || StoreError::AlreadyExists).await?;
         Ok(stored)
     }
 
@@ -424,7 +445,7 @@ impl UserWriter for DynamoStore {
         tenant: &TenantId,
         before: &User,
         after: &User,
-        change: &NewChange,
+        changes: &[NewChange],
     ) -> Result<User, StoreError> {
         let mut stored = after.clone();
         stored.id = before.id.clone();
@@ -457,7 +478,7 @@ impl UserWriter for DynamoStore {
             }
             Ok((items, parts))
         };
-        self.write_user(tenant, build, change, || StoreError::VersionConflict).await?;
+        self.write_with_changes(tenant, build, changes, || StoreError::VersionConflict).await?;
         Ok(stored)
     }
 }
@@ -491,5 +512,238 @@ impl ChangeLog for DynamoStore {
                 serde_json::from_str(body).map_err(unavailable)
             })
             .collect()
+    }
+}
+
+fn waiting_key(w: &Waiting) -> String {
+    match w {
+        Waiting::UserManager(id) => format!("user:{id}"),
+        Waiting::TeamManager(key) => format!("team:{key}"),
+    }
+}
+
+impl DynamoStore {
+    fn team_put(
+        &self,
+        tenant: &TenantId,
+        team: &Team,
+        condition: Option<u64>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut item = to_item(team)?;
+        item.insert("pk".into(), s(keys::tenant(tenant)));
+        item.insert("sk".into(), s(keys::team(&team.key)));
+        let put = Put::builder().table_name(&self.table).set_item(Some(item));
+        let put = match condition {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => put
+                .condition_expression("#v = :v")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", n(v)),
+        };
+        Ok(TransactWriteItem::builder().put(put.build().expect("put has table and item")).build())
+    }
+
+    async fn query_all(&self, pk: String, prefix: &str, count_only: bool) -> Result<(Vec<Item>, usize), StoreError> {
+        let mut items = Vec::new();
+        let mut count = 0usize;
+        let mut start: Option<Item> = None;
+        loop {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :p AND begins_with(sk, :s)")
+                .expression_attribute_values(":p", s(pk.clone()))
+                .expression_attribute_values(":s", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start);
+            if count_only {
+                q = q.select(aws_sdk_dynamodb::types::Select::Count);
+            }
+            let out = q.send().await.map_err(unavailable)?;
+            count += out.count as usize;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok((items, count));
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl TeamStore for DynamoStore {
+    async fn get_team(&self, tenant: &TenantId, key: &str) -> Result<Option<Team>, StoreError> {
+        self.get(keys::tenant(tenant), keys::team(key)).await?.map(from_item).transpose()
+    }
+
+    async fn create_team(&self, tenant: &TenantId, team: &Team, change: &NewChange) -> Result<Team, StoreError> {
+        let mut stored = team.clone();
+        stored.version = 1;
+        let build = || Ok((vec![self.team_put(tenant, &stored, None)?], vec![Part::Record]));
+        self.write_with_changes(tenant, build, std::slice::from_ref(change), || StoreError::AlreadyExists).await?;
+        Ok(stored)
+    }
+
+    async fn update_team(
+        &self,
+        tenant: &TenantId,
+        before: &Team,
+        after: &Team,
+        change: &NewChange,
+    ) -> Result<Team, StoreError> {
+        let mut stored = after.clone();
+        stored.key = before.key.clone();
+        stored.version = before.version + 1;
+        let build = || Ok((vec![self.team_put(tenant, &stored, Some(before.version))?], vec![Part::Record]));
+        self.write_with_changes(tenant, build, std::slice::from_ref(change), || StoreError::VersionConflict).await?;
+        Ok(stored)
+    }
+
+    async fn list_teams(&self, tenant: &TenantId) -> Result<Vec<Team>, StoreError> {
+        let (items, _) = self.query_all(keys::tenant(tenant), "TEAM#", false).await?;
+        items.into_iter().map(from_item).collect()
+    }
+}
+
+#[async_trait]
+impl PendingStore for DynamoStore {
+    async fn add_pending(&self, tenant: &TenantId, reference: &str, waiting: &Waiting) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::tenant(tenant)))
+            .item("sk", s(format!("{}{}", keys::pending_prefix(reference), waiting_key(waiting))))
+            .item("reference", s(reference))
+            .item("waiting", s(serde_json::to_string(waiting).map_err(unavailable)?))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn pending_for(&self, tenant: &TenantId, reference: &str) -> Result<Vec<Waiting>, StoreError> {
+        let (items, _) = self.query_all(keys::tenant(tenant), &keys::pending_prefix(reference), false).await?;
+        items
+            .iter()
+            .filter(|i| i.get("reference").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(reference))
+            .map(|i| {
+                let body = i
+                    .get("waiting")
+                    .and_then(|v| v.as_s().ok())
+                    .ok_or_else(|| unavailable(std::io::Error::other("pending without waiting")))?;
+                serde_json::from_str(body).map_err(unavailable)
+            })
+            .collect()
+    }
+
+    async fn remove_pending(&self, tenant: &TenantId, reference: &str, waiting: &Waiting) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::tenant(tenant)))
+            .key("sk", s(format!("{}{}", keys::pending_prefix(reference), waiting_key(waiting))))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn count_pending(&self, tenant: &TenantId) -> Result<usize, StoreError> {
+        Ok(self.query_all(keys::tenant(tenant), "PENDING#", true).await?.1)
+    }
+}
+
+/// `BatchGetItem` takes at most 100 keys, `BatchWriteItem` at most 25 items (the emulator accepts
+/// more; AWS does not, so the limits are enforced here).
+const BATCH_GET: usize = 100;
+const BATCH_WRITE: usize = 25;
+
+#[async_trait]
+impl DedupeStore for DynamoStore {
+    async fn seen(&self, tenant: &TenantId, keys_in: &[String], now_epoch: i64) -> Result<Vec<String>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut seen = Vec::new();
+        for chunk in keys_in.chunks(BATCH_GET) {
+            let mut pending: Vec<Item> = chunk
+                .iter()
+                .map(|k| {
+                    HashMap::from([("pk".to_owned(), s(keys::tenant(tenant))), ("sk".to_owned(), s(keys::dedupe(k)))])
+                })
+                .collect();
+            let mut attempt = 0u32;
+            while !pending.is_empty() {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .projection_expression("sk, expires_at")
+                    .build()
+                    .map_err(unavailable)?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                    let live = item
+                        .get("expires_at")
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|v| v.parse::<i64>().ok())
+                        .is_none_or(|exp| exp > now_epoch);
+                    if let (true, Some(sk)) = (live, item.get("sk").and_then(|v| v.as_s().ok())) {
+                        seen.push(sk.trim_start_matches("DEDUPE#").to_owned());
+                    }
+                }
+                pending =
+                    out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|k| k.keys).unwrap_or_default();
+                attempt += 1;
+                if !pending.is_empty() {
+                    if attempt > 8 {
+                        return Err(unavailable(std::io::Error::other("BatchGetItem left keys unprocessed")));
+                    }
+                    tokio::time::sleep(StdDuration::from_millis(20 * u64::from(attempt))).await;
+                }
+            }
+        }
+        Ok(seen)
+    }
+
+    async fn mark_seen(&self, tenant: &TenantId, keys_in: &[String], expires_at_epoch: i64) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        for chunk in keys_in.chunks(BATCH_WRITE) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|k| {
+                    let put = PutRequest::builder()
+                        .item("pk", s(keys::tenant(tenant)))
+                        .item("sk", s(keys::dedupe(k)))
+                        .item("expires_at", AttributeValue::N(expires_at_epoch.to_string()))
+                        .build()
+                        .expect("put request has an item");
+                    WriteRequest::builder().put_request(put).build()
+                })
+                .collect();
+            let mut attempt = 0u32;
+            while !pending.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, std::mem::take(&mut pending))
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                pending = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                attempt += 1;
+                if !pending.is_empty() {
+                    if attempt > 8 {
+                        return Err(unavailable(std::io::Error::other("BatchWriteItem left items unprocessed")));
+                    }
+                    tokio::time::sleep(StdDuration::from_millis(20 * u64::from(attempt))).await;
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -3,6 +3,7 @@
 pub mod aws;
 pub mod dynamodb;
 pub mod http;
+pub mod okta_http;
 pub mod secrets_manager;
 pub mod settings;
 pub mod sqs;

@@ -107,6 +107,20 @@ impl JobQueue for SqsQueue {
             Some(cause) => Err(QueueError::Partial { failed, total: bodies.len(), cause }),
         }
     }
+
+    async fn retry_later(&self, receipt_handle: &str, after: Duration) -> Result<(), QueueError> {
+        // SQS caps a message's visibility timeout at 12 hours.
+        let seconds = after.as_secs().clamp(0, 43_200) as i32;
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| QueueError::Unavailable(Box::new(e)))
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! Use cases, one module per concern, written against ports only.
 pub mod admin;
+pub mod hooks;
+pub mod provisioning;
 pub mod secrets;
+pub mod user_fetch;
 
 pub use admin::{AdminError, AdminService};
 pub use secrets::{SecretError, SecretService};

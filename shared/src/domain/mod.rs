@@ -1,11 +1,16 @@
 //! Pure types and rules: no I/O and no AWS, HTTP or Lambda types.
 pub mod change;
+pub mod convergence;
 pub mod email;
 pub mod ids;
+pub mod job;
+pub mod mapping;
+pub mod okta;
 pub mod rotation;
 pub mod routing;
 pub mod scim_token;
 pub mod secret;
+pub mod team;
 pub mod tenant;
 pub mod user;
 

@@ -50,6 +50,9 @@ pub struct TenantConfig {
     pub deactivation_brake_percent: u8,
     pub event_hook_auth_header: String,
     pub field_mappings: Vec<FieldMapping>,
+    /// The Okta profile attribute holding the avatar URL (SPEC §6: configurable, default `avatarUrl`).
+    #[serde(default)]
+    pub avatar_attribute: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Optimistic-concurrency version: every write is conditional on it.
@@ -98,6 +101,8 @@ pub struct TenantConfigInput {
     pub event_hook_auth_header: Option<String>,
     #[serde(default)]
     pub field_mappings: Vec<FieldMapping>,
+    #[serde(default)]
+    pub avatar_attribute: Option<String>,
     // Read-only, ignored.
     #[serde(default, rename = "tenant")]
     _tenant: Option<serde_json::Value>,
@@ -195,6 +200,9 @@ impl TenantConfigInput {
                 problem(&format!("field_mappings[{i}].field"), "is mapped twice");
             }
         }
+        if self.avatar_attribute.as_deref().is_some_and(|a| !is_okta_attribute(a)) {
+            problem("avatar_attribute", "must be an Okta profile attribute name");
+        }
         if self.provisioning == Provisioning::EventHooks && self.app_id.is_none() {
             problem("app_id", "is required when provisioning is event_hooks");
         }
@@ -218,6 +226,7 @@ impl TenantConfigInput {
             deactivation_brake_percent: brake as u8,
             event_hook_auth_header: header,
             field_mappings: self.field_mappings,
+            avatar_attribute: self.avatar_attribute,
             created_at: existing.map_or(now, |e| e.created_at),
             updated_at: now,
             version: existing.map_or(0, |e| e.version),

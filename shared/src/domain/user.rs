@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::mapping::FieldWarning;
 use super::{Email, OktaUserId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -68,6 +69,13 @@ pub struct User {
     /// Okta's `lastUpdated` of the state this record was written from, if it came from Okta.
     #[serde(default)]
     pub okta_last_updated: Option<DateTime<Utc>>,
+    /// Fields the last provisioning write skipped, and why (SPEC §6). Never the values.
+    #[serde(default)]
+    pub warnings: Vec<FieldWarning>,
+    /// A manager named by the identity provider who is not (yet) a user here: resolved the moment
+    /// they appear (SPEC §7). `okta:{id}` or `email:{address key}`.
+    #[serde(default)]
+    pub pending_manager: Option<String>,
     /// Optimistic-concurrency version: every write is conditional on it (SPEC §3).
     pub version: u64,
 }
@@ -95,6 +103,8 @@ impl User {
             created_at: now,
             updated_at: now,
             okta_last_updated: None,
+            warnings: Vec::new(),
+            pending_manager: None,
             version: 0,
         }
     }

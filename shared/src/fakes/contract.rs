@@ -7,7 +7,10 @@ use crate::domain::tenant::TenantConfigInput;
 use crate::domain::user::{User, UserStatus};
 use crate::domain::{Email, OktaUserId, Secret, TenantId, UserId};
 use crate::ports::user_store::UserQuery;
-use crate::ports::{ChangeLog, ConfigStore, JobQueue, SecretStore, StoreError, UniqueField, UserReader, UserWriter};
+use crate::ports::{
+    ChangeLog, ConfigStore, DedupeStore, JobQueue, PendingStore, SecretStore, StoreError, TeamStore, UniqueField,
+    UserReader, UserWriter,
+};
 
 fn now() -> DateTime<Utc> {
     DateTime::from_timestamp(1_767_225_600, 0).expect("valid")
@@ -57,12 +60,12 @@ pub async fn store_contract(
         .create_user(
             &t1,
             &user(1, "Ann.Lee@Example.com", Some("00uann")),
-            &change(&user(1, "a@b.co", None), Action::Created),
+            &[change(&user(1, "a@b.co", None), Action::Created)],
         )
         .await
         .expect("create ann");
     assert_eq!(ann.version, 1);
-    let dup = writer.create_user(&t1, &user(2, "ann.lee@EXAMPLE.com", None), &change(&ann, Action::Created)).await;
+    let dup = writer.create_user(&t1, &user(2, "ann.lee@EXAMPLE.com", None), &[change(&ann, Action::Created)]).await;
     assert!(matches!(dup, Err(StoreError::Duplicate(UniqueField::Email))), "{dup:?}");
     assert!(
         reader.get_user(&t1, &user(2, "x@y.co", None).id).await.expect("get").is_none(),
@@ -70,22 +73,23 @@ pub async fn store_contract(
     );
     assert_eq!(log.list_changes(&t1, 0, 100).await.expect("log").len(), 1, "refused create logged nothing");
     let composed = writer
-        .create_user(&t1, &user(3, "jos\u{e9}@example.com", None), &change(&ann, Action::Created))
+        .create_user(&t1, &user(3, "jos\u{e9}@example.com", None), &[change(&ann, Action::Created)])
         .await
         .expect("create josé");
     let decomposed =
-        writer.create_user(&t1, &user(4, "JOSE\u{301}@example.com", None), &change(&ann, Action::Created)).await;
+        writer.create_user(&t1, &user(4, "JOSE\u{301}@example.com", None), &[change(&ann, Action::Created)]).await;
     assert!(matches!(decomposed, Err(StoreError::Duplicate(UniqueField::Email))), "NFC: {decomposed:?}");
     // ...and allow it in another tenant.
     writer
-        .create_user(&t2, &user(2, "ANN.LEE@example.com", Some("00uann")), &change(&ann, Action::Created))
+        .create_user(&t2, &user(2, "ANN.LEE@example.com", Some("00uann")), &[change(&ann, Action::Created)])
         .await
         .expect("other tenant");
     // Okta id is unique per tenant too; the same id twice is refused.
-    let okta_dup =
-        writer.create_user(&t1, &user(5, "someone@example.com", Some("00uann")), &change(&ann, Action::Created)).await;
+    let okta_dup = writer
+        .create_user(&t1, &user(5, "someone@example.com", Some("00uann")), &[change(&ann, Action::Created)])
+        .await;
     assert!(matches!(okta_dup, Err(StoreError::Duplicate(UniqueField::OktaId))), "{okta_dup:?}");
-    let again = writer.create_user(&t1, &user(1, "other@example.com", None), &change(&ann, Action::Created)).await;
+    let again = writer.create_user(&t1, &user(1, "other@example.com", None), &[change(&ann, Action::Created)]).await;
     assert!(matches!(again, Err(StoreError::AlreadyExists)), "{again:?}");
 
     // Lookups: by id, by email whatever the case, by Okta id; tenants never mix.
@@ -111,11 +115,11 @@ pub async fn store_contract(
     let mut renamed = ann.clone();
     renamed.email = Email::parse("ann@example.com").expect("e");
     renamed.okta_id = Some(OktaUserId::parse("00uann2").expect("o"));
-    let ann2 = writer.update_user(&t1, &ann, &renamed, &change(&ann, Action::Updated)).await.expect("update");
+    let ann2 = writer.update_user(&t1, &ann, &renamed, &[change(&ann, Action::Updated)]).await.expect("update");
     assert_eq!(ann2.version, 2);
     let mut stale = ann.clone();
     stale.first_name = "Stale".into();
-    let refused = writer.update_user(&t1, &ann, &stale, &change(&ann, Action::Updated)).await;
+    let refused = writer.update_user(&t1, &ann, &stale, &[change(&ann, Action::Updated)]).await;
     assert!(matches!(refused, Err(StoreError::VersionConflict)), "{refused:?}");
     let stored = reader.get_user(&t1, &ann.id).await.expect("get").expect("found");
     assert_eq!((stored.version, stored.first_name.as_str(), stored.email.as_str()), (2, "First1", "ann@example.com"));
@@ -123,29 +127,29 @@ pub async fn store_contract(
     assert!(reader.find_by_email(&t1, &Email::parse("ann.lee@example.com").expect("e")).await.expect("find").is_none());
     assert!(reader.find_by_okta_id(&t1, &OktaUserId::parse("00uann").expect("o")).await.expect("find").is_none());
     writer
-        .create_user(&t1, &user(6, "Ann.Lee@example.com", Some("00uann")), &change(&ann, Action::Created))
+        .create_user(&t1, &user(6, "Ann.Lee@example.com", Some("00uann")), &[change(&ann, Action::Created)])
         .await
         .expect("freed values reusable");
     // Moving onto a taken email is refused and leaves the user as it was.
     let mut clash = ann2.clone();
     clash.email = composed.email.clone();
-    let refused = writer.update_user(&t1, &ann2, &clash, &change(&ann, Action::Updated)).await;
+    let refused = writer.update_user(&t1, &ann2, &clash, &[change(&ann, Action::Updated)]).await;
     assert!(matches!(refused, Err(StoreError::Duplicate(UniqueField::Email))), "{refused:?}");
     assert_eq!(reader.get_user(&t1, &ann.id).await.expect("get").expect("found").version, 2);
     // Deactivation keeps the claims (reactivation restores the same user).
     let mut off = ann2.clone();
     off.status = UserStatus::Deactivated;
-    let off = writer.update_user(&t1, &ann2, &off, &change(&ann, Action::Deactivated)).await.expect("deactivate");
+    let off = writer.update_user(&t1, &ann2, &off, &[change(&ann, Action::Deactivated)]).await.expect("deactivate");
     assert!(reader.find_by_email(&t1, &off.email).await.expect("find").is_some());
 
     // Concurrent creates with one email: exactly one wins.
     let racers: Vec<User> = (10..14).map(|n| user(n, "race@example.com", None)).collect();
     let c = change(&racers[0], Action::Created);
     let (a, b, cc, d) = tokio::join!(
-        writer.create_user(&t1, &racers[0], &c),
-        writer.create_user(&t1, &racers[1], &c),
-        writer.create_user(&t1, &racers[2], &c),
-        writer.create_user(&t1, &racers[3], &c),
+        writer.create_user(&t1, &racers[0], std::slice::from_ref(&c)),
+        writer.create_user(&t1, &racers[1], std::slice::from_ref(&c)),
+        writer.create_user(&t1, &racers[2], std::slice::from_ref(&c)),
+        writer.create_user(&t1, &racers[3], std::slice::from_ref(&c)),
     );
     let wins = [a.is_ok(), b.is_ok(), cc.is_ok(), d.is_ok()].iter().filter(|w| **w).count();
     assert_eq!(wins, 1, "exactly one concurrent create wins: {a:?} {b:?} {cc:?} {d:?}");
@@ -225,6 +229,57 @@ pub async fn queue_contract(queue: &dyn JobQueue) -> Vec<String> {
     queue.enqueue(&bodies).await.expect("enqueue");
     queue.enqueue(&[]).await.expect("empty enqueue is a no-op");
     bodies
+}
+
+/// Teams (versioned, logged), pending references, dedupe with expiry.
+pub async fn team_pending_dedupe_contract(teams: &dyn TeamStore, pending: &dyn PendingStore, dedupe: &dyn DedupeStore) {
+    use crate::domain::team::{Team, Waiting};
+    let t = tenant("contract-teams");
+    let team = Team::new("Platform Engineering", now());
+    let c = NewChange {
+        at: now(),
+        actor: Actor::Hook,
+        entity: EntityKind::Team,
+        entity_id: team.key.clone(),
+        action: Action::Created,
+        changes: Default::default(),
+    };
+    let created = teams.create_team(&t, &team, &c).await.expect("create team");
+    assert_eq!(created.version, 1);
+    assert!(matches!(teams.create_team(&t, &team, &c).await, Err(StoreError::AlreadyExists)));
+    let mut managed = created.clone();
+    managed.manager_id = Some(user(1, "boss@example.com", None).id);
+    let v2 = teams.update_team(&t, &created, &managed, &c).await.expect("update team");
+    assert_eq!(v2.version, 2);
+    assert!(matches!(teams.update_team(&t, &created, &managed, &c).await, Err(StoreError::VersionConflict)));
+    assert_eq!(teams.get_team(&t, &team.key).await.expect("get").expect("found").manager_id, managed.manager_id);
+    assert_eq!(teams.list_teams(&t).await.expect("list").len(), 1);
+    assert!(teams.get_team(&tenant("contract-other"), &team.key).await.expect("get").is_none());
+
+    let waiting_user = Waiting::UserManager(user(2, "x@example.com", None).id);
+    let waiting_team = Waiting::TeamManager(team.key.clone());
+    pending.add_pending(&t, "email:boss#1@example.com", &waiting_user).await.expect("add");
+    pending.add_pending(&t, "email:boss#1@example.com", &waiting_team).await.expect("add");
+    pending.add_pending(&t, "email:boss#1@example.com", &waiting_team).await.expect("add is idempotent");
+    pending.add_pending(&t, "email:boss", &waiting_user).await.expect("add");
+    let mut found = pending.pending_for(&t, "email:boss#1@example.com").await.expect("list");
+    found.sort();
+    assert_eq!(found, vec![waiting_user.clone(), waiting_team.clone()]);
+    assert_eq!(pending.count_pending(&t).await.expect("count"), 3);
+    pending.remove_pending(&t, "email:boss#1@example.com", &waiting_user).await.expect("remove");
+    assert_eq!(pending.pending_for(&t, "email:boss#1@example.com").await.expect("list"), vec![waiting_team]);
+    assert!(pending.pending_for(&tenant("contract-other"), "email:boss").await.expect("list").is_empty());
+
+    let keys: Vec<String> = (0..130).map(|i| format!("event:{i}")).collect();
+    assert!(dedupe.seen(&t, &keys, 100).await.expect("seen").is_empty());
+    dedupe.mark_seen(&t, &keys[..60], 1_000).await.expect("mark");
+    let mut seen = dedupe.seen(&t, &keys, 100).await.expect("seen");
+    seen.sort();
+    let mut expected = keys[..60].to_vec();
+    expected.sort();
+    assert_eq!(seen, expected);
+    assert!(dedupe.seen(&t, &keys, 1_000).await.expect("seen").is_empty(), "expired records are not seen");
+    assert!(dedupe.seen(&tenant("contract-other"), &keys, 100).await.expect("seen").is_empty());
 }
 
 #[cfg(test)]

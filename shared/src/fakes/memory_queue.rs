@@ -10,11 +10,17 @@ use crate::ports::JobQueue;
 pub struct MemoryQueue {
     jobs: Mutex<Vec<String>>,
     fail_next: Mutex<bool>,
+    delays: Mutex<Vec<(String, std::time::Duration)>>,
 }
 
 impl MemoryQueue {
     pub fn jobs(&self) -> Vec<String> {
         self.jobs.lock().expect("lock").clone()
+    }
+
+    /// `(receipt handle, delay)` of every `retry_later`.
+    pub fn delays(&self) -> Vec<(String, std::time::Duration)> {
+        self.delays.lock().expect("lock").clone()
     }
 
     pub fn fail_next(&self) {
@@ -29,6 +35,11 @@ impl JobQueue for MemoryQueue {
             return Err(QueueError::Unavailable("injected queue failure".into()));
         }
         self.jobs.lock().expect("lock").extend(bodies.iter().cloned());
+        Ok(())
+    }
+
+    async fn retry_later(&self, receipt_handle: &str, after: std::time::Duration) -> Result<(), QueueError> {
+        self.delays.lock().expect("lock").push((receipt_handle.to_owned(), after));
         Ok(())
     }
 }

@@ -4,11 +4,15 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::domain::change::{ChangeEvent, NewChange};
+use crate::domain::team::{Team, Waiting};
 use crate::domain::tenant::TenantConfig;
 use crate::domain::user::User;
 use crate::domain::{Email, OktaUserId, TenantId, UserId};
 use crate::ports::user_store::UserQuery;
-use crate::ports::{cursor, ChangeLog, ConfigStore, Page, StoreError, UniqueField, UserReader, UserWriter};
+use crate::ports::{
+    cursor, ChangeLog, ConfigStore, DedupeStore, Page, PendingStore, StoreError, TeamStore, UniqueField, UserReader,
+    UserWriter,
+};
 
 #[derive(Default)]
 struct Tenant {
@@ -16,6 +20,9 @@ struct Tenant {
     emails: HashMap<String, UserId>,
     okta_ids: HashMap<String, UserId>,
     changes: Vec<ChangeEvent>,
+    teams: BTreeMap<String, Team>,
+    pending: BTreeMap<String, std::collections::BTreeSet<Waiting>>,
+    dedupe: HashMap<String, i64>,
 }
 
 /// The DynamoDB store's semantics in memory: the same uniqueness, versioning and change-log rules.
@@ -42,9 +49,11 @@ impl MemoryStore {
         Ok(())
     }
 
-    fn append(t: &mut Tenant, change: &NewChange) {
-        let seq = t.changes.len() as u64 + 1;
-        t.changes.push(ChangeEvent { seq, change: change.clone() });
+    fn append(t: &mut Tenant, changes: &[NewChange]) {
+        for change in changes {
+            let seq = t.changes.len() as u64 + 1;
+            t.changes.push(ChangeEvent { seq, change: change.clone() });
+        }
     }
 }
 
@@ -114,7 +123,7 @@ impl UserReader for MemoryStore {
 
 #[async_trait]
 impl UserWriter for MemoryStore {
-    async fn create_user(&self, tenant: &TenantId, user: &User, change: &NewChange) -> Result<User, StoreError> {
+    async fn create_user(&self, tenant: &TenantId, user: &User, changes: &[NewChange]) -> Result<User, StoreError> {
         let mut tenants = self.tenants.lock().expect("lock");
         let t = tenants.entry(tenant.clone()).or_default();
         if t.users.contains_key(user.id.as_str()) {
@@ -128,7 +137,7 @@ impl UserWriter for MemoryStore {
             t.okta_ids.insert(okta.as_str().to_owned(), user.id.clone());
         }
         t.users.insert(user.id.as_str().to_owned(), stored.clone());
-        Self::append(t, change);
+        Self::append(t, changes);
         Ok(stored)
     }
 
@@ -137,7 +146,7 @@ impl UserWriter for MemoryStore {
         tenant: &TenantId,
         before: &User,
         after: &User,
-        change: &NewChange,
+        changes: &[NewChange],
     ) -> Result<User, StoreError> {
         let mut tenants = self.tenants.lock().expect("lock");
         let t = tenants.entry(tenant.clone()).or_default();
@@ -158,7 +167,7 @@ impl UserWriter for MemoryStore {
         stored.id = before.id.clone();
         stored.version = before.version + 1;
         t.users.insert(before.id.as_str().to_owned(), stored.clone());
-        Self::append(t, change);
+        Self::append(t, changes);
         Ok(stored)
     }
 }
@@ -174,6 +183,112 @@ impl ChangeLog for MemoryStore {
     }
 }
 
+#[async_trait]
+impl TeamStore for MemoryStore {
+    async fn get_team(&self, tenant: &TenantId, key: &str) -> Result<Option<Team>, StoreError> {
+        Ok(self.tenants.lock().expect("lock").get(tenant).and_then(|t| t.teams.get(key).cloned()))
+    }
+
+    async fn create_team(&self, tenant: &TenantId, team: &Team, change: &NewChange) -> Result<Team, StoreError> {
+        let mut tenants = self.tenants.lock().expect("lock");
+        let t = tenants.entry(tenant.clone()).or_default();
+        if t.teams.contains_key(&team.key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        let mut stored = team.clone();
+        stored.version = 1;
+        t.teams.insert(team.key.clone(), stored.clone());
+        Self::append(t, std::slice::from_ref(change));
+        Ok(stored)
+    }
+
+    async fn update_team(
+        &self,
+        tenant: &TenantId,
+        before: &Team,
+        after: &Team,
+        change: &NewChange,
+    ) -> Result<Team, StoreError> {
+        let mut tenants = self.tenants.lock().expect("lock");
+        let t = tenants.entry(tenant.clone()).or_default();
+        match t.teams.get(&before.key) {
+            Some(current) if current.version == before.version => {}
+            _ => return Err(StoreError::VersionConflict),
+        }
+        let mut stored = after.clone();
+        stored.key = before.key.clone();
+        stored.version = before.version + 1;
+        t.teams.insert(before.key.clone(), stored.clone());
+        Self::append(t, std::slice::from_ref(change));
+        Ok(stored)
+    }
+
+    async fn list_teams(&self, tenant: &TenantId) -> Result<Vec<Team>, StoreError> {
+        Ok(self
+            .tenants
+            .lock()
+            .expect("lock")
+            .get(tenant)
+            .map(|t| t.teams.values().cloned().collect())
+            .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl PendingStore for MemoryStore {
+    async fn add_pending(&self, tenant: &TenantId, reference: &str, waiting: &Waiting) -> Result<(), StoreError> {
+        let mut tenants = self.tenants.lock().expect("lock");
+        tenants
+            .entry(tenant.clone())
+            .or_default()
+            .pending
+            .entry(reference.to_owned())
+            .or_default()
+            .insert(waiting.clone());
+        Ok(())
+    }
+
+    async fn pending_for(&self, tenant: &TenantId, reference: &str) -> Result<Vec<Waiting>, StoreError> {
+        let tenants = self.tenants.lock().expect("lock");
+        Ok(tenants
+            .get(tenant)
+            .and_then(|t| t.pending.get(reference))
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn remove_pending(&self, tenant: &TenantId, reference: &str, waiting: &Waiting) -> Result<(), StoreError> {
+        let mut tenants = self.tenants.lock().expect("lock");
+        if let Some(set) = tenants.get_mut(tenant).and_then(|t| t.pending.get_mut(reference)) {
+            set.remove(waiting);
+        }
+        Ok(())
+    }
+
+    async fn count_pending(&self, tenant: &TenantId) -> Result<usize, StoreError> {
+        let tenants = self.tenants.lock().expect("lock");
+        Ok(tenants.get(tenant).map(|t| t.pending.values().map(|s| s.len()).sum()).unwrap_or(0))
+    }
+}
+
+#[async_trait]
+impl DedupeStore for MemoryStore {
+    async fn seen(&self, tenant: &TenantId, keys: &[String], now_epoch: i64) -> Result<Vec<String>, StoreError> {
+        let tenants = self.tenants.lock().expect("lock");
+        let Some(t) = tenants.get(tenant) else { return Ok(Vec::new()) };
+        Ok(keys.iter().filter(|k| t.dedupe.get(*k).is_some_and(|exp| *exp > now_epoch)).cloned().collect())
+    }
+
+    async fn mark_seen(&self, tenant: &TenantId, keys: &[String], expires_at_epoch: i64) -> Result<(), StoreError> {
+        let mut tenants = self.tenants.lock().expect("lock");
+        let t = tenants.entry(tenant.clone()).or_default();
+        for k in keys {
+            t.dedupe.insert(k.clone(), expires_at_epoch);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,5 +297,6 @@ mod tests {
     async fn passes_the_store_contract() {
         let store = MemoryStore::default();
         super::super::contract::store_contract(&store, &store, &store, &store).await;
+        super::super::contract::team_pending_dedupe_contract(&store, &store, &store).await;
     }
 }

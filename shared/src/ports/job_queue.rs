@@ -8,6 +8,9 @@ pub trait JobQueue: Send + Sync {
     /// Queues every body durably or fails; never a silent partial success. Bodies are sent in
     /// batches as large as the queue allows, and entries the queue refused are retried.
     async fn enqueue(&self, bodies: &[String]) -> Result<(), QueueError>;
+
+    /// Makes a received message visible again only after `after` (a rate-limit reset, a backoff).
+    async fn retry_later(&self, receipt_handle: &str, after: std::time::Duration) -> Result<(), QueueError>;
 }
 
 #[derive(Debug, thiserror::Error)]

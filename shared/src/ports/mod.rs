@@ -2,13 +2,17 @@
 pub mod clock;
 pub mod config_store;
 pub mod job_queue;
+pub mod okta;
 pub mod secret_store;
+pub mod team_store;
 pub mod user_store;
 
 pub use clock::{Clock, Random};
 pub use config_store::ConfigStore;
 pub use job_queue::JobQueue;
+pub use okta::OktaDirectory;
 pub use secret_store::SecretStore;
+pub use team_store::{DedupeStore, PendingStore, TeamStore};
 pub use user_store::{ChangeLog, UserReader, UserWriter};
 
 /// A boxed error from the outside world, kept as a `#[source]` for the logs.

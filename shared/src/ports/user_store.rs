@@ -22,12 +22,13 @@ pub trait UserReader: Send + Sync {
     async fn list_users(&self, tenant: &TenantId, query: &UserQuery) -> Result<Page<User>, StoreError>;
 }
 
-/// User writes. Each is atomic with its uniqueness claims (email, Okta id) and its change-log entry.
+/// User writes. Each is atomic with its uniqueness claims (email, Okta id) and its change-log entries
+/// (one or more, numbered in order).
 #[async_trait]
 pub trait UserWriter: Send + Sync {
     /// Stores a new user (`user.version` must be 0) and returns it at version 1.
     /// Email or Okta id held by another user → `Duplicate`; same id twice → `AlreadyExists`.
-    async fn create_user(&self, tenant: &TenantId, user: &User, change: &NewChange) -> Result<User, StoreError>;
+    async fn create_user(&self, tenant: &TenantId, user: &User, changes: &[NewChange]) -> Result<User, StoreError>;
 
     /// Replaces `before` (as read, at `before.version`) with `after`; returns `after` at the next
     /// version. A write in between → `VersionConflict`.
@@ -36,7 +37,7 @@ pub trait UserWriter: Send + Sync {
         tenant: &TenantId,
         before: &User,
         after: &User,
-        change: &NewChange,
+        changes: &[NewChange],
     ) -> Result<User, StoreError>;
 }
 

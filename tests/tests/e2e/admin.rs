@@ -243,14 +243,14 @@ async fn users_are_listed_per_tenant_only() {
     let mut ids = Vec::new();
     for n in 1..=3 {
         let u = user(n, &format!("User{n}@Acme.com"), &format!("00uacme{n}"));
-        ids.push(store.create_user(&acme, &u, &created(&u)).await.unwrap().id);
+        ids.push(store.create_user(&acme, &u, &[created(&u)]).await.unwrap().id);
     }
     let b = user(9, "user1@acme.com", "00uacme1");
-    let b = store.create_user(&beta, &b, &created(&b)).await.unwrap();
+    let b = store.create_user(&beta, &b, &[created(&b)]).await.unwrap();
     let mut off = store.get_user(&acme, &ids[2]).await.unwrap().unwrap();
     let before = off.clone();
     off.status = UserStatus::Deactivated;
-    store.update_user(&acme, &before, &off, &created(&off)).await.unwrap();
+    store.update_user(&acme, &before, &off, &[created(&off)]).await.unwrap();
 
     let all = app.admin("GET", "/admin/tenants/acme/users", None).await.json();
     assert_eq!(all["users"].as_array().unwrap().len(), 3);

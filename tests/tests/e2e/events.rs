@@ -12,6 +12,7 @@ use tower::ServiceExt;
 use crate::helpers::TestApp;
 
 pub const EVENTS_ADMIN_TOKEN: &str = "events-admin-token";
+pub const EVENTS_HOOK_SECRET: &str = "events-hook-secret";
 
 async fn http_status(router: axum::Router, json: &str) -> u16 {
     let req = lambda_http::request::from_str(json).expect("an API Gateway HTTP API (v2) event");
@@ -45,7 +46,19 @@ async fn every_event_file_gets_the_status_in_its_name() {
     let functions = harness::Functions::wire(crate::helpers::sdk().await, &app.stack.env).unwrap();
     let demo = serde_json::json!({"okta_domain": "https://demo.okta.com", "client_id": "0oademo", "app_id": "0oaapp", "provisioning": "event_hooks"});
     let input = serde_json::from_value(demo).unwrap();
-    functions.admin.admin.put_tenant(&shared::domain::TenantId::parse("demo").unwrap(), input).await.unwrap();
+    let demo = shared::domain::TenantId::parse("demo").unwrap();
+    functions.admin.admin.put_tenant(&demo, input).await.unwrap();
+    // The hook events authenticate with a fixed event-hook secret.
+    functions
+        .adapters
+        .secrets
+        .set(
+            &demo,
+            shared::app::secrets::TenantSecret::EventHookSecret,
+            shared::domain::Secret::new(EVENTS_HOOK_SECRET),
+        )
+        .await
+        .unwrap();
     let routers = functions.routers();
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");

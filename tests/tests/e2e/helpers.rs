@@ -132,3 +132,79 @@ impl Reply {
         self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 }
+
+impl TestApp {
+    /// Serves the app on a free loopback port (for callers that speak real HTTP, like the Okta
+    /// simulator delivering hooks); returns its base URL.
+    pub async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let app = self.app.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        url
+    }
+
+    pub fn queue_url(&self) -> String {
+        self.stack.env("USER_FETCH_QUEUE_URL").to_owned()
+    }
+
+    /// Messages in the user-fetch queue, visible or in flight.
+    pub async fn queue_depth(&self) -> usize {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = self
+            .functions
+            .adapters
+            .sqs
+            .get_queue_attributes()
+            .queue_url(self.queue_url())
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .expect("queue attributes");
+        let attrs = out.attributes().cloned().unwrap_or_default();
+        let n = |a: A| attrs.get(&a).and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+        n(A::ApproximateNumberOfMessages) + n(A::ApproximateNumberOfMessagesNotVisible)
+    }
+
+    /// Runs the worker like Lambda's event-source mapping until the queue is empty. With
+    /// `hurry`, failed messages are made visible again at once instead of after their backoff.
+    pub async fn drain(&self, hurry: bool) -> harness::poller::PollStats {
+        let sqs = &self.functions.adapters.sqs;
+        let url = self.queue_url();
+        let arn = self.stack.bindings.attrs["UserFetchQueue.Arn"].clone();
+        let mut total = harness::poller::PollStats::default();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        loop {
+            // Short polls: an empty queue answers at once, so draining costs no idle waits.
+            let stats = harness::poller::poll_once(sqs, &url, &arn, std::time::Duration::ZERO, &self.functions.worker)
+                .await
+                .expect("poll");
+            total.batches += stats.batches;
+            total.received += stats.received;
+            total.deleted += stats.deleted;
+            if hurry {
+                for receipt in &stats.failed {
+                    let _ = sqs
+                        .change_message_visibility()
+                        .queue_url(&url)
+                        .receipt_handle(receipt)
+                        .visibility_timeout(0)
+                        .send()
+                        .await;
+                }
+            }
+            total.failed.extend(stats.failed);
+            if stats.received == 0 {
+                if self.queue_depth().await == 0 {
+                    return total;
+                }
+                // Messages in flight or delayed: wait a little for them to become visible.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            assert!(std::time::Instant::now() < deadline, "the queue did not drain in 90 s");
+        }
+    }
+}

@@ -34,6 +34,7 @@ async fn a_request_naming_two_tenants_is_refused_in_each_protocol() {
 async fn every_template_route_reaches_its_function() {
     let app = TestApp::spawn().await;
     let template = Template::load(&harness::template::default_path()).unwrap();
+    let dispatcher = harness::dispatch::Dispatcher::new(&template, app.functions.routers()).unwrap();
     let routes = template.routes().unwrap();
     assert_eq!(routes.len(), 19, "{routes:?}");
     for route in routes {
@@ -41,12 +42,12 @@ async fn every_template_route_reaches_its_function() {
         let method = if route.method == "ANY" { "GET" } else { route.method.as_str() };
         let req =
             Request::builder().method(method).uri(&path).header("host", "demo.localhost").body(Body::empty()).unwrap();
+        assert_eq!(dispatcher.function_for(method, &path), Some(route.function.as_str()), "{method} {path}");
         let r = app.call(req).await;
         assert_ne!(r.body, r#"{"message":"Not Found"}"#, "{method} {path} is routed by the template");
         assert!(
-            r.status != StatusCode::NOT_FOUND || route.function == "AdminApiFunction",
-            "{method} {path} → {} answered {}",
-            route.function,
+            !r.status.is_server_error() || r.status == StatusCode::NOT_IMPLEMENTED,
+            "{method} {path} → {}",
             r.status
         );
     }

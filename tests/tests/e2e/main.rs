@@ -4,5 +4,8 @@ mod adapters;
 mod admin;
 mod events;
 mod helpers;
+mod hooks;
 mod local_stack;
+mod property;
 mod secret_leaks;
+mod world;
