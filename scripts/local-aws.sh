@@ -35,7 +35,7 @@ start_moto() {
     return 1
   fi
   mkdir -p "$(dirname "$log")"
-  .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  .venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
   MOTO_PID=$!
   for _ in $(seq 1 100); do
     moto_ready "$port" && { echo "==> AWS emulator (moto $MOTO_VERSION) on 127.0.0.1:$port"; return 0; }

@@ -2,6 +2,7 @@
 //! the HTTP functions on one port with API Gateway's routing (also read from the template), and
 //! drives the worker from SQS like Lambda's event-source mapping. `make dev` and the end-to-end
 //! tests both use it, so what is tested is what runs.
+pub mod demo_org;
 pub mod dispatch;
 pub mod okta_sim;
 pub mod okta_sim_admin;
@@ -37,12 +38,19 @@ impl Functions {
         sdk: &aws_config::SdkConfig,
         env: &HashMap<String, String>,
     ) -> Result<Self, shared::adapters::settings::SettingsError> {
-        let settings = Settings::from_lookup(
+        Ok(Self::from_adapters(Adapters::new(sdk, Self::settings(env)?)))
+    }
+
+    /// The settings every function gets from the template's environment (all merged).
+    pub fn settings(env: &HashMap<String, String>) -> Result<Settings, shared::adapters::settings::SettingsError> {
+        Settings::from_lookup(
             |k| env.get(k).cloned().or_else(|| std::env::var(k).ok()).filter(|v| !v.is_empty()),
             Needs { user_fetch_queue: true, user_fetch_dlq: true },
-        )?;
-        let adapters = Adapters::new(sdk, settings);
-        Ok(Self {
+        )
+    }
+
+    pub fn from_adapters(adapters: Adapters) -> Self {
+        Self {
             admin: admin_api::State::from_adapters(&adapters),
             webhook: webhook_receiver::State::from_adapters(&adapters),
             scim: scim_handler::State::from_adapters(&adapters),
@@ -50,7 +58,7 @@ impl Functions {
             worker: user_fetch_worker::State::from_adapters(&adapters),
             sync: nightly_sync::State::from_adapters(&adapters),
             adapters,
-        })
+        }
     }
 
     pub fn routers(&self) -> dispatch::Routers {

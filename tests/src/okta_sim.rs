@@ -234,27 +234,34 @@ async fn delay_of(headers: &HeaderMap) {
 
 type Sim = State<OktaSim>;
 
-async fn api_get_user(State(sim): Sim, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let (reply_headers, body) = {
-        let mut org = sim.org.lock().expect("lock");
-        if !authorised(&org, &headers) {
-            return okta_error(StatusCode::UNAUTHORIZED, "E0000011", "Invalid token provided");
+/// An Okta 404 with the rate-limit headers of the request.
+fn not_found(headers: HeaderMap, what: &str) -> Response {
+    let mut r = okta_error(StatusCode::NOT_FOUND, "E0000007", &format!("Not found: Resource not found: {what}"));
+    r.headers_mut().extend(headers);
+    r
+}
+
+impl OktaSim {
+    /// Authenticates and admits one API request, then reads what it needs from the org.
+    fn admitted<T>(&self, headers: &HeaderMap, read: impl FnOnce(&Org) -> T) -> Result<(HeaderMap, T), Box<Response>> {
+        let mut org = self.org.lock().expect("lock");
+        if !authorised(&org, headers) {
+            return Err(Box::new(okta_error(StatusCode::UNAUTHORIZED, "E0000011", "Invalid token provided")));
         }
-        let h = match org.admit() {
-            Ok(h) => h,
-            Err(r) => return *r,
-        };
-        (h, org.find(&id).cloned())
+        let reply_headers = org.admit()?;
+        Ok((reply_headers, read(&org)))
+    }
+}
+
+async fn api_get_user(State(sim): Sim, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let (reply_headers, body) = match sim.admitted(&headers, |org| org.find(&id).cloned()) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
     delay_of(&reply_headers).await;
     match body {
         Some(user) => (reply_headers, Json(user)).into_response(),
-        None => {
-            let mut r =
-                okta_error(StatusCode::NOT_FOUND, "E0000007", &format!("Not found: Resource not found: {id} (User)"));
-            r.headers_mut().extend(reply_headers);
-            r
-        }
+        None => not_found(reply_headers, &format!("{id} (User)")),
     }
 }
 
@@ -271,32 +278,20 @@ async fn api_get_app_user(
     Path((app, id)): Path<(String, String)>,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let (reply_headers, body) = {
-        let mut org = sim.org.lock().expect("lock");
-        if !authorised(&org, &headers) {
-            return okta_error(StatusCode::UNAUTHORIZED, "E0000011", "Invalid token provided");
-        }
-        let h = match org.admit() {
-            Ok(h) => h,
-            Err(r) => return *r,
-        };
-        let found = (app == org.app_id && org.assigned.contains(&id))
-            .then(|| org.users.get(&id).map(|u| org.app_user(u, q.expand.as_deref() == Some("user"))))
-            .flatten();
-        (h, found)
+    let expand = q.expand.as_deref() == Some("user");
+    let found = sim.admitted(&headers, |org| {
+        (app == org.app_id && org.assigned.contains(&id))
+            .then(|| org.users.get(&id).map(|u| org.app_user(u, expand)))
+            .flatten()
+    });
+    let (reply_headers, body) = match found {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
     delay_of(&reply_headers).await;
     match body {
         Some(v) => (reply_headers, Json(v)).into_response(),
-        None => {
-            let mut r = okta_error(
-                StatusCode::NOT_FOUND,
-                "E0000007",
-                &format!("Not found: Resource not found: {id} (AppUser)"),
-            );
-            r.headers_mut().extend(reply_headers);
-            r
-        }
+        None => not_found(reply_headers, &format!("{id} (AppUser)")),
     }
 }
 
@@ -306,31 +301,20 @@ async fn api_list_app_users(
     Path(app): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let (mut reply_headers, page, next) = {
-        let mut org = sim.org.lock().expect("lock");
-        if !authorised(&org, &headers) {
-            return okta_error(StatusCode::UNAUTHORIZED, "E0000011", "Invalid token provided");
-        }
-        let h = match org.admit() {
-            Ok(h) => h,
-            Err(r) => return *r,
-        };
-        if app != org.app_id {
-            let mut r = okta_error(
-                StatusCode::NOT_FOUND,
-                "E0000007",
-                &format!("Not found: Resource not found: {app} (AppInstance)"),
-            );
-            r.headers_mut().extend(h);
-            return r;
-        }
-        let limit = q.limit.unwrap_or(50).clamp(1, 500);
-        let expand = q.expand.as_deref() == Some("user");
-        let ids: Vec<&String> = org.assigned.iter().filter(|id| q.after.as_ref().is_none_or(|a| *id > a)).collect();
-        let page: Vec<Value> =
-            ids.iter().take(limit).filter_map(|id| org.users.get(*id).map(|u| org.app_user(u, expand))).collect();
-        let next = (ids.len() > limit).then(|| ids[limit - 1].clone());
-        (h, page, next)
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let expand = q.expand.as_deref() == Some("user");
+    let listed = sim.admitted(&headers, |org| {
+        (app == org.app_id).then(|| {
+            let ids: Vec<&String> = org.assigned.iter().filter(|id| q.after.as_ref().is_none_or(|a| *id > a)).collect();
+            let page: Vec<Value> =
+                ids.iter().take(limit).filter_map(|id| org.users.get(*id).map(|u| org.app_user(u, expand))).collect();
+            (page, (ids.len() > limit).then(|| ids[limit - 1].clone()))
+        })
+    });
+    let (mut reply_headers, (page, next)) = match listed {
+        Ok((h, Some(found))) => (h, found),
+        Ok((h, None)) => return not_found(h, &format!("{app} (AppInstance)")),
+        Err(r) => return *r,
     };
     delay_of(&reply_headers).await;
     let base = format!("{}/api/v1/apps/{app}/users", sim.base_url);

@@ -37,11 +37,25 @@ pub struct Adapters {
 
 impl Adapters {
     pub fn new(sdk: &aws_config::SdkConfig, settings: Settings) -> Self {
+        Self::from_clients(
+            settings,
+            aws_sdk_dynamodb::Client::new(sdk),
+            aws_sdk_sqs::Client::new(sdk),
+            aws_sdk_secretsmanager::Client::new(sdk),
+        )
+    }
+
+    /// Wires the adapters around clients the caller configured (for example with interceptors).
+    pub fn from_clients(
+        settings: Settings,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+        secretsmanager: aws_sdk_secretsmanager::Client,
+    ) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let random: Arc<dyn Random> = Arc::new(OsRandom);
-        let sqs = aws_sdk_sqs::Client::new(sdk);
-        let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table_name.clone()));
-        let secret_store = Arc::new(SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(sdk)));
+        let store = Arc::new(DynamoStore::new(dynamodb, settings.table_name.clone()));
+        let secret_store = Arc::new(SecretsManagerStore::new(secretsmanager));
         let secrets = Arc::new(SecretService::new(
             secret_store,
             clock.clone(),

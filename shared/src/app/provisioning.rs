@@ -448,34 +448,36 @@ impl Provisioner {
         manager: &User,
         actor: Actor,
     ) -> Result<(), ProvisionError> {
-        for _ in 0..5 {
-            let Some(before) = self.users.get_user(tenant, id).await? else { return Ok(()) };
-            if before.pending_manager.as_deref() != Some(reference) {
-                return Ok(());
-            }
-            let mut after = before.clone();
-            after.pending_manager = None;
-            if before.id == manager.id || self.would_cycle(tenant, &before.id, manager).await? {
-                after.warnings.push(FieldWarning {
-                    field: "manager".into(),
-                    message: "refused: it would make a management cycle".into(),
-                });
-            } else {
-                after.manager_id = Some(manager.id.clone());
-            }
-            after.updated_at = self.clock.now();
-            let c =
-                self.change(actor, EntityKind::User, before.id.as_str(), Action::Updated, diff(Some(&before), &after));
-            match self.writer.update_user(tenant, &before, &after, &[c]).await {
-                Ok(_) => {
-                    tracing::info!(user_id = %before.id, manager_id = %manager.id, "pending manager resolved");
+        retry_conflicts(move || {
+            Box::pin(async move {
+                let Some(before) = self.users.get_user(tenant, id).await? else { return Ok(()) };
+                if before.pending_manager.as_deref() != Some(reference) {
                     return Ok(());
                 }
-                Err(StoreError::VersionConflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(ProvisionError::Conflict)
+                let mut after = before.clone();
+                after.pending_manager = None;
+                if before.id == manager.id || self.would_cycle(tenant, &before.id, manager).await? {
+                    after.warnings.push(FieldWarning {
+                        field: "manager".into(),
+                        message: "refused: it would make a management cycle".into(),
+                    });
+                } else {
+                    after.manager_id = Some(manager.id.clone());
+                }
+                after.updated_at = self.clock.now();
+                let c = self.change(
+                    actor,
+                    EntityKind::User,
+                    before.id.as_str(),
+                    Action::Updated,
+                    diff(Some(&before), &after),
+                );
+                self.writer.update_user(tenant, &before, &after, &[c]).await?;
+                tracing::info!(user_id = %before.id, manager_id = %manager.id, "pending manager resolved");
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn resolve_team_manager(
@@ -486,22 +488,34 @@ impl Provisioner {
         manager: &User,
         actor: Actor,
     ) -> Result<(), ProvisionError> {
-        for _ in 0..5 {
-            let Some(before) = self.teams.get_team(tenant, key).await? else { return Ok(()) };
-            if before.pending_manager.as_deref() != Some(reference) {
-                return Ok(());
-            }
-            let mut after = before.clone();
-            after.pending_manager = None;
-            after.manager_id = Some(manager.id.clone());
-            after.updated_at = self.clock.now();
-            let c = self.change(actor, EntityKind::Team, key, Action::Updated, diff(Some(&before), &after));
-            match self.teams.update_team(tenant, &before, &after, &c).await {
-                Ok(_) => return Ok(()),
-                Err(StoreError::VersionConflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(ProvisionError::Conflict)
+        retry_conflicts(move || {
+            Box::pin(async move {
+                let Some(before) = self.teams.get_team(tenant, key).await? else { return Ok(()) };
+                if before.pending_manager.as_deref() != Some(reference) {
+                    return Ok(());
+                }
+                let mut after = before.clone();
+                after.pending_manager = None;
+                after.manager_id = Some(manager.id.clone());
+                after.updated_at = self.clock.now();
+                let c = self.change(actor, EntityKind::Team, key, Action::Updated, diff(Some(&before), &after));
+                self.teams.update_team(tenant, &before, &after, &c).await?;
+                Ok(())
+            })
+        })
+        .await
     }
+}
+
+type Attempt<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ProvisionError>> + Send + 'a>>;
+
+/// Re-runs a read-modify-write while another writer got there first (at most 5 times).
+async fn retry_conflicts<'a>(mut attempt: impl FnMut() -> Attempt<'a>) -> Result<(), ProvisionError> {
+    for _ in 0..5 {
+        match attempt().await {
+            Err(ProvisionError::Conflict) => continue,
+            other => return other,
+        }
+    }
+    Err(ProvisionError::Conflict)
 }

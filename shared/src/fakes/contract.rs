@@ -53,7 +53,7 @@ pub async fn store_contract(
     log: &dyn ChangeLog,
 ) {
     config_contract(configs).await;
-    let (t1, t2) = (tenant("contract-one"), tenant("contract-two"));
+    let (t1, t2, t3) = (tenant("contract-one"), tenant("contract-two"), tenant("contract-parallel"));
 
     // Create, then refuse the same email in another case or Unicode form, atomically.
     let ann = writer
@@ -153,6 +153,27 @@ pub async fn store_contract(
     );
     let wins = [a.is_ok(), b.is_ok(), cc.is_ok(), d.is_ok()].iter().filter(|w| **w).count();
     assert_eq!(wins, 1, "exactly one concurrent create wins: {a:?} {b:?} {cc:?} {d:?}");
+
+    // Concurrent writes are all kept, even when a transaction beside them is cancelled.
+    let others: Vec<User> = (20..26).map(|n| user(n, &format!("parallel{n}@example.com"), None)).collect();
+    let clash = user(27, "parallel20@example.com", None);
+    let (r1, r2, r3, r4, r5, r6, r7) = tokio::join!(
+        writer.create_user(&t3, &others[0], std::slice::from_ref(&c)),
+        writer.create_user(&t3, &clash, std::slice::from_ref(&c)),
+        writer.create_user(&t3, &others[1], std::slice::from_ref(&c)),
+        writer.create_user(&t3, &others[2], std::slice::from_ref(&c)),
+        writer.create_user(&t3, &others[3], std::slice::from_ref(&c)),
+        writer.create_user(&t3, &others[4], std::slice::from_ref(&c)),
+        writer.create_user(&t3, &others[5], std::slice::from_ref(&c)),
+    );
+    for r in [&r3, &r4, &r5, &r6, &r7] {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    assert!(r1.is_ok() != r2.is_ok(), "exactly one of two creates with one email wins: {r1:?} {r2:?}");
+    for u in &others[1..] {
+        assert!(reader.get_user(&t3, &u.id).await.expect("get").is_some(), "a concurrent create was lost");
+    }
+    assert_eq!(log.list_changes(&t3, 0, 100).await.expect("log").len(), 6, "one change per kept write, none lost");
 
     // Paging: every user once, in order, with status filter.
     let mut seen = Vec::new();

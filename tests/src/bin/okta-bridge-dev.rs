@@ -3,6 +3,7 @@
 //! the worker from SQS and the nightly sync on its schedule, and prints what a person needs.
 use std::collections::HashMap;
 
+use harness::okta_sim::{DeliverOptions, HookTarget, OktaSim};
 use harness::template::Template;
 use harness::{dispatch::Dispatcher, Functions, LocalStack, StackOptions};
 use shared::app::secrets::TenantSecret;
@@ -11,6 +12,8 @@ use shared::domain::TenantId;
 use tokio::sync::watch;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
+
+const DEMO_APP_ID: &str = "0oademolearning";
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -31,7 +34,13 @@ async fn main() -> Result<(), Error> {
     }
     let stack = LocalStack::provision(&sdk, opts).await?;
     let functions = Functions::wire(&sdk, &stack.env)?;
-    let demo = seed_demo(&functions).await?;
+
+    // Tenant `demo`'s Okta org: the project's simulator, delivering hooks as changes happen.
+    let sim_port: u16 = std::env::var("OKTA_SIM_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(9010);
+    let sim_token = format!("00sim{}", harness::stack::generate(36));
+    let sim = OktaSim::start(sim_port, &sim_token, DEMO_APP_ID).await?;
+    let people = harness::demo_org::seed(&sim);
+    let demo = seed_demo(&functions, &sim, &sim_token, port).await?;
 
     let template = Template::load(&harness::template::default_path())?;
     let app = Dispatcher::new(&template, functions.routers())?.into_router();
@@ -53,7 +62,14 @@ async fn main() -> Result<(), Error> {
         .ok_or("template.yaml: NightlySyncFunction needs a daily cron(M H * * ? *) schedule")?;
     let scheduler = tokio::spawn(harness::schedule::run(functions.sync.clone(), hour, minute, stop_rx.clone()));
 
-    banner(port, &stack, &demo, &queue_url, hour, minute);
+    banner(port, &stack, &demo, &queue_url, hour, minute, &sim.base_url, people);
+    // The org's users were assigned before okta-bridge was listening: deliver those hooks now.
+    let first_delivery = sim.clone();
+    tokio::spawn(async move {
+        let statuses = first_delivery.deliver(DeliverOptions::default()).await;
+        tracing::info!(deliveries = statuses.len(), "demo org: initial event hooks delivered");
+        first_delivery.set_auto_deliver(true);
+    });
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -78,33 +94,45 @@ struct Demo {
     admin_secret_id: String,
 }
 
-async fn seed_demo(f: &Functions) -> Result<Demo, Error> {
+async fn seed_demo(f: &Functions, sim: &OktaSim, sim_token: &str, port: u16) -> Result<Demo, Error> {
     let tenant = TenantId::parse("demo")?;
     let admin = &f.admin.admin;
-    if admin.get_tenant(&tenant).await.is_err() {
-        let input: TenantConfigInput = serde_json::from_value(serde_json::json!({
-            "okta_domain": std::env::var("DEMO_OKTA_DOMAIN").unwrap_or_else(|_| "https://demo.okta.com".into()),
-            "client_id": "0oademoclient", "app_id": "0oademoapp",
-            "sso_enabled": true, "provisioning": "event_hooks", "manager_mode": "individual",
-            "field_mappings": [{"okta": "costCenter", "field": "cost_center"}]
-        }))?;
-        admin.put_tenant(&tenant, input).await?;
-    }
+    let input: TenantConfigInput = serde_json::from_value(serde_json::json!({
+        "okta_domain": sim.base_url, "client_id": "0oademoclient", "app_id": DEMO_APP_ID,
+        "sso_enabled": true, "provisioning": "event_hooks", "manager_mode": "individual",
+        "field_mappings": [{"okta": "costCenter", "field": "cost_center"}]
+    }))?;
+    admin.put_tenant(&tenant, input).await?;
     let secrets = &f.adapters.secrets;
-    let hook_secret = match secrets.current(&tenant, TenantSecret::EventHookSecret).await? {
-        Some(_) => None,
-        None => Some(secrets.rotate_event_hook_secret(&tenant).await?.expose().to_owned()),
-    };
+    secrets.set(&tenant, TenantSecret::OktaApiToken, shared::domain::Secret::new(sim_token)).await?;
+    // A fresh event-hook secret each run, given to the simulator as an Okta admin would.
+    let hook_secret = secrets.rotate_event_hook_secret(&tenant).await?;
+    secrets.revoke_previous(&tenant, TenantSecret::EventHookSecret).await?;
+    sim.set_hook(HookTarget {
+        url: format!("http://127.0.0.1:{port}/t/demo/webhooks/okta"),
+        header: "Authorization".into(),
+        secret: hook_secret.expose().to_owned(),
+    });
     let scim_token = if secrets.status(&tenant).await?.scim_tokens_active == 0 {
         Some(secrets.issue_scim_token(&tenant).await?.1.expose().to_owned())
     } else {
         None
     };
     let admin_secret_id = f.adapters.secrets.names().admin_token.clone();
-    Ok(Demo { tenant, hook_secret, scim_token, admin_secret_id })
+    Ok(Demo { tenant, hook_secret: Some(hook_secret.expose().to_owned()), scim_token, admin_secret_id })
 }
 
-fn banner(port: u16, stack: &LocalStack, demo: &Demo, queue_url: &str, hour: u32, minute: u32) {
+#[allow(clippy::too_many_arguments)]
+fn banner(
+    port: u16,
+    stack: &LocalStack,
+    demo: &Demo,
+    queue_url: &str,
+    hour: u32,
+    minute: u32,
+    okta: &str,
+    people: usize,
+) {
     let base = format!("http://127.0.0.1:{port}");
     let admin_token = stack.secret_values.get("AdminTokenSecret").cloned().unwrap_or_default();
     let shown = |v: &Option<String>, what: &str| {
@@ -128,6 +156,12 @@ fn banner(port: u16, stack: &LocalStack, demo: &Demo, queue_url: &str, hour: u32
    SCIM base   {base}/t/{t}/scim/v2
      token     {scim}
    SSO login   {base}/t/{t}/okta/login?return_to=/
+
+ Demo Okta org {okta}  (the project's Okta simulator, {people} people)
+   users       curl {okta}/sim/users
+   change one  curl -X PATCH -H 'Content-Type: application/json' -d '{{"title": "Principal Engineer"}}' {okta}/sim/users/<id>
+   lifecycle   curl -X POST {okta}/sim/users/<id>/deactivate   (reactivate, suspend, unsuspend, assign, unassign)
+   then see    curl -H "Authorization: Bearer {admin_token}" "{base}/admin/tenants/{t}/users?okta_id=<id>"
 
  Worker        polling {queue} (batches of 10, partial failures, DLQ after 5 receives)
  Nightly sync  daily at {hour:02}:{minute:02} UTC; DynamoDB table {table}

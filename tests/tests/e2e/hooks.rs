@@ -335,3 +335,76 @@ async fn rate_limits_and_server_errors_are_survived() {
         assert_eq!(w.user_by_okta_id(id).await.unwrap()["status"], "active");
     }
 }
+
+#[tokio::test]
+async fn an_existing_user_is_linked_by_email_and_a_taken_email_is_refused() {
+    use shared::domain::change::{Action, Actor, EntityKind, NewChange};
+    use shared::domain::user::User;
+    use shared::domain::{Email, OktaUserId, UserId};
+    use shared::ports::UserWriter;
+    let w = World::new("individual").await;
+    let store = &w.app.functions.adapters.store;
+    let tenant = w.tenant_id();
+    // A user who exists before Okta provisioning (no Okta id), and one linked to another Okta user.
+    let mk = |n: u8, email: &str, okta: Option<&str>| {
+        let mut u = User::new(
+            UserId::from_random([n; 16]),
+            Email::parse(email).unwrap(),
+            "Pre".into(),
+            "Existing".into(),
+            chrono::Utc::now(),
+        );
+        u.okta_id = okta.map(|o| OktaUserId::parse(o).unwrap());
+        u
+    };
+    let change = |u: &User| NewChange {
+        at: chrono::Utc::now(),
+        actor: Actor::Admin,
+        entity: EntityKind::User,
+        entity_id: u.id.to_string(),
+        action: Action::Created,
+        changes: Default::default(),
+    };
+    let pre = mk(1, "pre@acme.example", None);
+    store.create_user(&tenant, &pre, &[change(&pre)]).await.unwrap();
+    let linked = mk(2, "taken@acme.example", Some("00uSomeoneElse"));
+    store.create_user(&tenant, &linked, &[change(&linked)]).await.unwrap();
+
+    let okta = w.sim.create_user(profile("Pre", "Existing", "PRE@acme.example", json!({"title": "Lead"})), true);
+    let clash = w.sim.create_user(profile("Tak", "En", "taken@acme.example", json!({})), true);
+    w.sync().await;
+    let u = w.user_by_okta_id(&okta).await.expect("linked by email");
+    assert_eq!(u["id"], pre.id.as_str(), "the same user, now with the Okta id");
+    assert_eq!(u["job_title"], "Lead");
+    // The email belongs to a user linked to another Okta id: never merged; the job is dead-lettered.
+    assert!(w.user_by_okta_id(&clash).await.is_none());
+    let dlq = w.app.stack.created["UserFetchDLQ"].clone();
+    let dead =
+        w.app.functions.adapters.sqs.receive_message().queue_url(&dlq).wait_time_seconds(1).send().await.unwrap();
+    assert_eq!(dead.messages().len(), 1);
+    assert!(dead.messages()[0].body().unwrap().contains(&clash));
+}
+
+#[tokio::test]
+async fn a_tenant_may_name_its_own_auth_header() {
+    let w = World::new("individual").await;
+    let mut config = w.app.admin("GET", "/admin/tenants/acme", None).await.json();
+    config["event_hook_auth_header"] = json!("X-Okta-Bridge-Secret");
+    assert_eq!(w.app.admin("PUT", "/admin/tenants/acme", Some(config)).await.status, StatusCode::OK);
+    let body = json!({"eventId": "h1", "data": {"events": [{"uuid": "h1e", "eventType": "user.lifecycle.deactivate", "target": [{"id": "00u1", "type": "User"}]}]}}).to_string();
+    let post = |name: &str| {
+        Request::builder()
+            .method("POST")
+            .uri("/t/acme/webhooks/okta")
+            .header(name, &w.hook_secret)
+            .body(Body::from(body.clone()))
+            .unwrap()
+    };
+    assert_eq!(
+        w.app.call(post("authorization")).await.status,
+        StatusCode::UNAUTHORIZED,
+        "the default header no longer counts"
+    );
+    assert_eq!(w.app.call(post("x-okta-bridge-secret")).await.status, StatusCode::OK);
+    assert_eq!(w.app.queue_depth().await, 1);
+}

@@ -6,6 +6,7 @@ mod events;
 mod helpers;
 mod hooks;
 mod local_stack;
+mod okta_client;
 mod property;
 mod secret_leaks;
 mod world;
