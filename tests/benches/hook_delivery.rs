@@ -59,7 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         return Err("run benches/hook-delivery.sh: the benchmark needs the local AWS emulator".into());
     }
     let deliveries: usize = std::env::var("DELIVERIES").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
-    let workers_n: usize = std::env::var("WORKER_USERS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let workers_n: usize = std::env::var("WORKER_USERS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
 
     let sdk = shared::adapters::aws::sdk_config().await;
     let (ddb_calls, sqs_calls) = (Counter::default(), Counter::default());
@@ -149,8 +149,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let start = Instant::now();
     let mut done = 0;
     while done < workers_n {
-        let stats =
-            harness::poller::poll_once(&sqs, &queue_url, &arn, Duration::from_secs(1), &functions.worker).await?;
+        let stats = harness::poller::poll_once(
+            &sqs,
+            &queue_url,
+            &arn,
+            Duration::from_secs(1),
+            &harness::poller::Target::Worker(functions.worker.clone()),
+        )
+        .await?;
         done += stats.deleted;
         if stats.received == 0 && start.elapsed() > Duration::from_secs(300) {
             return Err("worker did not finish".into());

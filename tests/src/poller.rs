@@ -43,13 +43,44 @@ pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message], queue_arn: &str, regi
     serde_json::from_value(json!({ "Records": records })).expect("an SQS event has Lambda's shape")
 }
 
+/// The function an SQS event-source mapping invokes.
+#[derive(Clone)]
+pub enum Target {
+    Worker(user_fetch_worker::State),
+    Sync(nightly_sync::State),
+}
+
+impl Target {
+    /// Invokes the handler; `Ok(failed message ids)`, or `Err` when the invocation itself failed.
+    async fn invoke(&self, event: SqsEvent) -> Result<Vec<String>, String> {
+        match self {
+            Self::Worker(state) => user_fetch_worker::handle(LambdaEvent::new(event, Context::default()), state)
+                .await
+                .map(|r| r.batch_item_failures.into_iter().map(|f| f.item_identifier).collect())
+                .map_err(|e| e.to_string()),
+            Self::Sync(state) => {
+                let out = nightly_sync::handle(
+                    LambdaEvent::new(nightly_sync::Trigger::Queue(event), Context::default()),
+                    state,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                Ok(out["batchItemFailures"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned)).collect())
+                    .unwrap_or_default())
+            }
+        }
+    }
+}
+
 /// One receive → handle → delete cycle. Returns what happened.
 pub async fn poll_once(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
     queue_arn: &str,
     wait: Duration,
-    worker: &user_fetch_worker::State,
+    target: &Target,
 ) -> Result<PollStats, aws_sdk_sqs::Error> {
     let out = sqs
         .receive_message()
@@ -64,9 +95,8 @@ pub async fn poll_once(
         return Ok(PollStats::default());
     }
     let event = sqs_event(&messages, queue_arn, "us-east-1");
-    let failed: Vec<String> = match user_fetch_worker::handle(LambdaEvent::new(event, Context::default()), worker).await
-    {
-        Ok(resp) => resp.batch_item_failures.into_iter().map(|f| f.item_identifier).collect(),
+    let failed: Vec<String> = match target.invoke(event).await {
+        Ok(failed) => failed,
         Err(e) => {
             // A failed invocation returns the whole batch to the queue.
             tracing::error!(error = %e, "worker invocation failed; the whole batch will be retried");
@@ -102,13 +132,13 @@ pub async fn run(
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
     queue_arn: String,
-    worker: user_fetch_worker::State,
+    target: Target,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
         tokio::select! {
             _ = stop.changed() => return,
-            result = poll_once(&sqs, &queue_url, &queue_arn, Duration::from_secs(2), &worker) => {
+            result = poll_once(&sqs, &queue_url, &queue_arn, Duration::from_secs(2), &target) => {
                 if let Err(e) = result {
                     tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "SQS poll failed; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -3,6 +3,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use shared::adapters::http::BodyError;
+use shared::app::sync::SyncError;
 use shared::app::AdminError;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{0} is not available in this release")]
     NotImplemented(&'static str),
+    #[error(transparent)]
+    Sync(#[from] SyncError),
 }
 
 impl From<BodyError> for ApiError {
@@ -56,6 +59,13 @@ impl ApiError {
             Self::NoRoute => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, "not_implemented"),
+            Self::Sync(e) => match e {
+                SyncError::TenantNotFound => (StatusCode::NOT_FOUND, "tenant_not_found"),
+                SyncError::RunNotFound => (StatusCode::NOT_FOUND, "sync_run_not_found"),
+                SyncError::NotEnabled => (StatusCode::CONFLICT, "event_hooks_not_enabled"),
+                SyncError::NotAwaitingApproval => (StatusCode::CONFLICT, "not_awaiting_approval"),
+                SyncError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            },
         }
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use shared::adapters::aws::Adapters;
+use shared::app::sync::{SyncOptions, SyncService};
 use shared::app::AdminService;
 use shared::domain::tenant::ConfigRules;
 use shared::ports::ChangeLog;
@@ -20,6 +21,7 @@ pub const BODY_LIMIT: usize = 64 * shared::adapters::http::KIB;
 pub struct State {
     pub admin: Arc<AdminService>,
     pub changes: Arc<dyn ChangeLog>,
+    pub sync: Arc<SyncService>,
 }
 
 impl State {
@@ -31,7 +33,11 @@ impl State {
             a.clock.clone(),
             ConfigRules { allow_insecure_okta: a.settings.allow_insecure_okta },
         );
-        Self { admin: Arc::new(admin), changes: a.store.clone() }
+        Self {
+            admin: Arc::new(admin),
+            changes: a.store.clone(),
+            sync: Arc::new(a.sync_service(SyncOptions::default())),
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::adapters::http::{bearer, read_body, request_span};
 use shared::app::admin::UserFilter;
+use shared::domain::sync_run::RunTrigger;
 use shared::domain::tenant::TenantConfigInput;
 use shared::domain::{Secret, TenantId};
 
@@ -33,10 +34,10 @@ pub fn router(state: State) -> Router {
         .route(&format!("{t}/changes"), get(list_changes))
         // Filled in by later capabilities; until then they say so plainly.
         .route(&format!("{t}/users/{{id}}/invite"), post(not_yet("inviting a user")))
-        .route(&format!("{t}/sync"), post(not_yet("Sync users")))
-        .route(&format!("{t}/sync-runs"), get(not_yet("sync runs")))
-        .route(&format!("{t}/sync-runs/{{id}}"), get(not_yet("sync runs")))
-        .route(&format!("{t}/sync-runs/{{id}}/approve"), post(not_yet("sync approval")))
+        .route(&format!("{t}/sync"), post(start_sync))
+        .route(&format!("{t}/sync-runs"), get(list_sync_runs))
+        .route(&format!("{t}/sync-runs/{{id}}"), get(get_sync_run))
+        .route(&format!("{t}/sync-runs/{{id}}/approve"), post(approve_sync_run))
         .route(&format!("{t}/teams"), get(not_yet("the teams list")))
         .route(&format!("{t}/groups"), get(not_yet("the groups list")))
         .route(&format!("{t}/health"), get(not_yet("integration health")))
@@ -215,4 +216,48 @@ async fn list_changes(AxState(s): AxState<State>, Path(t): Path<String>, uri: Ur
     let changes = s.changes.list_changes(&t, q.after, limit).await.map_err(|e| ApiError::Admin(e.into()))?;
     let next_after = changes.last().map_or(q.after, |c| c.seq);
     Ok(Json(json!({"changes": changes, "next_after": next_after})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyncQuery {
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// "Sync users": `202` with the run (the one already running, if any: one run per tenant).
+async fn start_sync(AxState(s): AxState<State>, Path(t): Path<String>, uri: Uri) -> Result<Response> {
+    let t = tenant(&t)?;
+    let q: SyncQuery = query(&uri)?;
+    let (run, already_running) = s.sync.start(&t, RunTrigger::Admin, q.dry_run).await?;
+    let mut body = serde_json::to_value(&run).unwrap_or_default();
+    body["run_id"] = json!(run.id);
+    body["already_running"] = json!(already_running);
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunsQuery {
+    limit: Option<u32>,
+}
+
+async fn list_sync_runs(AxState(s): AxState<State>, Path(t): Path<String>, uri: Uri) -> Result<Response> {
+    let t = tenant(&t)?;
+    let q: RunsQuery = query(&uri)?;
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::BadRequest("limit must be between 1 and 100".into()));
+    }
+    Ok(Json(json!({"runs": s.sync.list(&t, limit).await?})).into_response())
+}
+
+async fn get_sync_run(AxState(s): AxState<State>, Path((t, id)): Path<(String, String)>) -> Result<Response> {
+    let t = tenant(&t)?;
+    Ok(Json(s.sync.get(&t, &id).await?).into_response())
+}
+
+async fn approve_sync_run(AxState(s): AxState<State>, Path((t, id)): Path<(String, String)>) -> Result<Response> {
+    let t = tenant(&t)?;
+    Ok(Json(s.sync.approve(&t, &id).await?).into_response())
 }

@@ -10,10 +10,15 @@ use shared::fakes::Fakes;
 use shared::ports::SecretStore;
 use tower::ServiceExt;
 
+fn state(f: &Fakes) -> State {
+    let okta = Arc::new(shared::adapters::okta_http::OktaHttp::new(Default::default()));
+    State { admin: Arc::new(f.admin()), changes: f.store.clone(), sync: Arc::new(f.sync_service(okta)) }
+}
+
 async fn app() -> axum::Router {
     let f = Fakes::new();
     f.secrets.put_secret(&Fakes::secret_names().admin_token, &Secret::new("tok")).await.unwrap();
-    router(State { admin: Arc::new(f.admin()), changes: f.store.clone() })
+    router(state(&f))
 }
 
 async fn call(
@@ -77,7 +82,7 @@ async fn put_get_and_limits() {
 async fn without_a_stored_admin_token_everyone_is_refused() {
     // No admin token stored at all: every request is refused, never let through.
     let f = Fakes::new();
-    let app = router(State { admin: Arc::new(f.admin()), changes: f.store.clone() });
+    let app = router(state(&f));
     assert_eq!(call(&app, "GET", "/admin/tenants/acme", Some(""), None).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(call(&app, "GET", "/admin/tenants/acme", Some("anything"), None).await.0, StatusCode::UNAUTHORIZED);
 }

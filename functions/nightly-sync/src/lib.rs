@@ -1,18 +1,25 @@
-//! Nightly reconciliation (SPEC §8): the 03:00 UTC schedule and the admin's "Sync users".
-//!
-//! This release parses its trigger and fails the invocation with a clear error: a scheduled run
-//! that did nothing must show as failed in CloudWatch, never as a success.
+//! Nightly reconciliation (SPEC §8). Three triggers: the 03:00 UTC EventBridge schedule (a run per
+//! tenant with event-hook provisioning), and the sync queue, which carries "start" messages from
+//! the admin's "Sync users" and the continuation messages a run sends itself after each
+//! checkpoint, so no Lambda time limit bounds a run.
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use shared::adapters::aws::Adapters;
+use shared::app::sync::{SyncMessage, SyncOptions, SyncService};
 
-#[derive(Clone, Default)]
-pub struct State;
+#[derive(Clone)]
+pub struct State {
+    pub sync: Arc<SyncService>,
+}
 
 impl State {
-    pub fn from_adapters(_: &Adapters) -> Self {
-        Self
+    pub fn from_adapters(a: &Adapters) -> Self {
+        Self { sync: Arc::new(a.sync_service(SyncOptions::default())) }
     }
 }
 
@@ -20,21 +27,52 @@ impl State {
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum Trigger {
+    Queue(SqsEvent),
     Schedule(Box<EventBridgeEvent<serde_json::Value>>),
-    Other(serde_json::Value),
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    #[error("the nightly sync is not available in this release")]
-    NotImplemented,
+pub enum NightlyError {
+    #[error("the nightly fan-out failed: {0}")]
+    FanOut(String),
 }
 
-pub async fn handle(event: LambdaEvent<Trigger>, _state: &State) -> Result<serde_json::Value, lambda_runtime::Error> {
-    let kind = match &event.payload {
-        Trigger::Schedule(e) => format!("schedule ({})", e.detail_type),
-        Trigger::Other(_) => "unrecognised trigger".to_owned(),
-    };
-    tracing::error!(trigger = %kind, "nightly sync not run: not available in this release");
-    Err(Box::new(SyncError::NotImplemented))
+/// The invocation's deadline, from Lambda's context (none outside Lambda).
+fn deadline(ctx: &lambda_runtime::Context) -> Option<Instant> {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as u64;
+    (ctx.deadline > now_ms).then(|| Instant::now() + Duration::from_millis(ctx.deadline - now_ms))
+}
+
+pub async fn handle(event: LambdaEvent<Trigger>, state: &State) -> Result<serde_json::Value, lambda_runtime::Error> {
+    let deadline = deadline(&event.context);
+    match event.payload {
+        Trigger::Schedule(e) => {
+            tracing::info!(detail_type = %e.detail_type, "nightly sync: starting a run per tenant");
+            let started =
+                state.sync.start_nightly().await.map_err(|e| Box::new(NightlyError::FanOut(e.to_string())))?;
+            Ok(serde_json::json!({ "started": started.len() }))
+        }
+        Trigger::Queue(batch) => {
+            let mut response = SqsBatchResponse::default();
+            for record in batch.records {
+                let id = record.message_id.clone().unwrap_or_default();
+                let message = record.body.as_deref().map(serde_json::from_str::<SyncMessage>);
+                let result = match message {
+                    Some(Ok(msg)) => {
+                        state.sync.resume(&msg, deadline).await.map(|step| tracing::info!(?step, "sync step"))
+                    }
+                    _ => {
+                        tracing::error!("unreadable sync message; it will go to the sync DLQ");
+                        response.add_failure(id);
+                        continue;
+                    }
+                };
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "sync step failed; the message will be retried from the last checkpoint");
+                    response.add_failure(id);
+                }
+            }
+            Ok(serde_json::to_value(response)?)
+        }
+    }
 }

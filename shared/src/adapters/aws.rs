@@ -15,6 +15,7 @@ use super::system::{OsRandom, SystemClock};
 use crate::app::hooks::HookService;
 use crate::app::provisioning::Provisioner;
 use crate::app::secrets::SecretService;
+use crate::app::sync::{SyncOptions, SyncService};
 use crate::app::user_fetch::UserFetchService;
 use crate::ports::{Clock, Random};
 
@@ -90,6 +91,31 @@ impl Adapters {
 
     pub fn hook_service(&self) -> HookService {
         HookService::new(self.store.clone(), self.secrets.clone(), self.store.clone(), self.queue(), self.clock.clone())
+    }
+
+    /// The sync-continuation queue; functions that use it declare `Needs::sync_queue`.
+    pub fn sync_queue(&self) -> Arc<SqsQueue> {
+        let url = self
+            .settings
+            .sync_queue_url
+            .clone()
+            .expect("SYNC_QUEUE_URL is required by this function (Needs::sync_queue)");
+        Arc::new(SqsQueue::new(self.sqs.clone(), url))
+    }
+
+    pub fn sync_service(&self, options: SyncOptions) -> SyncService {
+        SyncService::new(
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            self.okta.clone(),
+            Arc::new(self.user_fetch_service()),
+            self.provisioner(),
+            self.sync_queue(),
+            self.clock.clone(),
+            self.random.clone(),
+            options,
+        )
     }
 
     pub fn user_fetch_service(&self) -> UserFetchService {

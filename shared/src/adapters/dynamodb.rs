@@ -10,17 +10,19 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use crate::domain::change::{ChangeEvent, NewChange};
+use crate::domain::sync_run::SyncRun;
 use crate::domain::team::{Team, Waiting};
 use crate::domain::tenant::TenantConfig;
 use crate::domain::user::User;
 use crate::domain::{Email, OktaUserId, TenantId, UserId};
 use crate::ports::user_store::UserQuery;
 use crate::ports::{
-    cursor, ChangeLog, ConfigStore, DedupeStore, Page, PendingStore, StoreError, TeamStore, UniqueField, UserReader,
-    UserWriter,
+    cursor, ChangeLog, ConfigStore, DedupeStore, Page, PendingStore, StoreError, SyncStore, TeamStore, UniqueField,
+    UserReader, UserWriter,
 };
 
 /// Key layout. Everything of a tenant lives under keys that start with its id, and every key is
@@ -53,13 +55,24 @@ pub mod keys {
     pub fn team(key: &str) -> String {
         format!("TEAM#{key}")
     }
-    /// Pending references are grouped by a digest of the reference, so no character of an email
-    /// address can make one reference's prefix match another's.
-    pub fn pending_prefix(reference: &str) -> String {
-        format!("PENDING#{}#", &crate::domain::secret::sha256_hex(reference.as_bytes())[..32])
+    /// Each pending reference is its own small partition, keyed by a digest of the reference (so
+    /// no character of an email address can make one reference's key match another's); the
+    /// tenant's pending references are also on `gsi1` for counting.
+    pub fn pending(t: &TenantId, reference: &str) -> String {
+        format!("TENANT#{t}#PENDING#{}", &crate::domain::secret::sha256_hex(reference.as_bytes())[..32])
+    }
+    pub fn pending_index(t: &TenantId) -> String {
+        format!("TENANT#{t}#PENDING")
     }
     pub fn dedupe(key: &str) -> String {
         format!("DEDUPE#{key}")
+    }
+    pub fn sync_run(id: &str) -> String {
+        format!("SYNCRUN#{id}")
+    }
+    pub const SYNC_LEASE: &str = "SYNCLEASE";
+    pub fn sync_seen(t: &TenantId, run: &str) -> String {
+        format!("TENANT#{t}#SYNCSEEN#{run}")
     }
     pub fn seq(n: u64) -> String {
         format!("{n:020}")
@@ -609,11 +622,14 @@ impl TeamStore for DynamoStore {
 #[async_trait]
 impl PendingStore for DynamoStore {
     async fn add_pending(&self, tenant: &TenantId, reference: &str, waiting: &Waiting) -> Result<(), StoreError> {
+        let pk = keys::pending(tenant, reference);
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(keys::tenant(tenant)))
-            .item("sk", s(format!("{}{}", keys::pending_prefix(reference), waiting_key(waiting))))
+            .item("pk", s(pk.clone()))
+            .item("sk", s(waiting_key(waiting)))
+            .item("gsi1pk", s(keys::pending_index(tenant)))
+            .item("gsi1sk", s(format!("{pk}#{}", waiting_key(waiting))))
             .item("reference", s(reference))
             .item("waiting", s(serde_json::to_string(waiting).map_err(unavailable)?))
             .send()
@@ -623,8 +639,17 @@ impl PendingStore for DynamoStore {
     }
 
     async fn pending_for(&self, tenant: &TenantId, reference: &str) -> Result<Vec<Waiting>, StoreError> {
-        let (items, _) = self.query_all(keys::tenant(tenant), &keys::pending_prefix(reference), false).await?;
-        items
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s(keys::pending(tenant, reference)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.items()
             .iter()
             .filter(|i| i.get("reference").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(reference))
             .map(|i| {
@@ -641,8 +666,8 @@ impl PendingStore for DynamoStore {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .key("pk", s(keys::tenant(tenant)))
-            .key("sk", s(format!("{}{}", keys::pending_prefix(reference), waiting_key(waiting))))
+            .key("pk", s(keys::pending(tenant, reference)))
+            .key("sk", s(waiting_key(waiting)))
             .send()
             .await
             .map_err(unavailable)?;
@@ -650,7 +675,27 @@ impl PendingStore for DynamoStore {
     }
 
     async fn count_pending(&self, tenant: &TenantId) -> Result<usize, StoreError> {
-        Ok(self.query_all(keys::tenant(tenant), "PENDING#", true).await?.1)
+        let mut count = 0usize;
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("gsi1pk = :p")
+                .expression_attribute_values(":p", s(keys::pending_index(tenant)))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            count += out.count as usize;
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(count);
+            }
+        }
     }
 }
 
@@ -745,5 +790,149 @@ impl DedupeStore for DynamoStore {
             }
         }
         Ok(())
+    }
+}
+
+/// Seen-id pages outlive their run by two weeks, for inspection, then expire.
+const SEEN_TTL_DAYS: i64 = 14;
+
+impl DynamoStore {
+    async fn put_run(&self, run: &SyncRun) -> Result<SyncRun, StoreError> {
+        let mut stored = run.clone();
+        stored.version = run.version + 1;
+        let mut item = to_item(&stored)?;
+        item.insert("pk".into(), s(keys::tenant(&run.tenant)));
+        item.insert("sk".into(), s(keys::sync_run(&run.id)));
+        let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        put = if run.version == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("#v = :v")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", n(run.version))
+        };
+        match put.send().await {
+            Ok(_) => Ok(stored),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                Err(if run.version == 0 { StoreError::AlreadyExists } else { StoreError::VersionConflict })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl SyncStore for DynamoStore {
+    async fn create_run(&self, run: &SyncRun) -> Result<SyncRun, StoreError> {
+        self.put_run(run).await
+    }
+
+    async fn save_run(&self, run: &SyncRun) -> Result<SyncRun, StoreError> {
+        self.put_run(run).await
+    }
+
+    async fn get_run(&self, tenant: &TenantId, id: &str) -> Result<Option<SyncRun>, StoreError> {
+        self.get(keys::tenant(tenant), keys::sync_run(id)).await?.map(from_item).transpose()
+    }
+
+    async fn list_runs(&self, tenant: &TenantId, limit: u32) -> Result<Vec<SyncRun>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :p AND begins_with(sk, :s)")
+            .expression_attribute_values(":p", s(keys::tenant(tenant)))
+            .expression_attribute_values(":s", s("SYNCRUN#"))
+            .scan_index_forward(false)
+            .limit(limit.clamp(1, 100) as i32)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.items.unwrap_or_default().into_iter().map(from_item).collect()
+    }
+
+    async fn acquire_lease(
+        &self,
+        tenant: &TenantId,
+        run_id: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::tenant(tenant)))
+            .item("sk", s(keys::SYNC_LEASE))
+            .item("run_id", s(run_id))
+            .item("until", n(until.timestamp_millis().max(0) as u64))
+            .condition_expression("attribute_not_exists(pk) OR #until < :now OR run_id = :me")
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(":now", n(now.timestamp_millis().max(0) as u64))
+            .expression_attribute_values(":me", s(run_id))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(None),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                let holder = self.get(keys::tenant(tenant), keys::SYNC_LEASE.into()).await?;
+                Ok(Some(holder.and_then(|h| h.get("run_id").and_then(|v| v.as_s().ok()).cloned()).unwrap_or_default()))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn release_lease(&self, tenant: &TenantId, run_id: &str) -> Result<(), StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::tenant(tenant)))
+            .key("sk", s(keys::SYNC_LEASE))
+            .condition_expression("run_id = :me")
+            .expression_attribute_values(":me", s(run_id))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            // Someone else's lease (or none): nothing of ours to release.
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn save_seen(
+        &self,
+        tenant: &TenantId,
+        run_id: &str,
+        page: u64,
+        okta_ids: &[String],
+    ) -> Result<(), StoreError> {
+        let expires = (chrono::Utc::now() + chrono::Duration::days(SEEN_TTL_DAYS)).timestamp();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::sync_seen(tenant, run_id)))
+            .item("sk", s(format!("{page:010}")))
+            .item("ids", s(okta_ids.join("\n")))
+            .item("expires_at", AttributeValue::N(expires.to_string()))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn load_seen(
+        &self,
+        tenant: &TenantId,
+        run_id: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        // Every page item of the run ("0000000001", ...): digits sort between "0" and ":".
+        let (items, _) = self.query_all(keys::sync_seen(tenant, run_id), "0", false).await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| i.get("ids").and_then(|v| v.as_s().ok()))
+            .flat_map(|ids| ids.split('\n').filter(|id| !id.is_empty()).map(str::to_owned).collect::<Vec<_>>())
+            .collect())
     }
 }

@@ -14,17 +14,8 @@ use serde::de::DeserializeOwned;
 
 use crate::domain::okta::{AppUser, OktaUser};
 use crate::domain::OktaUserId;
-use crate::ports::okta::{AppUserPage, OktaError, OktaOrg};
+use crate::ports::okta::{AppUserPage, OktaError, OktaOrg, RateLimit};
 use crate::ports::OktaDirectory;
-
-/// What Okta said about the rate-limit bucket of the last call to an org.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    pub limit: u64,
-    pub remaining: u64,
-    /// UTC epoch seconds when the window resets.
-    pub reset: i64,
-}
 
 #[derive(Debug, Clone, Copy)]
 pub struct OktaHttpOptions {
@@ -74,11 +65,6 @@ impl OktaHttp {
             .build()
             .expect("a TLS backend is available");
         Self { client, options, rate: Mutex::new(HashMap::new()), calls: Default::default() }
-    }
-
-    /// The last rate-limit headers seen from this org.
-    pub fn rate_limit(&self, base_url: &str) -> Option<RateLimit> {
-        self.rate.lock().expect("lock").get(base_url).copied()
     }
 
     /// HTTP requests sent so far (retries included).
@@ -281,6 +267,10 @@ impl OktaDirectory for OktaHttp {
             }
             Fetched::NotFound => Err(OktaError::Protocol(format!("app {app_id} not found"))),
         }
+    }
+
+    fn rate_limit(&self, base_url: &str) -> Option<RateLimit> {
+        self.rate.lock().expect("lock").get(base_url).copied()
     }
 }
 

@@ -11,6 +11,7 @@ pub struct Settings {
     pub table_name: String,
     pub user_fetch_queue_url: Option<String>,
     pub user_fetch_dlq_url: Option<String>,
+    pub sync_queue_url: Option<String>,
     pub secret_names: SecretNames,
     /// `{tenant}.{BASE_DOMAIN}` names a tenant; empty means path prefixes only.
     pub base_domain: String,
@@ -27,6 +28,7 @@ pub struct SettingsError(pub Vec<String>);
 pub struct Needs {
     pub user_fetch_queue: bool,
     pub user_fetch_dlq: bool,
+    pub sync_queue: bool,
 }
 
 impl Settings {
@@ -46,6 +48,7 @@ impl Settings {
         let prefix = required("SECRETS_PREFIX");
         let user_fetch_queue_url = needs.user_fetch_queue.then(|| required("USER_FETCH_QUEUE_URL"));
         let user_fetch_dlq_url = needs.user_fetch_dlq.then(|| required("USER_FETCH_DLQ_URL"));
+        let sync_queue_url = needs.sync_queue.then(|| required("SYNC_QUEUE_URL"));
         let ttl = match get("SECRETS_CACHE_TTL_SECONDS").map(|v| v.parse::<i64>()) {
             None => Duration::minutes(5),
             Some(Ok(s)) if (0..=3600).contains(&s) => Duration::seconds(s),
@@ -61,6 +64,7 @@ impl Settings {
             table_name,
             user_fetch_queue_url,
             user_fetch_dlq_url,
+            sync_queue_url,
             secret_names: SecretNames {
                 admin_token: get("ADMIN_TOKEN_SECRET_ID").unwrap_or_else(|| format!("{prefix}/admin-token")),
                 session_key: get("SESSION_KEY_SECRET_ID").unwrap_or_else(|| format!("{prefix}/session-key")),
@@ -79,7 +83,7 @@ mod tests {
 
     #[test]
     fn names_every_missing_variable() {
-        let err = Settings::from_lookup(|_| None, Needs { user_fetch_queue: true, user_fetch_dlq: false }).unwrap_err();
+        let err = Settings::from_lookup(|_| None, Needs { user_fetch_queue: true, ..Needs::default() }).unwrap_err();
         let text = err.to_string();
         for v in ["TABLE_NAME", "SECRETS_PREFIX", "USER_FETCH_QUEUE_URL"] {
             assert!(text.contains(v), "{text}");

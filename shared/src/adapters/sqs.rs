@@ -108,6 +108,20 @@ impl JobQueue for SqsQueue {
         }
     }
 
+    async fn enqueue_delayed(&self, body: &str, delay: Duration) -> Result<(), QueueError> {
+        // SQS caps a message delay at 15 minutes; a longer wait is re-delayed by the consumer.
+        let seconds = delay.as_secs().min(900) as i32;
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .delay_seconds(seconds)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| QueueError::Unavailable(Box::new(e)))
+    }
+
     async fn retry_later(&self, receipt_handle: &str, after: Duration) -> Result<(), QueueError> {
         // SQS caps a message's visibility timeout at 12 hours.
         let seconds = after.as_secs().clamp(0, 43_200) as i32;

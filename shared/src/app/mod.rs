@@ -3,6 +3,7 @@ pub mod admin;
 pub mod hooks;
 pub mod provisioning;
 pub mod secrets;
+pub mod sync;
 pub mod user_fetch;
 
 pub use admin::{AdminError, AdminService};

@@ -57,6 +57,14 @@ impl From<StoreError> for ProvisionError {
     }
 }
 
+/// Whether to write, or only to say what would be written (a dry run: no user, team, change-log
+/// or pending-reference write happens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Apply,
+    DryRun,
+}
+
 /// How far up a manager chain to look for a cycle.
 const MAX_CHAIN: usize = 64;
 
@@ -120,6 +128,7 @@ impl Provisioner {
         okta_id: &OktaUserId,
         truth: &Truth,
         actor: Actor,
+        mode: Mode,
     ) -> Result<Outcome, ProvisionError> {
         let tenant = &config.tenant;
         let email = match truth {
@@ -133,6 +142,7 @@ impl Provisioner {
                 tracing::info!("older Okta state ignored");
                 Ok(Outcome::Stale)
             }
+            Plan::Deactivate(_) if mode == Mode::DryRun => Ok(Outcome::Deactivated),
             Plan::Deactivate(reason) => {
                 let before = existing.expect("plan deactivates only stored users");
                 let mut after = before.clone();
@@ -165,11 +175,31 @@ impl Provisioner {
                     tracing::warn!(?fields, "Okta profile fields skipped");
                 }
                 match existing {
-                    None => self.create(config, okta_id, okta, &mapped, actor).await,
-                    Some(before) => self.update(config, okta_id, okta, &mapped, before, actor).await,
+                    None => self.create(config, okta_id, okta, &mapped, actor, mode).await,
+                    Some(before) => self.update(config, okta_id, okta, &mapped, before, actor, mode).await,
                 }
             }
         }
+    }
+
+    /// Deactivates a stored user Okta no longer lists for the app (the sync's "not seen").
+    pub async fn deactivate_unassigned(
+        &self,
+        config: &TenantConfig,
+        user: &User,
+        actor: Actor,
+    ) -> Result<Outcome, ProvisionError> {
+        if user.status == UserStatus::Deactivated {
+            return Ok(Outcome::Unchanged);
+        }
+        let mut after = user.clone();
+        after.status = UserStatus::Deactivated;
+        after.status_reason = Some(crate::domain::user::StatusReason::Unassigned);
+        after.updated_at = self.clock.now();
+        let c = self.change(actor, EntityKind::User, user.id.as_str(), Action::Deactivated, diff(Some(user), &after));
+        self.writer.update_user(&config.tenant, user, &after, &[c]).await?;
+        tracing::info!(user_id = %user.id, "user deactivated: no longer assigned in Okta");
+        Ok(Outcome::Deactivated)
     }
 
     async fn create(
@@ -179,6 +209,7 @@ impl Provisioner {
         okta: &crate::domain::okta::OktaUser,
         mapped: &Mapped,
         actor: Actor,
+        mode: Mode,
     ) -> Result<Outcome, ProvisionError> {
         let email = mapped
             .email
@@ -189,8 +220,11 @@ impl Provisioner {
         user.okta_id = Some(okta_id.clone());
         mapped.apply_to(&mut user);
         user.okta_last_updated = Some(okta.last_updated);
+        if mode == Mode::DryRun {
+            return Ok(Outcome::Created);
+        }
         let mut pending = PendingList::new();
-        self.place(config, &mut user, mapped, actor, &mut pending).await?;
+        self.place(config, &mut user, mapped, actor, &mut pending, mode).await?;
         if config.invite_automatically {
             user.invited_at = Some(now);
         }
@@ -205,6 +239,7 @@ impl Provisioner {
         Ok(Outcome::Created)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn update(
         &self,
         config: &TenantConfig,
@@ -213,6 +248,7 @@ impl Provisioner {
         mapped: &Mapped,
         before: User,
         actor: Actor,
+        mode: Mode,
     ) -> Result<Outcome, ProvisionError> {
         let mut after = before.clone();
         mapped.apply_to(&mut after);
@@ -222,15 +258,20 @@ impl Provisioner {
         after.status_reason = None;
         after.okta_last_updated = Some(okta.last_updated);
         let mut pending = PendingList::new();
-        self.place(config, &mut after, mapped, actor, &mut pending).await?;
+        self.place(config, &mut after, mapped, actor, &mut pending, mode).await?;
         let invite = reactivating && config.invite_automatically && before.invited_at.is_none();
         if invite {
             after.invited_at = Some(self.clock.now());
         }
         let changed = diff(Some(&before), &after);
         if changed.is_empty() {
-            self.register(&config.tenant, pending, actor).await?;
+            if mode == Mode::Apply {
+                self.register(&config.tenant, pending, actor).await?;
+            }
             return Ok(Outcome::Unchanged);
+        }
+        if mode == Mode::DryRun {
+            return Ok(if reactivating { Outcome::Reactivated } else { Outcome::Updated });
         }
         after.updated_at = self.clock.now();
         let action = if reactivating { Action::Reactivated } else { Action::Updated };
@@ -325,9 +366,10 @@ impl Provisioner {
         mapped: &Mapped,
         actor: Actor,
         pending: &mut PendingList,
+        mode: Mode,
     ) -> Result<(), ProvisionError> {
         let team = match user.primary_team.clone() {
-            Some(name) => Some(self.ensure_team(config, &name, user, mapped, actor).await?),
+            Some(name) => Some(self.ensure_team(config, &name, user, mapped, actor, mode).await?),
             None => None,
         };
         match config.manager_mode {
@@ -388,10 +430,14 @@ impl Provisioner {
         user: &User,
         mapped: &Mapped,
         actor: Actor,
+        mode: Mode,
     ) -> Result<Team, ProvisionError> {
         let key = team_key(name);
         if let Some(team) = self.teams.get_team(&config.tenant, &key).await? {
             return Ok(team);
+        }
+        if mode == Mode::DryRun {
+            return Ok(Team::new(name, self.clock.now()));
         }
         let mut team = Team::new(name, self.clock.now());
         let mut pending_target = None;

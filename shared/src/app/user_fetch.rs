@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tracing::instrument;
 
-use super::provisioning::{Outcome, ProvisionError, Provisioner};
+use super::provisioning::{Mode, Outcome, ProvisionError, Provisioner};
 use super::secrets::{SecretService, TenantSecret};
 use crate::domain::change::Actor;
 use crate::domain::convergence::Truth;
@@ -102,7 +102,7 @@ impl UserFetchService {
         let org = self.org(&config).await?;
         for _ in 0..3 {
             let truth = okta_truth(self.okta.as_ref(), &org, &app_id, &job.okta_user_id).await?;
-            match self.provisioner.converge(&config, &job.okta_user_id, &truth, Actor::Hook).await {
+            match self.provisioner.converge(&config, &job.okta_user_id, &truth, Actor::Hook, Mode::Apply).await {
                 Ok(outcome) => {
                     tracing::info!(?outcome, cause = %job.cause, "job done");
                     return Ok(Some(outcome));

@@ -7,6 +7,7 @@ use crate::domain::tenant::TenantConfigInput;
 use crate::domain::user::{User, UserStatus};
 use crate::domain::{Email, OktaUserId, Secret, TenantId, UserId};
 use crate::ports::user_store::UserQuery;
+use crate::ports::SyncStore;
 use crate::ports::{
     ChangeLog, ConfigStore, DedupeStore, JobQueue, PendingStore, SecretStore, StoreError, TeamStore, UniqueField,
     UserReader, UserWriter,
@@ -301,6 +302,56 @@ pub async fn team_pending_dedupe_contract(teams: &dyn TeamStore, pending: &dyn P
     assert_eq!(seen, expected);
     assert!(dedupe.seen(&t, &keys, 1_000).await.expect("seen").is_empty(), "expired records are not seen");
     assert!(dedupe.seen(&tenant("contract-other"), &keys, 100).await.expect("seen").is_empty());
+}
+
+/// Runs (versioned checkpoints, newest first), the lease, and seen pages.
+pub async fn sync_store_contract(store: &dyn SyncStore) {
+    use crate::domain::sync_run::{RunTrigger, SyncRun};
+    let t = tenant("contract-sync");
+    let later = now() + chrono::Duration::minutes(15);
+    let first = SyncRun::new("0001-run".into(), t.clone(), RunTrigger::Admin, false, now());
+    let second = SyncRun::new("0002-run".into(), t.clone(), RunTrigger::Schedule, true, now());
+    assert_eq!(store.acquire_lease(&t, &first.id, later, now()).await.expect("lease"), None);
+    assert_eq!(
+        store.acquire_lease(&t, &first.id, later, now()).await.expect("lease"),
+        None,
+        "re-entrant for its holder"
+    );
+    assert_eq!(store.acquire_lease(&t, &second.id, later, now()).await.expect("lease"), Some(first.id.clone()));
+    assert_eq!(
+        store.acquire_lease(&t, &second.id, later, later + chrono::Duration::seconds(1)).await.expect("lease"),
+        None,
+        "an expired lease can be taken"
+    );
+    store.release_lease(&t, &first.id).await.expect("release of a lost lease is harmless");
+    assert_eq!(store.acquire_lease(&t, &first.id, later, now()).await.expect("lease"), Some(second.id.clone()));
+    store.release_lease(&t, &second.id).await.expect("release");
+    assert_eq!(store.acquire_lease(&t, &first.id, later, now()).await.expect("lease"), None);
+
+    let v1 = store.create_run(&first).await.expect("create");
+    assert_eq!(v1.version, 1);
+    assert!(matches!(store.create_run(&first).await, Err(StoreError::AlreadyExists)));
+    let mut progressed = v1.clone();
+    progressed.counts.pages = 1;
+    progressed.cursor = Some("https://x.okta.com/api/v1/apps/a/users?after=00u9".into());
+    let v2 = store.save_run(&progressed).await.expect("checkpoint");
+    assert_eq!(v2.version, 2);
+    assert!(
+        matches!(store.save_run(&progressed).await, Err(StoreError::VersionConflict)),
+        "a stale checkpoint is refused"
+    );
+    store.create_run(&second).await.expect("create");
+    let listed = store.list_runs(&t, 10).await.expect("list");
+    assert_eq!(listed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["0002-run", "0001-run"], "newest first");
+    assert_eq!(store.get_run(&t, "0001-run").await.expect("get").expect("found"), v2);
+    assert!(store.get_run(&tenant("contract-other"), "0001-run").await.expect("get").is_none());
+
+    store.save_seen(&t, &first.id, 1, &["00u1".into(), "00u2".into()]).await.expect("seen");
+    store.save_seen(&t, &first.id, 2, &["00u3".into()]).await.expect("seen");
+    store.save_seen(&t, &first.id, 2, &["00u3".into()]).await.expect("seen again is idempotent");
+    let seen = store.load_seen(&t, &first.id).await.expect("load");
+    assert_eq!(seen.len(), 3);
+    assert!(store.load_seen(&t, &second.id).await.expect("load").is_empty());
 }
 
 #[cfg(test)]

@@ -38,6 +38,12 @@ impl JobQueue for MemoryQueue {
         Ok(())
     }
 
+    async fn enqueue_delayed(&self, body: &str, delay: std::time::Duration) -> Result<(), QueueError> {
+        self.delays.lock().expect("lock").push((format!("delayed:{body}"), delay));
+        self.jobs.lock().expect("lock").push(body.to_owned());
+        Ok(())
+    }
+
     async fn retry_later(&self, receipt_handle: &str, after: std::time::Duration) -> Result<(), QueueError> {
         self.delays.lock().expect("lock").push((receipt_handle.to_owned(), after));
         Ok(())

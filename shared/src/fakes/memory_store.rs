@@ -4,11 +4,15 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::domain::change::{ChangeEvent, NewChange};
+use chrono::{DateTime, Utc};
+
+use crate::domain::sync_run::SyncRun;
 use crate::domain::team::{Team, Waiting};
 use crate::domain::tenant::TenantConfig;
 use crate::domain::user::User;
 use crate::domain::{Email, OktaUserId, TenantId, UserId};
 use crate::ports::user_store::UserQuery;
+use crate::ports::SyncStore;
 use crate::ports::{
     cursor, ChangeLog, ConfigStore, DedupeStore, Page, PendingStore, StoreError, TeamStore, UniqueField, UserReader,
     UserWriter,
@@ -26,10 +30,16 @@ struct Tenant {
 }
 
 /// The DynamoDB store's semantics in memory: the same uniqueness, versioning and change-log rules.
+/// A run's seen Okta ids, by page number.
+type SeenPages = BTreeMap<u64, Vec<String>>;
+
 #[derive(Default)]
 pub struct MemoryStore {
     configs: Mutex<BTreeMap<TenantId, TenantConfig>>,
     tenants: Mutex<HashMap<TenantId, Tenant>>,
+    runs: Mutex<BTreeMap<(TenantId, String), SyncRun>>,
+    leases: Mutex<HashMap<TenantId, (String, DateTime<Utc>)>>,
+    seen: Mutex<HashMap<(TenantId, String), SeenPages>>,
 }
 
 impl MemoryStore {
@@ -289,6 +299,98 @@ impl DedupeStore for MemoryStore {
     }
 }
 
+#[async_trait]
+impl SyncStore for MemoryStore {
+    async fn create_run(&self, run: &SyncRun) -> Result<SyncRun, StoreError> {
+        let mut runs = self.runs.lock().expect("lock");
+        let key = (run.tenant.clone(), run.id.clone());
+        if runs.contains_key(&key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        let mut stored = run.clone();
+        stored.version = 1;
+        runs.insert(key, stored.clone());
+        Ok(stored)
+    }
+
+    async fn save_run(&self, run: &SyncRun) -> Result<SyncRun, StoreError> {
+        let mut runs = self.runs.lock().expect("lock");
+        let key = (run.tenant.clone(), run.id.clone());
+        match runs.get(&key) {
+            Some(current) if current.version == run.version => {}
+            _ => return Err(StoreError::VersionConflict),
+        }
+        let mut stored = run.clone();
+        stored.version += 1;
+        runs.insert(key, stored.clone());
+        Ok(stored)
+    }
+
+    async fn get_run(&self, tenant: &TenantId, id: &str) -> Result<Option<SyncRun>, StoreError> {
+        Ok(self.runs.lock().expect("lock").get(&(tenant.clone(), id.to_owned())).cloned())
+    }
+
+    async fn list_runs(&self, tenant: &TenantId, limit: u32) -> Result<Vec<SyncRun>, StoreError> {
+        let runs = self.runs.lock().expect("lock");
+        Ok(runs.iter().rev().filter(|((t, _), _)| t == tenant).take(limit as usize).map(|(_, r)| r.clone()).collect())
+    }
+
+    async fn acquire_lease(
+        &self,
+        tenant: &TenantId,
+        run_id: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        let mut leases = self.leases.lock().expect("lock");
+        match leases.get(tenant) {
+            Some((holder, expires)) if holder != run_id && *expires >= now => Ok(Some(holder.clone())),
+            _ => {
+                leases.insert(tenant.clone(), (run_id.to_owned(), until));
+                Ok(None)
+            }
+        }
+    }
+
+    async fn release_lease(&self, tenant: &TenantId, run_id: &str) -> Result<(), StoreError> {
+        let mut leases = self.leases.lock().expect("lock");
+        if leases.get(tenant).is_some_and(|(holder, _)| holder == run_id) {
+            leases.remove(tenant);
+        }
+        Ok(())
+    }
+
+    async fn save_seen(
+        &self,
+        tenant: &TenantId,
+        run_id: &str,
+        page: u64,
+        okta_ids: &[String],
+    ) -> Result<(), StoreError> {
+        self.seen
+            .lock()
+            .expect("lock")
+            .entry((tenant.clone(), run_id.to_owned()))
+            .or_default()
+            .insert(page, okta_ids.to_vec());
+        Ok(())
+    }
+
+    async fn load_seen(
+        &self,
+        tenant: &TenantId,
+        run_id: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        Ok(self
+            .seen
+            .lock()
+            .expect("lock")
+            .get(&(tenant.clone(), run_id.to_owned()))
+            .map(|pages| pages.values().flatten().cloned().collect())
+            .unwrap_or_default())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,5 +400,6 @@ mod tests {
         let store = MemoryStore::default();
         super::super::contract::store_contract(&store, &store, &store, &store).await;
         super::super::contract::team_pending_dedupe_contract(&store, &store, &store).await;
+        super::super::contract::sync_store_contract(&store).await;
     }
 }

@@ -61,6 +61,39 @@ impl Fakes {
         ))
     }
 
+    pub fn provisioner(&self) -> Arc<crate::app::provisioning::Provisioner> {
+        Arc::new(crate::app::provisioning::Provisioner::new(
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            self.clock.clone(),
+            self.random.clone(),
+        ))
+    }
+
+    /// The sync on fakes, calling Okta through `okta`.
+    pub fn sync_service(&self, okta: Arc<dyn crate::ports::OktaDirectory>) -> crate::app::sync::SyncService {
+        let fetch = Arc::new(crate::app::user_fetch::UserFetchService::new(
+            self.store.clone(),
+            self.secret_service(),
+            okta.clone(),
+            self.provisioner(),
+        ));
+        crate::app::sync::SyncService::new(
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            okta,
+            fetch,
+            self.provisioner(),
+            self.queue.clone(),
+            self.clock.clone(),
+            self.random.clone(),
+            crate::app::sync::SyncOptions::default(),
+        )
+    }
+
     pub fn admin(&self) -> AdminService {
         AdminService::new(
             self.store.clone(),

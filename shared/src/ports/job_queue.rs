@@ -9,6 +9,9 @@ pub trait JobQueue: Send + Sync {
     /// batches as large as the queue allows, and entries the queue refused are retried.
     async fn enqueue(&self, bodies: &[String]) -> Result<(), QueueError>;
 
+    /// Queues one body that becomes visible only after `delay` (at most 15 minutes).
+    async fn enqueue_delayed(&self, body: &str, delay: std::time::Duration) -> Result<(), QueueError>;
+
     /// Makes a received message visible again only after `after` (a rate-limit reset, a backoff).
     async fn retry_later(&self, receipt_handle: &str, after: std::time::Duration) -> Result<(), QueueError>;
 }

@@ -4,6 +4,7 @@ pub mod config_store;
 pub mod job_queue;
 pub mod okta;
 pub mod secret_store;
+pub mod sync_store;
 pub mod team_store;
 pub mod user_store;
 
@@ -12,6 +13,7 @@ pub use config_store::ConfigStore;
 pub use job_queue::JobQueue;
 pub use okta::OktaDirectory;
 pub use secret_store::SecretStore;
+pub use sync_store::SyncStore;
 pub use team_store::{DedupeStore, PendingStore, TeamStore};
 pub use user_store::{ChangeLog, UserReader, UserWriter};
 

@@ -21,6 +21,15 @@ pub struct AppUserPage {
     pub next: Option<String>,
 }
 
+/// What Okta said about the rate-limit bucket of the last call to an org.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub limit: u64,
+    pub remaining: u64,
+    /// UTC epoch seconds when the window resets.
+    pub reset: i64,
+}
+
 /// The Okta Management API, as the use cases need it (okta-wire.md §2).
 #[async_trait]
 pub trait OktaDirectory: Send + Sync {
@@ -38,6 +47,9 @@ pub trait OktaDirectory: Send + Sync {
         next: Option<&str>,
         limit: u32,
     ) -> Result<AppUserPage, OktaError>;
+
+    /// The rate-limit headers of the last call to this org, if any were seen.
+    fn rate_limit(&self, base_url: &str) -> Option<RateLimit>;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -53,7 +53,15 @@ async fn main() -> Result<(), Error> {
         functions.adapters.sqs.clone(),
         queue_url.clone(),
         queue_arn,
-        functions.worker.clone(),
+        harness::poller::Target::Worker(functions.worker.clone()),
+        stop_rx.clone(),
+    ));
+    // The sync queue drives the nightly-sync function (starts and continuations of runs).
+    let sync_poller = tokio::spawn(harness::poller::run(
+        functions.adapters.sqs.clone(),
+        stack.env("SYNC_QUEUE_URL").to_owned(),
+        stack.bindings.attrs.get("SyncQueue.Arn").cloned().unwrap_or_default(),
+        harness::poller::Target::Sync(functions.sync.clone()),
         stop_rx.clone(),
     ));
     let (hour, minute) = template
@@ -82,7 +90,7 @@ async fn main() -> Result<(), Error> {
     println!("\nStopping okta-bridge dev ...");
     let _ = stop_tx.send(true);
     server.await??;
-    let _ = tokio::join!(poller, scheduler);
+    let _ = tokio::join!(poller, sync_poller, scheduler);
     println!("okta-bridge dev stopped.");
     Ok(())
 }

@@ -152,36 +152,59 @@ impl TestApp {
 
     /// Messages in the user-fetch queue, visible or in flight.
     pub async fn queue_depth(&self) -> usize {
+        self.depth_of(&self.queue_url()).await
+    }
+
+    /// Messages in a queue, visible, delayed or in flight.
+    pub async fn depth_of(&self, url: &str) -> usize {
         use aws_sdk_sqs::types::QueueAttributeName as A;
         let out = self
             .functions
             .adapters
             .sqs
             .get_queue_attributes()
-            .queue_url(self.queue_url())
+            .queue_url(url)
             .attribute_names(A::ApproximateNumberOfMessages)
             .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(A::ApproximateNumberOfMessagesDelayed)
             .send()
             .await
             .expect("queue attributes");
         let attrs = out.attributes().cloned().unwrap_or_default();
         let n = |a: A| attrs.get(&a).and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
-        n(A::ApproximateNumberOfMessages) + n(A::ApproximateNumberOfMessagesNotVisible)
+        n(A::ApproximateNumberOfMessages)
+            + n(A::ApproximateNumberOfMessagesNotVisible)
+            + n(A::ApproximateNumberOfMessagesDelayed)
     }
 
     /// Runs the worker like Lambda's event-source mapping until the queue is empty. With
     /// `hurry`, failed messages are made visible again at once instead of after their backoff.
     pub async fn drain(&self, hurry: bool) -> harness::poller::PollStats {
+        let target = harness::poller::Target::Worker(self.functions.worker.clone());
+        self.drain_queue("UserFetchQueue", &target, hurry).await
+    }
+
+    /// Runs the nightly-sync function on the sync queue until it is empty.
+    pub async fn drain_sync(&self) -> harness::poller::PollStats {
+        let target = harness::poller::Target::Sync(self.functions.sync.clone());
+        self.drain_queue("SyncQueue", &target, true).await
+    }
+
+    pub async fn drain_queue(
+        &self,
+        queue: &str,
+        target: &harness::poller::Target,
+        hurry: bool,
+    ) -> harness::poller::PollStats {
         let sqs = &self.functions.adapters.sqs;
-        let url = self.queue_url();
-        let arn = self.stack.bindings.attrs["UserFetchQueue.Arn"].clone();
+        let url = self.stack.created[queue].clone();
+        let arn = self.stack.bindings.attrs[&format!("{queue}.Arn")].clone();
         let mut total = harness::poller::PollStats::default();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
         loop {
             // Short polls: an empty queue answers at once, so draining costs no idle waits.
-            let stats = harness::poller::poll_once(sqs, &url, &arn, std::time::Duration::ZERO, &self.functions.worker)
-                .await
-                .expect("poll");
+            let stats =
+                harness::poller::poll_once(sqs, &url, &arn, std::time::Duration::ZERO, target).await.expect("poll");
             total.batches += stats.batches;
             total.received += stats.received;
             total.deleted += stats.deleted;
@@ -198,13 +221,13 @@ impl TestApp {
             }
             total.failed.extend(stats.failed);
             if stats.received == 0 {
-                if self.queue_depth().await == 0 {
+                if self.depth_of(&url).await == 0 {
                     return total;
                 }
                 // Messages in flight or delayed: wait a little for them to become visible.
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            assert!(std::time::Instant::now() < deadline, "the queue did not drain in 90 s");
+            assert!(std::time::Instant::now() < deadline, "the queue did not drain in 600 s");
         }
     }
 }

@@ -66,8 +66,15 @@ async fn the_worker_is_driven_like_lambda_with_partial_failures_and_a_dlq() {
     // maxReceiveCount (5) receives, exactly as the template's redrive policy says.
     let mut receives = 0;
     for _ in 0..8 {
-        let stats =
-            harness::poller::poll_once(sqs, &url, &arn, Duration::from_secs(1), &app.functions.worker).await.unwrap();
+        let stats = harness::poller::poll_once(
+            sqs,
+            &url,
+            &arn,
+            Duration::from_secs(1),
+            &harness::poller::Target::Worker(app.functions.worker.clone()),
+        )
+        .await
+        .unwrap();
         receives += stats.received;
         assert_eq!(stats.deleted, 0, "a failed message is never deleted");
         for receipt in stats.failed {

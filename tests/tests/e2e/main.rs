@@ -9,4 +9,5 @@ mod local_stack;
 mod okta_client;
 mod property;
 mod secret_leaks;
+mod sync;
 mod world;
