@@ -200,7 +200,7 @@ impl TestApp {
         let url = self.stack.created[queue].clone();
         let arn = self.stack.bindings.attrs[&format!("{queue}.Arn")].clone();
         let mut total = harness::poller::PollStats::default();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1200);
         loop {
             // Short polls: an empty queue answers at once, so draining costs no idle waits.
             let stats =
@@ -227,7 +227,7 @@ impl TestApp {
                 // Messages in flight or delayed: wait a little for them to become visible.
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            assert!(std::time::Instant::now() < deadline, "the queue did not drain in 600 s");
+            assert!(std::time::Instant::now() < deadline, "the queue did not drain in 1200 s");
         }
     }
 }
