@@ -134,6 +134,25 @@ impl DynamoStore {
         &self.table
     }
 
+    /// Writes a versioned record: new when `read_version` is 0, else only over that version.
+    async fn put_versioned(&self, item: Item, read_version: u64) -> Result<(), StoreError> {
+        let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        put = if read_version == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("#v = :v")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", n(read_version))
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                Err(if read_version == 0 { StoreError::AlreadyExists } else { StoreError::VersionConflict })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     async fn get(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
@@ -313,21 +332,8 @@ impl ConfigStore for DynamoStore {
         item.insert("sk".into(), s(keys::CONFIG));
         item.insert("gsi1pk".into(), s(keys::TENANTS_INDEX));
         item.insert("gsi1sk".into(), s(config.tenant.as_str()));
-        let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item));
-        put = if config.version == 0 {
-            put.condition_expression("attribute_not_exists(pk)")
-        } else {
-            put.condition_expression("#v = :v")
-                .expression_attribute_names("#v", "version")
-                .expression_attribute_values(":v", n(config.version))
-        };
-        match put.send().await {
-            Ok(_) => Ok(stored),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                Err(if config.version == 0 { StoreError::AlreadyExists } else { StoreError::VersionConflict })
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        self.put_versioned(item, config.version).await?;
+        Ok(stored)
     }
 
     async fn list_tenants(&self) -> Result<Vec<TenantId>, StoreError> {
@@ -803,21 +809,8 @@ impl DynamoStore {
         let mut item = to_item(&stored)?;
         item.insert("pk".into(), s(keys::tenant(&run.tenant)));
         item.insert("sk".into(), s(keys::sync_run(&run.id)));
-        let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item));
-        put = if run.version == 0 {
-            put.condition_expression("attribute_not_exists(pk)")
-        } else {
-            put.condition_expression("#v = :v")
-                .expression_attribute_names("#v", "version")
-                .expression_attribute_values(":v", n(run.version))
-        };
-        match put.send().await {
-            Ok(_) => Ok(stored),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                Err(if run.version == 0 { StoreError::AlreadyExists } else { StoreError::VersionConflict })
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        self.put_versioned(item, run.version).await?;
+        Ok(stored)
     }
 }
 
