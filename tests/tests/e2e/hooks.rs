@@ -280,6 +280,8 @@ async fn managers_by_team_first_user_and_not_at_all() {
     let m2 = w.sim.create_user(profile("Lia", "Late", "lia@acme.example", json!({})), false);
     let a =
         w.sim.create_user(profile("Al", "A", "al@acme.example", json!({"department": "Ops", "managerId": m2})), true);
+    // Al must be the team's first user: "first" is whoever's job creates the team.
+    w.sync().await;
     let c = w.sim.create_user(profile("Cy", "C", "cy@acme.example", json!({"department": "Ops"})), true);
     w.sync().await;
     assert!(w.user_by_okta_id(&a).await.unwrap()["manager_id"].is_null());
