@@ -104,6 +104,15 @@ fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(unavailable)
 }
 
+/// A record kept as a JSON string attribute.
+fn json_attr<T: DeserializeOwned>(item: &Item, name: &str) -> Result<T, StoreError> {
+    let body = item
+        .get(name)
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| unavailable(std::io::Error::other(format!("item without {name}"))))?;
+    serde_json::from_str(body).map_err(unavailable)
+}
+
 pub struct DynamoStore {
     client: Client,
     table: String,
@@ -521,16 +530,7 @@ impl ChangeLog for DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        out.items()
-            .iter()
-            .map(|item| {
-                let body = item
-                    .get("body")
-                    .and_then(|v| v.as_s().ok())
-                    .ok_or_else(|| unavailable(std::io::Error::other("change without body")))?;
-                serde_json::from_str(body).map_err(unavailable)
-            })
-            .collect()
+        out.items().iter().map(|item| json_attr(item, "body")).collect()
     }
 }
 
@@ -658,13 +658,7 @@ impl PendingStore for DynamoStore {
         out.items()
             .iter()
             .filter(|i| i.get("reference").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(reference))
-            .map(|i| {
-                let body = i
-                    .get("waiting")
-                    .and_then(|v| v.as_s().ok())
-                    .ok_or_else(|| unavailable(std::io::Error::other("pending without waiting")))?;
-                serde_json::from_str(body).map_err(unavailable)
-            })
+            .map(|i| json_attr(i, "waiting"))
             .collect()
     }
 
