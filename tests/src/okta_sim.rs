@@ -3,6 +3,7 @@
 //! Okta error objects, injectable faults; and event-hook deliveries of the changes made to it,
 //! on demand, with duplicates and in shuffled order. `make dev` runs it as tenant `demo`'s org.
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -305,7 +306,8 @@ async fn api_list_app_users(
     let expand = q.expand.as_deref() == Some("user");
     let listed = sim.admitted(&headers, |org| {
         (app == org.app_id).then(|| {
-            let ids: Vec<&String> = org.assigned.iter().filter(|id| q.after.as_ref().is_none_or(|a| *id > a)).collect();
+            let from = q.after.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+            let ids: Vec<&String> = org.assigned.range::<str, _>((from, Bound::Unbounded)).take(limit + 1).collect();
             let page: Vec<Value> =
                 ids.iter().take(limit).filter_map(|id| org.users.get(*id).map(|u| org.app_user(u, expand))).collect();
             (page, (ids.len() > limit).then(|| ids[limit - 1].clone()))
@@ -379,6 +381,11 @@ impl OktaSim {
 
     pub fn set_hook(&self, hook: HookTarget) {
         self.with(|o| o.hook = Some(hook));
+    }
+
+    /// Replaces the API token the org accepts (the old one is revoked, as an Okta admin would).
+    pub fn set_token(&self, token: &str) {
+        self.with(|o| o.token = token.to_owned());
     }
 
     pub fn set_auto_deliver(&self, on: bool) {

@@ -23,6 +23,19 @@ impl MemoryQueue {
         self.delays.lock().expect("lock").clone()
     }
 
+    /// Takes the oldest job, with the delay it was enqueued with (zero if none).
+    pub fn pop(&self) -> Option<(String, std::time::Duration)> {
+        let mut jobs = self.jobs.lock().expect("lock");
+        if jobs.is_empty() {
+            return None;
+        }
+        let body = jobs.remove(0);
+        let mut delays = self.delays.lock().expect("lock");
+        let key = format!("delayed:{body}");
+        let delay = delays.iter().position(|(k, _)| *k == key).map(|i| delays.remove(i).1).unwrap_or_default();
+        Some((body, delay))
+    }
+
     pub fn fail_next(&self) {
         *self.fail_next.lock().expect("lock") = true;
     }
