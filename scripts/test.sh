@@ -4,12 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/local-aws.sh
+. scripts/chromium.sh
 
 step() { echo; echo "==> $*"; }
 start=$(date +%s)
 
 ensure_moto
 ensure_cfn_lint
+ensure_chromium
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

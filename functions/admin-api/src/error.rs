@@ -49,6 +49,7 @@ impl ApiError {
                 AdminError::InvalidConfig(_) => (StatusCode::BAD_REQUEST, "invalid_config"),
                 AdminError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
                 AdminError::Conflict => (StatusCode::CONFLICT, "conflict"),
+                AdminError::InvalidState(_) => (StatusCode::CONFLICT, "invalid_state"),
                 AdminError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             },
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),

@@ -1,18 +1,23 @@
 //! Admin API (SPEC §11): tenant config, secrets, SCIM tokens, users and the change log, for the
 //! learning platform's integration page and for operators. JSON in, JSON out, errors included.
 mod error;
+mod operations;
 mod routes;
+mod status_page;
 
 use std::sync::Arc;
 
 use axum::Router;
 use shared::adapters::aws::Adapters;
+use shared::app::health::HealthService;
+use shared::app::invitations::InvitationService;
 use shared::app::sync::{SyncOptions, SyncService};
 use shared::app::AdminService;
 use shared::domain::tenant::ConfigRules;
-use shared::ports::ChangeLog;
+use shared::ports::{ChangeLog, TeamStore};
 
 pub use error::ApiError;
+pub use operations::OPENAPI;
 
 /// Admin request bodies are small: anything over 64 KiB is refused with 413 (SPEC §13).
 pub const BODY_LIMIT: usize = 64 * shared::adapters::http::KIB;
@@ -22,6 +27,9 @@ pub struct State {
     pub admin: Arc<AdminService>,
     pub changes: Arc<dyn ChangeLog>,
     pub sync: Arc<SyncService>,
+    pub health: Arc<HealthService>,
+    pub invitations: Arc<InvitationService>,
+    pub teams: Arc<dyn TeamStore>,
 }
 
 impl State {
@@ -37,6 +45,9 @@ impl State {
             admin: Arc::new(admin),
             changes: a.store.clone(),
             sync: Arc::new(a.sync_service(SyncOptions::default())),
+            health: Arc::new(a.health_service()),
+            invitations: Arc::new(a.invitation_service()),
+            teams: a.store.clone(),
         }
     }
 }

@@ -15,7 +15,10 @@ use shared::domain::sync_run::RunTrigger;
 use shared::domain::tenant::TenantConfigInput;
 use shared::domain::{Secret, TenantId};
 
+use crate::operations as ops;
 use crate::{ApiError, State, BODY_LIMIT};
+
+pub const OPENAPI_PATH: &str = "/admin/openapi.json";
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -32,16 +35,24 @@ pub fn router(state: State) -> Router {
         .route(&format!("{t}/users"), get(list_users))
         .route(&format!("{t}/users/{{id}}"), get(get_user))
         .route(&format!("{t}/changes"), get(list_changes))
-        // Filled in by later capabilities; until then they say so plainly.
-        .route(&format!("{t}/users/{{id}}/invite"), post(not_yet("inviting a user")))
+        .route(&format!("{t}/users/{{id}}/invite"), post(ops::invite_user))
+        .route(&format!("{t}/invitations"), post(ops::invite_all))
+        .route(&format!("{t}/scim-tokens/{{id}}/rotate"), post(ops::rotate_scim_token))
+        .route(&format!("{t}/health"), get(ops::health))
+        .route(&format!("{t}/status"), get(ops::status_page))
+        .route(&format!("{t}/teams"), get(ops::list_teams))
+        .route("/admin/admin-token/rotate", post(ops::rotate_admin_token))
+        .route("/admin/admin-token/previous", delete(ops::revoke_previous_admin_token))
+        .route("/admin/session-key/rotate", post(ops::rotate_session_key))
+        .route("/admin/session-key/previous", delete(ops::revoke_previous_session_key))
+        .route("/admin/dlq/redrive", post(ops::redrive))
+        .route(OPENAPI_PATH, get(ops::openapi))
         .route(&format!("{t}/sync"), post(start_sync))
         .route(&format!("{t}/sync-runs"), get(list_sync_runs))
         .route(&format!("{t}/sync-runs/{{id}}"), get(get_sync_run))
         .route(&format!("{t}/sync-runs/{{id}}/approve"), post(approve_sync_run))
-        .route(&format!("{t}/teams"), get(not_yet("the teams list")))
+        // Groups arrive with SCIM provisioning; until then the route says so plainly.
         .route(&format!("{t}/groups"), get(not_yet("the groups list")))
-        .route(&format!("{t}/health"), get(not_yet("integration health")))
-        .route("/admin/dlq/redrive", post(not_yet("DLQ redrive")))
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
@@ -51,6 +62,10 @@ pub fn router(state: State) -> Router {
 
 /// The admin bearer token, compared in constant time, before anything else happens.
 async fn authorize(AxState(state): AxState<State>, req: Request, next: Next) -> Response {
+    // The API's description is public: it holds no data.
+    if req.uri().path() == OPENAPI_PATH {
+        return next.run(req).await;
+    }
     let Some(token) = bearer(req.headers()) else { return ApiError::Unauthorized.into_response() };
     match state.admin.authorize(token).await {
         Ok(true) => next.run(req).await,
@@ -59,21 +74,35 @@ async fn authorize(AxState(state): AxState<State>, req: Request, next: Next) -> 
     }
 }
 
-fn tenant(raw: &str) -> Result<TenantId> {
+pub(crate) fn tenant(raw: &str) -> Result<TenantId> {
     let t = TenantId::parse(raw).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     tracing::Span::current().record("tenant", t.as_str());
     Ok(t)
 }
 
-/// Reads a bounded JSON body. Parse errors are described without echoing values.
-async fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T> {
+/// Reads a bounded body that claims (or does not deny) to be JSON.
+async fn json_bytes(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("");
         if !ct.starts_with("application/json") && !ct.contains("+json") {
             return Err(ApiError::UnsupportedMediaType);
         }
     }
-    let bytes = read_body(headers, body, BODY_LIMIT).await?;
+    Ok(read_body(headers, body, BODY_LIMIT).await?)
+}
+
+/// Reads a bounded JSON body. Parse errors are described without echoing values.
+async fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T> {
+    let bytes = json_bytes(headers, body).await?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::BadJson(describe(&e)))
+}
+
+/// Like [`json_body`], but an empty body reads as `T::default()`.
+pub(crate) async fn json_body_or_empty<T: DeserializeOwned + Default>(headers: &HeaderMap, body: Body) -> Result<T> {
+    let bytes = json_bytes(headers, body).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
     serde_json::from_slice(&bytes).map_err(|e| ApiError::BadJson(describe(&e)))
 }
 
@@ -89,13 +118,13 @@ fn describe(e: &serde_json::Error) -> String {
     }
 }
 
-fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T> {
+pub(crate) fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T> {
     axum::extract::Query::<T>::try_from_uri(uri)
         .map(|q| q.0)
         .map_err(|e| ApiError::BadRequest(format!("bad query string: {}", e.body_text())))
 }
 
-fn no_store(status: StatusCode, body: serde_json::Value) -> Response {
+pub(crate) fn no_store(status: StatusCode, body: serde_json::Value) -> Response {
     let mut r = (status, Json(body)).into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
@@ -215,7 +244,8 @@ async fn list_changes(AxState(s): AxState<State>, Path(t): Path<String>, uri: Ur
     s.admin.get_tenant(&t).await?;
     let changes = s.changes.list_changes(&t, q.after, limit).await.map_err(|e| ApiError::Admin(e.into()))?;
     let next_after = changes.last().map_or(q.after, |c| c.seq);
-    Ok(Json(json!({"changes": changes, "next_after": next_after})).into_response())
+    let has_more = changes.len() == limit as usize;
+    Ok(Json(json!({"changes": changes, "next_after": next_after, "has_more": has_more})).into_response())
 }
 
 #[derive(Deserialize)]

@@ -12,7 +12,14 @@ use tower::ServiceExt;
 
 fn state(f: &Fakes) -> State {
     let okta = Arc::new(shared::adapters::okta_http::OktaHttp::new(Default::default()));
-    State { admin: Arc::new(f.admin()), changes: f.store.clone(), sync: Arc::new(f.sync_service(okta)) }
+    State {
+        admin: Arc::new(f.admin()),
+        changes: f.store.clone(),
+        sync: Arc::new(f.sync_service(okta)),
+        health: Arc::new(f.health()),
+        invitations: Arc::new(f.invitations()),
+        teams: f.store.clone(),
+    }
 }
 
 async fn app() -> axum::Router {

@@ -15,11 +15,12 @@ use shared::app::sync::{SyncMessage, SyncOptions, SyncService};
 #[derive(Clone)]
 pub struct State {
     pub sync: Arc<SyncService>,
+    pub metrics: Arc<shared::adapters::emf::EmfMetrics>,
 }
 
 impl State {
     pub fn from_adapters(a: &Adapters) -> Self {
-        Self { sync: Arc::new(a.sync_service(SyncOptions::default())) }
+        Self { sync: Arc::new(a.sync_service(SyncOptions::default())), metrics: a.metrics.clone() }
     }
 }
 
@@ -45,7 +46,17 @@ fn deadline(ctx: &lambda_runtime::Context) -> Option<Instant> {
 
 pub async fn handle(event: LambdaEvent<Trigger>, state: &State) -> Result<serde_json::Value, lambda_runtime::Error> {
     let deadline = deadline(&event.context);
-    match event.payload {
+    let result = run(event.payload, deadline, state).await;
+    state.metrics.flush();
+    result
+}
+
+async fn run(
+    payload: Trigger,
+    deadline: Option<Instant>,
+    state: &State,
+) -> Result<serde_json::Value, lambda_runtime::Error> {
+    match payload {
         Trigger::Schedule(e) => {
             tracing::info!(detail_type = %e.detail_type, "nightly sync: starting a run per tenant");
             let started =

@@ -7,8 +7,12 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
 use shared::adapters::aws::Adapters;
+use shared::adapters::emf::EmfMetrics;
+use shared::app::telemetry::Telemetry;
 use shared::app::user_fetch::{backoff, FetchError, UserFetchService};
+use shared::domain::activity::ActivityEvent;
 use shared::domain::job::UserFetchJob;
+use shared::domain::metrics::Metric;
 use shared::ports::JobQueue;
 use tracing::Instrument;
 
@@ -16,11 +20,22 @@ use tracing::Instrument;
 pub struct State {
     pub service: Arc<UserFetchService>,
     pub queue: Arc<dyn JobQueue>,
+    pub telemetry: Arc<Telemetry>,
+    pub metrics: Arc<EmfMetrics>,
 }
+
+/// `maxReceiveCount` of the user-fetch queue's redrive policy in template.yaml: a message that
+/// fails on this receive goes to the DLQ.
+pub const MAX_RECEIVE_COUNT: u32 = 5;
 
 impl State {
     pub fn from_adapters(a: &Adapters) -> Self {
-        Self { service: Arc::new(a.user_fetch_service()), queue: a.queue() }
+        Self {
+            service: Arc::new(a.user_fetch_service()),
+            queue: a.queue(),
+            telemetry: a.telemetry.clone(),
+            metrics: a.metrics.clone(),
+        }
     }
 }
 
@@ -42,7 +57,10 @@ async fn process(record: &SqsMessage, state: &State) -> MessageResult {
         }
     };
     let delay = match state.service.process(&job).await {
-        Ok(_) => return MessageResult::Done,
+        Ok(_) => {
+            state.telemetry.record(&job.tenant, ActivityEvent::JobDone { waited_seconds: waited(record) }).await;
+            return MessageResult::Done;
+        }
         Err(FetchError::RateLimited(wait)) => {
             tracing::warn!(wait_s = wait.as_secs(), "Okta rate limit: job rescheduled for the reset");
             wait
@@ -56,12 +74,23 @@ async fn process(record: &SqsMessage, state: &State) -> MessageResult {
             backoff(receives)
         }
     };
+    if receives >= MAX_RECEIVE_COUNT {
+        tracing::error!(receives, "last attempt failed: the message goes to the DLQ");
+        state.telemetry.count(&job.tenant, Metric::DlqSends, 1);
+    }
     if !receipt.is_empty() {
         if let Err(e) = state.queue.retry_later(receipt, delay).await {
             tracing::warn!(error = %e, "could not reschedule the message; the queue's visibility timeout applies");
         }
     }
     MessageResult::Failed
+}
+
+/// How long the message waited in the queue (SQS's `SentTimestamp`, epoch milliseconds).
+fn waited(record: &SqsMessage) -> u64 {
+    let sent: Option<u128> = record.attributes.get("SentTimestamp").and_then(|t| t.parse().ok());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
+    sent.map_or(0, |ms| (now.saturating_sub(ms) / 1000) as u64)
 }
 
 /// Processes a batch's messages concurrently (a batch is at most 10); each fails alone.
@@ -73,6 +102,7 @@ pub async fn handle(event: LambdaEvent<SqsEvent>, state: &State) -> Result<SqsBa
         tasks.spawn(async move { (process(&record, &state).await, record.message_id) }.instrument(span));
     }
     let mut response = SqsBatchResponse::default();
+    let _flush = Flush(&state.metrics);
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok((MessageResult::Done, _)) => {}
@@ -83,4 +113,13 @@ pub async fn handle(event: LambdaEvent<SqsEvent>, state: &State) -> Result<SqsBa
         }
     }
     Ok(response)
+}
+
+/// Writes the batch's metrics when the handler returns, whichever way it returns.
+struct Flush<'a>(&'a EmfMetrics);
+
+impl Drop for Flush<'_> {
+    fn drop(&mut self) {
+        self.0.flush();
+    }
 }

@@ -7,16 +7,22 @@ use std::sync::Arc;
 use aws_config::BehaviorVersion;
 
 use super::dynamodb::DynamoStore;
+use super::emf::EmfMetrics;
 use super::okta_http::{OktaHttp, OktaHttpOptions};
 use super::secrets_manager::SecretsManagerStore;
 use super::settings::Settings;
 use super::sqs::SqsQueue;
+use super::sqs_admin::SqsQueueAdmin;
 use super::system::{OsRandom, SystemClock};
+use crate::app::health::HealthService;
 use crate::app::hooks::HookService;
+use crate::app::invitations::InvitationService;
 use crate::app::provisioning::Provisioner;
 use crate::app::secrets::SecretService;
 use crate::app::sync::{SyncOptions, SyncService};
+use crate::app::telemetry::Telemetry;
 use crate::app::user_fetch::UserFetchService;
+use crate::ports::QueueAdmin;
 use crate::ports::{Clock, Random};
 
 pub async fn sdk_config() -> aws_config::SdkConfig {
@@ -34,6 +40,9 @@ pub struct Adapters {
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
     pub okta: Arc<OktaHttp>,
+    /// EMF metrics, written out when a handler calls `metrics.flush()`.
+    pub metrics: Arc<EmfMetrics>,
+    pub telemetry: Arc<Telemetry>,
 }
 
 impl Adapters {
@@ -66,8 +75,10 @@ impl Adapters {
         ));
         let user_fetch_queue =
             settings.user_fetch_queue_url.clone().map(|url| Arc::new(SqsQueue::new(sqs.clone(), url)));
-        let okta = Arc::new(OktaHttp::new(OktaHttpOptions::default()));
-        Self { settings, store, secrets, user_fetch_queue, sqs, clock, random, okta }
+        let metrics = Arc::new(EmfMetrics::stdout(clock.clone()));
+        let okta = Arc::new(OktaHttp::new(OktaHttpOptions::default()).with_metrics(metrics.clone()));
+        let telemetry = Arc::new(Telemetry::new(store.clone(), metrics.clone(), clock.clone()));
+        Self { settings, store, secrets, user_fetch_queue, sqs, clock, random, okta, metrics, telemetry }
     }
 
     /// The provisioning state machine on the DynamoDB store.
@@ -90,7 +101,14 @@ impl Adapters {
     }
 
     pub fn hook_service(&self) -> HookService {
-        HookService::new(self.store.clone(), self.secrets.clone(), self.store.clone(), self.queue(), self.clock.clone())
+        HookService::new(
+            self.store.clone(),
+            self.secrets.clone(),
+            self.store.clone(),
+            self.queue(),
+            self.clock.clone(),
+            self.telemetry.clone(),
+        )
     }
 
     /// The sync-continuation queue; functions that use it declare `Needs::sync_queue`.
@@ -118,8 +136,45 @@ impl Adapters {
         )
     }
 
+    /// Health and DLQ redrive over the queues this function was given.
+    pub fn health_service(&self) -> HealthService {
+        let admin = |queue: &Option<String>, dlq: &Option<String>| -> Option<Arc<dyn QueueAdmin>> {
+            match (queue, dlq) {
+                (Some(q), Some(d)) => Some(Arc::new(SqsQueueAdmin::new(self.sqs.clone(), q.clone(), d.clone()))),
+                _ => None,
+            }
+        };
+        let s = &self.settings;
+        HealthService::new(
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            self.secrets.clone(),
+            admin(&s.user_fetch_queue_url, &s.user_fetch_dlq_url),
+            admin(&s.sync_queue_url, &s.sync_dlq_url),
+            self.clock.clone(),
+        )
+    }
+
+    pub fn invitation_service(&self) -> InvitationService {
+        InvitationService::new(
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            self.telemetry.clone(),
+            self.clock.clone(),
+        )
+    }
+
     pub fn user_fetch_service(&self) -> UserFetchService {
-        UserFetchService::new(self.store.clone(), self.secrets.clone(), self.okta.clone(), self.provisioner())
+        UserFetchService::new(
+            self.store.clone(),
+            self.secrets.clone(),
+            self.okta.clone(),
+            self.provisioner(),
+            self.telemetry.clone(),
+        )
     }
 
     pub async fn from_env(needs: super::settings::Needs) -> Result<Self, super::settings::SettingsError> {

@@ -2,9 +2,11 @@
 //! functions) may use AWS, HTTP or Lambda crates.
 pub mod aws;
 pub mod dynamodb;
+pub mod emf;
 pub mod http;
 pub mod okta_http;
 pub mod secrets_manager;
 pub mod settings;
 pub mod sqs;
+pub mod sqs_admin;
 pub mod system;

@@ -48,6 +48,7 @@ pub struct OktaHttp {
     options: OktaHttpOptions,
     rate: Mutex<HashMap<String, RateLimit>>,
     calls: std::sync::atomic::AtomicU64,
+    metrics: Option<std::sync::Arc<dyn crate::ports::Metrics>>,
 }
 
 enum Fetched<T> {
@@ -64,7 +65,19 @@ impl OktaHttp {
             .user_agent(concat!("okta-bridge/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("a TLS backend is available");
-        Self { client, options, rate: Mutex::new(HashMap::new()), calls: Default::default() }
+        Self { client, options, rate: Mutex::new(HashMap::new()), calls: Default::default(), metrics: None }
+    }
+
+    /// Counts every request (`OktaCalls`) and every 429 (`OktaRateLimited`) per tenant.
+    pub fn with_metrics(mut self, metrics: std::sync::Arc<dyn crate::ports::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn count(&self, org: &OktaOrg, metric: crate::domain::metrics::Metric) {
+        if let Some(m) = &self.metrics {
+            m.add(&org.tenant, metric, 1);
+        }
     }
 
     /// HTTP requests sent so far (retries included).
@@ -85,6 +98,7 @@ impl OktaHttp {
         let mut attempt = 0;
         loop {
             self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.count(org, crate::domain::metrics::Metric::OktaCalls);
             let sent = self
                 .client
                 .get(url)
@@ -122,6 +136,7 @@ impl OktaHttp {
                     };
                 }
                 StatusCode::TOO_MANY_REQUESTS => {
+                    self.count(org, crate::domain::metrics::Metric::OktaRateLimited);
                     let wait = retry_after(&headers);
                     if wait <= self.options.max_inline_wait && attempt < self.options.retries {
                         tracing::info!(

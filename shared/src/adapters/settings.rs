@@ -12,6 +12,7 @@ pub struct Settings {
     pub user_fetch_queue_url: Option<String>,
     pub user_fetch_dlq_url: Option<String>,
     pub sync_queue_url: Option<String>,
+    pub sync_dlq_url: Option<String>,
     pub secret_names: SecretNames,
     /// `{tenant}.{BASE_DOMAIN}` names a tenant; empty means path prefixes only.
     pub base_domain: String,
@@ -29,6 +30,7 @@ pub struct Needs {
     pub user_fetch_queue: bool,
     pub user_fetch_dlq: bool,
     pub sync_queue: bool,
+    pub sync_dlq: bool,
 }
 
 impl Settings {
@@ -49,6 +51,7 @@ impl Settings {
         let user_fetch_queue_url = needs.user_fetch_queue.then(|| required("USER_FETCH_QUEUE_URL"));
         let user_fetch_dlq_url = needs.user_fetch_dlq.then(|| required("USER_FETCH_DLQ_URL"));
         let sync_queue_url = needs.sync_queue.then(|| required("SYNC_QUEUE_URL"));
+        let sync_dlq_url = needs.sync_dlq.then(|| required("SYNC_DLQ_URL"));
         let ttl = match get("SECRETS_CACHE_TTL_SECONDS").map(|v| v.parse::<i64>()) {
             None => Duration::minutes(5),
             Some(Ok(s)) if (0..=3600).contains(&s) => Duration::seconds(s),
@@ -65,6 +68,7 @@ impl Settings {
             user_fetch_queue_url,
             user_fetch_dlq_url,
             sync_queue_url,
+            sync_dlq_url,
             secret_names: SecretNames {
                 admin_token: get("ADMIN_TOKEN_SECRET_ID").unwrap_or_else(|| format!("{prefix}/admin-token")),
                 session_key: get("SESSION_KEY_SECRET_ID").unwrap_or_else(|| format!("{prefix}/session-key")),

@@ -26,6 +26,9 @@ pub enum AdminError {
     InvalidConfig(#[from] InvalidConfig),
     #[error("{0}")]
     Invalid(String),
+    /// The request is valid but the record's state does not allow it.
+    #[error("{0}")]
+    InvalidState(String),
     #[error("the tenant config changed while it was being written; read it again and retry")]
     Conflict,
     #[error("a dependency is unavailable")]
@@ -151,6 +154,29 @@ impl AdminService {
     pub async fn revoke_scim_token(&self, tenant: &TenantId, id: &str) -> Result<(), AdminError> {
         self.config(tenant).await?;
         Ok(self.secrets.revoke_scim_token(tenant, id).await?)
+    }
+
+    pub async fn rotate_scim_token(&self, tenant: &TenantId, id: &str) -> Result<(String, Secret), AdminError> {
+        self.config(tenant).await?;
+        Ok(self.secrets.rotate_scim_token(tenant, id).await?)
+    }
+
+    /// Deployment secrets: the admin token (returned once) and the session signing key (never
+    /// shown). The previous value keeps working for the overlap; `revoke_previous_*` ends it now.
+    pub async fn rotate_admin_token(&self) -> Result<(Secret, Option<chrono::DateTime<chrono::Utc>>), AdminError> {
+        Ok(self.secrets.rotate_admin_token().await?)
+    }
+
+    pub async fn rotate_session_key(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>, AdminError> {
+        Ok(self.secrets.rotate_session_key().await?)
+    }
+
+    pub async fn revoke_previous_admin_token(&self) -> Result<(), AdminError> {
+        Ok(self.secrets.revoke_previous_deployment(true).await?)
+    }
+
+    pub async fn revoke_previous_session_key(&self) -> Result<(), AdminError> {
+        Ok(self.secrets.revoke_previous_deployment(false).await?)
     }
 
     pub async fn get_user(&self, tenant: &TenantId, id: &str) -> Result<User, AdminError> {

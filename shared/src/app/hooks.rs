@@ -8,7 +8,10 @@ use serde::Serialize;
 use tracing::instrument;
 
 use super::secrets::SecretService;
+use super::telemetry::Telemetry;
+use crate::domain::activity::ActivityEvent;
 use crate::domain::job::UserFetchJob;
+use crate::domain::metrics::Metric;
 use crate::domain::okta::HookDelivery;
 use crate::domain::tenant::{Provisioning, TenantConfig};
 use crate::domain::{OktaUserId, TenantId};
@@ -48,6 +51,7 @@ pub struct HookService {
     dedupe: Arc<dyn DedupeStore>,
     queue: Arc<dyn JobQueue>,
     clock: Arc<dyn Clock>,
+    telemetry: Arc<Telemetry>,
 }
 
 impl HookService {
@@ -57,8 +61,9 @@ impl HookService {
         dedupe: Arc<dyn DedupeStore>,
         queue: Arc<dyn JobQueue>,
         clock: Arc<dyn Clock>,
+        telemetry: Arc<Telemetry>,
     ) -> Self {
-        Self { configs, secrets, dedupe, queue, clock }
+        Self { configs, secrets, dedupe, queue, clock, telemetry }
     }
 
     async fn config(&self, tenant: &TenantId) -> Result<TenantConfig, HookError> {
@@ -98,8 +103,17 @@ impl HookService {
         if let Some(presented) = header(&config.event_hook_auth_header) {
             self.check(tenant, &presented).await?;
         }
+        self.telemetry.record(tenant, ActivityEvent::HookVerified).await;
         tracing::info!("event hook verification answered");
         Ok(challenge.to_owned())
+    }
+
+    fn count(&self, tenant: &TenantId, report: &DeliveryReport) {
+        let deduplicated = if report.duplicate_delivery { report.events } else { report.duplicate_events };
+        self.telemetry.count(tenant, Metric::EventsReceived, report.events as u64);
+        self.telemetry.count(tenant, Metric::EventsEnqueued, report.handled as u64);
+        self.telemetry.count(tenant, Metric::EventsDeduplicated, deduplicated as u64);
+        self.telemetry.count(tenant, Metric::JobsQueued, report.jobs as u64);
     }
 
     /// An authenticated delivery: jobs for every new `User` target of a handled event, queued
@@ -132,6 +146,7 @@ impl HookService {
             self.dedupe.seen(tenant, &keys, now.timestamp()).await.map_err(|e| HookError::Unavailable(Box::new(e)))?;
         if delivery_key.as_ref().is_some_and(|k| seen.contains(k)) {
             report.duplicate_delivery = true;
+            self.count(tenant, &report);
             tracing::info!(events = report.events, "duplicate delivery acknowledged");
             return Ok(report);
         }
@@ -184,6 +199,9 @@ impl HookService {
         if let Err(e) = self.dedupe.mark_seen(tenant, &remember, expires).await {
             tracing::warn!(error = %e, "delivery queued but not marked as seen; a retry may queue duplicate jobs");
         }
+        self.count(tenant, &report);
+        let activity = ActivityEvent::Delivery { events: report.events as u64, jobs: report.jobs as u64 };
+        self.telemetry.record(tenant, activity).await;
         tracing::info!(
             events = report.events,
             handled = report.handled,
@@ -210,8 +228,14 @@ mod tests {
         .unwrap();
         admin.put_tenant(&TenantId::parse("acme").unwrap(), input).await.unwrap();
         let secret = admin.rotate_event_hook_secret(&TenantId::parse("acme").unwrap()).await.unwrap();
-        let svc =
-            HookService::new(f.store.clone(), f.secret_service(), f.store.clone(), f.queue.clone(), f.clock.clone());
+        let svc = HookService::new(
+            f.store.clone(),
+            f.secret_service(),
+            f.store.clone(),
+            f.queue.clone(),
+            f.clock.clone(),
+            f.telemetry(),
+        );
         (svc, secret.expose().to_owned())
     }
 

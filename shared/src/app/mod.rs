@@ -1,9 +1,12 @@
 //! Use cases, one module per concern, written against ports only.
 pub mod admin;
+pub mod health;
 pub mod hooks;
+pub mod invitations;
 pub mod provisioning;
 pub mod secrets;
 pub mod sync;
+pub mod telemetry;
 pub mod user_fetch;
 
 pub use admin::{AdminError, AdminService};

@@ -30,6 +30,20 @@ pub enum Outcome {
     Stale,
 }
 
+impl Outcome {
+    /// The user metric this outcome counts towards, if it wrote anything.
+    pub fn metric(self) -> Option<crate::domain::metrics::Metric> {
+        use crate::domain::metrics::Metric;
+        match self {
+            Self::Created => Some(Metric::UsersCreated),
+            Self::Updated => Some(Metric::UsersUpdated),
+            Self::Reactivated => Some(Metric::UsersReactivated),
+            Self::Deactivated => Some(Metric::UsersDeactivated),
+            Self::Unchanged | Self::Stale => None,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
     /// Another writer changed the user in between: read Okta and the store again, then retry.

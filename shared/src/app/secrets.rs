@@ -98,6 +98,10 @@ pub struct ScimTokenInfo {
     pub id: String,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// A rotated token works until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    pub active: bool,
 }
 
 struct Cached {
@@ -284,6 +288,7 @@ impl SecretService {
             sha256: sha256_hex(token.expose().as_bytes()),
             created_at: self.clock.now(),
             revoked_at: None,
+            expires_at: None,
         };
         self.edit_scim_tokens(
             tenant,
@@ -320,18 +325,87 @@ impl SecretService {
     }
 
     pub async fn list_scim_tokens(&self, tenant: &TenantId) -> Result<Vec<ScimTokenInfo>, SecretError> {
+        let now = self.clock.now();
         Ok(self
             .scim_tokens(tenant, true)
             .await?
             .tokens
             .into_iter()
-            .map(|t| ScimTokenInfo { id: t.id, created_at: t.created_at, revoked_at: t.revoked_at })
+            .map(|t| ScimTokenInfo {
+                active: t.is_active(now),
+                id: t.id,
+                created_at: t.created_at,
+                revoked_at: t.revoked_at,
+                expires_at: t.expires_at,
+            })
             .collect())
+    }
+
+    /// Replaces a SCIM token: a new one is issued (returned once) and the old one keeps working
+    /// for the overlap window, so the SCIM client can be updated without a gap.
+    #[instrument(skip_all, fields(tenant = %tenant, token_id = %id))]
+    pub async fn rotate_scim_token(&self, tenant: &TenantId, id: &str) -> Result<(String, Secret), SecretError> {
+        let now = self.clock.now();
+        if !self.scim_tokens(tenant, true).await?.active(now).any(|t| t.id == id) {
+            return Err(SecretError::UnknownToken);
+        }
+        let issued = self.issue_scim_token(tenant).await?;
+        let until = now + self.overlap;
+        self.edit_scim_tokens(
+            tenant,
+            |set| {
+                for t in set.tokens.iter_mut().filter(|t| t.id == id && t.expires_at.is_none_or(|e| e > until)) {
+                    t.expires_at = Some(until);
+                }
+                Ok(())
+            },
+            |set| set.tokens.iter().any(|t| t.id == id && t.expires_at.is_some()),
+        )
+        .await?;
+        tracing::info!(new_token_id = %issued.0, "SCIM token rotated");
+        Ok(issued)
+    }
+
+    async fn rotate_deployment(&self, name: &str) -> Result<(Secret, RotatingSecret), SecretError> {
+        let value = self.generate();
+        let now = self.clock.now();
+        let next = match self.read_fresh(name).await? {
+            Some(old) => RotatingSecret::decode(&old).rotate(value.clone(), now, self.overlap),
+            None => RotatingSecret::new(value.clone(), now),
+        };
+        self.write(name, next.encode()).await?;
+        Ok((value, next))
+    }
+
+    /// A new deployment admin token (returned once); the old one works for the overlap window.
+    pub async fn rotate_admin_token(&self) -> Result<(Secret, Option<DateTime<Utc>>), SecretError> {
+        let (value, doc) = self.rotate_deployment(&self.names.admin_token.clone()).await?;
+        tracing::info!("admin token rotated");
+        Ok((value, doc.previous.map(|p| p.valid_until)))
+    }
+
+    /// A new session signing key (never shown); sessions signed with the old one stay valid for
+    /// the overlap window.
+    pub async fn rotate_session_key(&self) -> Result<Option<DateTime<Utc>>, SecretError> {
+        let (_, doc) = self.rotate_deployment(&self.names.session_key.clone()).await?;
+        tracing::info!("session signing key rotated");
+        Ok(doc.previous.map(|p| p.valid_until))
+    }
+
+    /// Stops accepting the rotated-out value of a deployment secret at once.
+    pub async fn revoke_previous_deployment(&self, admin_token: bool) -> Result<(), SecretError> {
+        let name = if admin_token { self.names.admin_token.clone() } else { self.names.session_key.clone() };
+        if let Some(s) = self.read_fresh(&name).await? {
+            self.write(&name, RotatingSecret::decode(&s).revoke_previous().encode()).await?;
+        }
+        tracing::info!(admin_token, "previous deployment secret revoked");
+        Ok(())
     }
 
     /// The id of the active SCIM token presented, if any.
     pub async fn verify_scim_token(&self, tenant: &TenantId, presented: &str) -> Result<Option<String>, SecretError> {
-        Ok(self.scim_tokens(tenant, false).await?.verify(presented).map(str::to_owned))
+        let now = self.clock.now();
+        Ok(self.scim_tokens(tenant, false).await?.verify(presented, now).map(str::to_owned))
     }
 
     /// What is set, and when; never values.
@@ -350,7 +424,7 @@ impl SecretService {
             okta_api_token: state(self.rotating(&self.names.tenant(tenant, TenantSecret::OktaApiToken)).await?),
             oidc_client_secret: state(self.rotating(&self.names.tenant(tenant, TenantSecret::OidcClientSecret)).await?),
             event_hook_secret: state(self.rotating(&self.names.tenant(tenant, TenantSecret::EventHookSecret)).await?),
-            scim_tokens_active: self.scim_tokens(tenant, false).await?.active().count(),
+            scim_tokens_active: self.scim_tokens(tenant, false).await?.active(now).count(),
         })
     }
 }

@@ -11,6 +11,7 @@ use tracing::instrument;
 
 use super::provisioning::{Mode, Outcome, ProvisionError, Provisioner};
 use super::user_fetch::UserFetchService;
+use crate::domain::activity::ActivityEvent;
 use crate::domain::change::Actor;
 use crate::domain::convergence::Truth;
 use crate::domain::sync_run::{brake_holds, RunStatus, RunTrigger, SyncRun};
@@ -145,20 +146,40 @@ impl SyncService {
         self.queue.enqueue_delayed(&body, delay).await.map_err(|e| SyncError::Unavailable(e.to_string()))
     }
 
-    async fn active_users(&self, tenant: &TenantId) -> Result<Vec<User>, SyncError> {
-        let mut out = Vec::new();
+    /// Walks the tenant's active Okta-linked users a page at a time (never the whole directory in
+    /// memory), handing each page to `visit`.
+    async fn for_each_active_page<F>(&self, tenant: &TenantId, mut visit: F) -> Result<(), SyncError>
+    where
+        F: FnMut(Vec<User>),
+    {
         let mut cursor = None;
         loop {
             let page = self
                 .users
                 .list_users(tenant, &UserQuery { status: Some(UserStatus::Active), cursor, limit: 1000 })
                 .await?;
-            out.extend(page.items.into_iter().filter(|u| u.okta_id.is_some()));
+            visit(page.items.into_iter().filter(|u| u.okta_id.is_some()).collect());
             match page.next {
                 Some(next) => cursor = Some(next),
-                None => return Ok(out),
+                None => return Ok(()),
             }
         }
+    }
+
+    async fn count_active(&self, tenant: &TenantId) -> Result<u64, SyncError> {
+        let mut n = 0;
+        self.for_each_active_page(tenant, |page| n += page.len() as u64).await?;
+        Ok(n)
+    }
+
+    /// The active Okta-linked users no page of this run listed.
+    async fn unseen_active(&self, tenant: &TenantId, seen: &HashSet<String>) -> Result<Vec<User>, SyncError> {
+        let mut unseen = Vec::new();
+        self.for_each_active_page(tenant, |page| {
+            unseen.extend(page.into_iter().filter(|u| u.okta_id.as_ref().is_some_and(|o| !seen.contains(o.as_str()))))
+        })
+        .await?;
+        Ok(unseen)
     }
 
     /// Starts a run, or returns the one already running for the tenant (`true`).
@@ -177,7 +198,7 @@ impl SyncService {
                 return Ok((running, true));
             }
         }
-        run.active_at_start = self.active_users(tenant).await?.len() as u64;
+        run.active_at_start = self.count_active(tenant).await?;
         let run = self.runs.create_run(&run).await?;
         self.send(&run, Duration::ZERO).await?;
         tracing::info!(run = %run.id, dry_run, ?trigger, "sync run started");
@@ -258,12 +279,18 @@ impl SyncService {
                         run.counts.okta_calls += 1;
                         return self.checkpoint_and_continue(run, retry_after).await;
                     }
+                    Err(OktaError::Unauthorized { code }) => {
+                        // Retrying cannot help until an admin sets a working token.
+                        run.counts.okta_calls += 1;
+                        return self.fail(run, &format!("Okta refused the API token ({code}); set a new one")).await;
+                    }
                     Err(e) => {
                         // Not fatal yet: the message is retried (with SQS's backoff) from this checkpoint.
                         return Err(SyncError::Unavailable(format!("Okta: {e}")));
                     }
                 };
             run.counts.okta_calls += 1;
+            self.fetch.telemetry().record(&run.tenant, ActivityEvent::OktaTokenUsed).await;
             self.apply_page(&config, &mut run, &page.users, mode).await?;
             run.counts.pages += 1;
             let seen: Vec<String> = page.users.iter().map(|u| u.id.clone()).collect();
@@ -359,12 +386,8 @@ impl SyncService {
     /// holds (or it is a dry run, or `approved` applies what the brake held).
     async fn finish(&self, config: &TenantConfig, mut run: SyncRun, approved: bool) -> Result<Step, SyncError> {
         let seen: HashSet<String> = self.runs.load_seen(&run.tenant, &run.id).await?;
-        let candidates: Vec<User> = self
-            .active_users(&run.tenant)
-            .await?
-            .into_iter()
-            .filter(|u| u.okta_id.as_ref().is_some_and(|o| !seen.contains(o.as_str())))
-            .collect();
+        let candidates = self.unseen_active(&run.tenant, &seen).await?;
+        drop(seen);
         run.pending_deactivations = candidates.len() as u64;
         run.samples = candidates.iter().take(SAMPLES).map(|u| u.id.to_string()).collect();
         let held =
@@ -416,25 +439,27 @@ impl SyncService {
 
     /// One CloudWatch Embedded Metric Format line per finished run (SPEC §14).
     fn emit_metrics(&self, run: &SyncRun) {
+        use crate::domain::metrics::Metric;
         let duration_ms = run
             .finished_at
             .unwrap_or_else(|| self.clock.now())
             .signed_duration_since(run.started_at)
-            .num_milliseconds();
+            .num_milliseconds()
+            .max(0) as u64;
         let c = &run.counts;
-        let line = serde_json::json!({
-            "_aws": {"Timestamp": self.clock.now().timestamp_millis(), "CloudWatchMetrics": [{
-                "Namespace": "okta-bridge", "Dimensions": [["Tenant"]],
-                "Metrics": [
-                    {"Name": "SyncDuration", "Unit": "Milliseconds"}, {"Name": "SyncUsersCreated", "Unit": "Count"},
-                    {"Name": "SyncUsersUpdated", "Unit": "Count"}, {"Name": "SyncUsersDeactivated", "Unit": "Count"},
-                    {"Name": "SyncUsersReactivated", "Unit": "Count"}, {"Name": "SyncOktaCalls", "Unit": "Count"},
-                    {"Name": "SyncErrors", "Unit": "Count"}, {"Name": "SyncFailed", "Unit": "Count"}]}]},
-            "Tenant": run.tenant.as_str(), "RunId": run.id, "Status": run.status,
-            "SyncDuration": duration_ms, "SyncUsersCreated": c.created, "SyncUsersUpdated": c.updated,
-            "SyncUsersDeactivated": c.deactivated, "SyncUsersReactivated": c.reactivated, "SyncOktaCalls": c.okta_calls,
-            "SyncErrors": c.errors, "SyncFailed": u64::from(run.status == RunStatus::Failed),
-        });
-        println!("{line}");
+        self.fetch.telemetry().metrics().publish(
+            &run.tenant,
+            &[
+                (Metric::SyncDuration, duration_ms),
+                (Metric::UsersCreated, c.created),
+                (Metric::UsersUpdated, c.updated),
+                (Metric::UsersDeactivated, c.deactivated),
+                (Metric::UsersReactivated, c.reactivated),
+                (Metric::SyncOktaCalls, c.okta_calls),
+                (Metric::SyncErrors, c.errors),
+                (Metric::SyncFailed, u64::from(run.status == RunStatus::Failed)),
+            ],
+            &[("RunId", serde_json::json!(run.id)), ("Status", serde_json::json!(run.status))],
+        );
     }
 }

@@ -6,6 +6,8 @@ use tracing::instrument;
 
 use super::provisioning::{Mode, Outcome, ProvisionError, Provisioner};
 use super::secrets::{SecretService, TenantSecret};
+use super::telemetry::Telemetry;
+use crate::domain::activity::ActivityEvent;
 use crate::domain::change::Actor;
 use crate::domain::convergence::Truth;
 use crate::domain::job::UserFetchJob;
@@ -37,6 +39,7 @@ pub struct UserFetchService {
     secrets: Arc<SecretService>,
     okta: Arc<dyn OktaDirectory>,
     provisioner: Arc<Provisioner>,
+    telemetry: Arc<Telemetry>,
 }
 
 /// Reads the truth: the user, and (only when it matters) the app assignment.
@@ -71,8 +74,13 @@ impl UserFetchService {
         secrets: Arc<SecretService>,
         okta: Arc<dyn OktaDirectory>,
         provisioner: Arc<Provisioner>,
+        telemetry: Arc<Telemetry>,
     ) -> Self {
-        Self { configs, secrets, okta, provisioner }
+        Self { configs, secrets, okta, provisioner, telemetry }
+    }
+
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
     }
 
     /// The tenant's Okta org, or why it cannot be called.
@@ -83,7 +91,7 @@ impl UserFetchService {
             .await
             .map_err(|e| FetchError::Retryable(e.to_string()))?
             .ok_or_else(|| FetchError::Retryable("the tenant has no Okta API token".into()))?;
-        Ok(OktaOrg { base_url: config.okta_domain.clone(), api_token: token })
+        Ok(OktaOrg { tenant: config.tenant.clone(), base_url: config.okta_domain.clone(), api_token: token })
     }
 
     #[instrument(skip_all, fields(tenant = %job.tenant, okta_user = %job.okta_user_id, event = %job.event_uuid))]
@@ -102,8 +110,12 @@ impl UserFetchService {
         let org = self.org(&config).await?;
         for _ in 0..3 {
             let truth = okta_truth(self.okta.as_ref(), &org, &app_id, &job.okta_user_id).await?;
+            self.telemetry.record(&job.tenant, ActivityEvent::OktaTokenUsed).await;
             match self.provisioner.converge(&config, &job.okta_user_id, &truth, Actor::Hook, Mode::Apply).await {
                 Ok(outcome) => {
+                    if let Some(metric) = outcome.metric() {
+                        self.telemetry.count(&job.tenant, metric, 1);
+                    }
                     tracing::info!(?outcome, cause = %job.cause, "job done");
                     return Ok(Some(outcome));
                 }

@@ -1,10 +1,13 @@
 //! Pure types and rules: no I/O and no AWS, HTTP or Lambda types.
+pub mod activity;
 pub mod change;
 pub mod convergence;
 pub mod email;
+pub mod health;
 pub mod ids;
 pub mod job;
 pub mod mapping;
+pub mod metrics;
 pub mod okta;
 pub mod rotation;
 pub mod routing;

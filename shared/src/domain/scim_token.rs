@@ -14,6 +14,15 @@ pub struct ScimTokenRecord {
     pub created_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Set when the token was rotated: it keeps working until then (the overlap window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl ScimTokenRecord {
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
 }
 
 /// All of a tenant's SCIM token records (one Secrets Manager document).
@@ -32,15 +41,15 @@ impl ScimTokenSet {
         Secret::new(serde_json::to_string(self).expect("token set serialises"))
     }
 
-    pub fn active(&self) -> impl Iterator<Item = &ScimTokenRecord> {
-        self.tokens.iter().filter(|t| t.revoked_at.is_none())
+    pub fn active(&self, now: DateTime<Utc>) -> impl Iterator<Item = &ScimTokenRecord> {
+        self.tokens.iter().filter(move |t| t.is_active(now))
     }
 
     /// The id of the active token `presented` is, compared in constant time against every record.
-    pub fn verify(&self, presented: &str) -> Option<&str> {
+    pub fn verify(&self, presented: &str, now: DateTime<Utc>) -> Option<&str> {
         let presented = sha256(presented.as_bytes());
         let mut found = None;
-        for record in self.active() {
+        for record in self.active(now) {
             let Some(stored) = decode_hex32(&record.sha256) else { continue };
             if digest_eq(&stored, &presented) && found.is_none() {
                 found = Some(record.id.as_str());
@@ -83,12 +92,18 @@ mod tests {
                 sha256: sha256_hex(token.expose().as_bytes()),
                 created_at: now,
                 revoked_at: None,
+                expires_at: None,
             }],
         };
-        assert_eq!(set.verify(token.expose()), Some("tok1"));
-        assert_eq!(set.verify("scim_wrong"), None);
+        assert_eq!(set.verify(token.expose(), now), Some("tok1"));
+        assert_eq!(set.verify("scim_wrong", now), None);
+        // Rotated: valid until it expires.
+        set.tokens[0].expires_at = Some(now + chrono::Duration::hours(24));
+        assert_eq!(set.verify(token.expose(), now + chrono::Duration::hours(23)), Some("tok1"));
+        assert_eq!(set.verify(token.expose(), now + chrono::Duration::hours(24)), None);
+        set.tokens[0].expires_at = None;
         set.tokens[0].revoked_at = Some(now);
-        assert_eq!(set.verify(token.expose()), None);
+        assert_eq!(set.verify(token.expose(), now), None);
         assert!(token.expose().starts_with(TOKEN_PREFIX));
         assert_eq!(token.expose().len(), TOKEN_PREFIX.len() + 43);
     }

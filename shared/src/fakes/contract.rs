@@ -7,7 +7,7 @@ use crate::domain::tenant::TenantConfigInput;
 use crate::domain::user::{User, UserStatus};
 use crate::domain::{Email, OktaUserId, Secret, TenantId, UserId};
 use crate::ports::user_store::UserQuery;
-use crate::ports::SyncStore;
+use crate::ports::{ActivityStore, SyncStore};
 use crate::ports::{
     ChangeLog, ConfigStore, DedupeStore, JobQueue, PendingStore, SecretStore, StoreError, TeamStore, UniqueField,
     UserReader, UserWriter,
@@ -216,6 +216,8 @@ pub async fn store_contract(
     assert_eq!(seqs.len(), 6, "ann, josé, update, Ann.Lee, deactivate, one racer");
     assert_eq!(log.list_changes(&t1, 4, 1).await.expect("log").iter().map(|c| c.seq).collect::<Vec<_>>(), vec![5]);
     assert_eq!(log.list_changes(&t2, 0, 100).await.expect("log").len(), 1);
+    let latest: Vec<u64> = log.latest_changes(&t1, 2).await.expect("log").iter().map(|c| c.seq).collect();
+    assert_eq!(latest, vec![6, 5], "newest first");
 }
 
 async fn config_contract(configs: &dyn ConfigStore) {
@@ -352,6 +354,32 @@ pub async fn sync_store_contract(store: &dyn SyncStore) {
     let seen = store.load_seen(&t, &first.id).await.expect("load");
     assert_eq!(seen.len(), 3);
     assert!(store.load_seen(&t, &second.id).await.expect("load").is_empty());
+}
+
+/// Activity: hourly counters summed over the last day, latest instants kept (an older record never
+/// moves one back), tenants apart.
+pub async fn activity_store_contract(store: &dyn ActivityStore) {
+    use crate::domain::activity::ActivityEvent;
+    let (tenant, other) = (self::tenant("activity"), self::tenant("activity2"));
+    let now: DateTime<Utc> = "2026-11-25T12:30:00Z".parse().unwrap();
+    assert_eq!(store.activity(&tenant, now).await.unwrap(), Default::default());
+    let h = |hours: i64| now - chrono::Duration::hours(hours);
+    store.record(&tenant, h(30), ActivityEvent::Delivery { events: 100, jobs: 90 }).await.unwrap();
+    store.record(&tenant, h(23), ActivityEvent::Delivery { events: 5, jobs: 4 }).await.unwrap();
+    store.record(&tenant, h(1), ActivityEvent::Delivery { events: 2, jobs: 1 }).await.unwrap();
+    store.record(&tenant, h(1), ActivityEvent::Delivery { events: 3, jobs: 3 }).await.unwrap();
+    store.record(&tenant, h(2), ActivityEvent::HookVerified).await.unwrap();
+    store.record(&tenant, h(5), ActivityEvent::HookVerified).await.unwrap();
+    store.record(&tenant, h(1), ActivityEvent::JobDone { waited_seconds: 7 }).await.unwrap();
+    store.record(&tenant, h(3), ActivityEvent::JobDone { waited_seconds: 99 }).await.unwrap();
+    store.record(&tenant, h(4), ActivityEvent::OktaTokenUsed).await.unwrap();
+    let a = store.activity(&tenant, now).await.unwrap();
+    assert_eq!((a.events_24h, a.jobs_24h), (10, 8), "the 30-hour-old delivery is outside the day");
+    assert_eq!(a.last_delivery_at, Some(h(1)));
+    assert_eq!(a.hook_verified_at, Some(h(2)), "an older verification does not move it back");
+    assert_eq!((a.last_job_at, a.last_job_waited_seconds), (Some(h(1)), Some(7)));
+    assert_eq!(a.okta_token_used_at, Some(h(4)));
+    assert_eq!(store.activity(&other, now).await.unwrap(), Default::default(), "tenants apart");
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use crate::domain::activity::{first_bucket_of_day, hour_bucket, Activity, ActivityEvent};
 use crate::domain::change::{ChangeEvent, NewChange};
 use chrono::{DateTime, Utc};
 
@@ -12,11 +14,11 @@ use crate::domain::tenant::TenantConfig;
 use crate::domain::user::User;
 use crate::domain::{Email, OktaUserId, TenantId, UserId};
 use crate::ports::user_store::UserQuery;
-use crate::ports::SyncStore;
 use crate::ports::{
     cursor, ChangeLog, ConfigStore, DedupeStore, Page, PendingStore, StoreError, TeamStore, UniqueField, UserReader,
     UserWriter,
 };
+use crate::ports::{ActivityStore, SyncStore};
 
 #[derive(Default)]
 struct Tenant {
@@ -27,6 +29,9 @@ struct Tenant {
     teams: BTreeMap<String, Team>,
     pending: BTreeMap<String, std::collections::BTreeSet<Waiting>>,
     dedupe: HashMap<String, i64>,
+    activity: Activity,
+    /// Hourly buckets: (events, jobs, latest delivery).
+    buckets: BTreeMap<String, (u64, u64, DateTime<Utc>)>,
 }
 
 /// The DynamoDB store's semantics in memory: the same uniqueness, versioning and change-log rules.
@@ -119,10 +124,10 @@ impl UserReader for MemoryStore {
         }
         let tenants = self.tenants.lock().expect("lock");
         let Some(t) = tenants.get(tenant) else { return Ok(Page { items: vec![], next: None }) };
+        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
         let mut matching = t
             .users
-            .iter()
-            .filter(|(id, _)| after.as_deref().is_none_or(|a| id.as_str() > a))
+            .range::<str, _>((from.as_ref().map(String::as_str), Bound::Unbounded))
             .filter(|(_, u)| query.status.is_none_or(|s| u.status == s))
             .map(|(_, u)| u.clone());
         let items: Vec<User> = matching.by_ref().take(query.limit as usize).collect();
@@ -189,6 +194,14 @@ impl ChangeLog for MemoryStore {
         Ok(tenants
             .get(tenant)
             .map(|t| t.changes.iter().filter(|c| c.seq > after).take(limit as usize).cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn latest_changes(&self, tenant: &TenantId, limit: u32) -> Result<Vec<ChangeEvent>, StoreError> {
+        let tenants = self.tenants.lock().expect("lock");
+        Ok(tenants
+            .get(tenant)
+            .map(|t| t.changes.iter().rev().take(limit as usize).cloned().collect())
             .unwrap_or_default())
     }
 }
@@ -391,6 +404,53 @@ impl SyncStore for MemoryStore {
     }
 }
 
+#[async_trait]
+impl ActivityStore for MemoryStore {
+    async fn record(&self, tenant: &TenantId, at: DateTime<Utc>, event: ActivityEvent) -> Result<(), StoreError> {
+        let mut tenants = self.tenants.lock().expect("lock");
+        let t = tenants.entry(tenant.clone()).or_default();
+        let latest = |slot: &mut Option<DateTime<Utc>>| {
+            let newer = slot.is_none_or(|s| s <= at);
+            if newer {
+                *slot = Some(at);
+            }
+            newer
+        };
+        match event {
+            ActivityEvent::HookVerified => {
+                latest(&mut t.activity.hook_verified_at);
+            }
+            ActivityEvent::OktaTokenUsed => {
+                latest(&mut t.activity.okta_token_used_at);
+            }
+            ActivityEvent::JobDone { waited_seconds } => {
+                if latest(&mut t.activity.last_job_at) {
+                    t.activity.last_job_waited_seconds = Some(waited_seconds);
+                }
+            }
+            ActivityEvent::Delivery { events, jobs } => {
+                let b = t.buckets.entry(hour_bucket(at)).or_insert((0, 0, at));
+                b.0 += events;
+                b.1 += jobs;
+                b.2 = at;
+            }
+        }
+        Ok(())
+    }
+
+    async fn activity(&self, tenant: &TenantId, now: DateTime<Utc>) -> Result<Activity, StoreError> {
+        let tenants = self.tenants.lock().expect("lock");
+        let Some(t) = tenants.get(tenant) else { return Ok(Activity::default()) };
+        let mut a = t.activity.clone();
+        for (_, (events, jobs, _)) in t.buckets.range(first_bucket_of_day(now)..=hour_bucket(now)) {
+            a.events_24h += events;
+            a.jobs_24h += jobs;
+        }
+        a.last_delivery_at = t.buckets.values().next_back().map(|b| b.2);
+        Ok(a)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,5 +461,6 @@ mod tests {
         super::super::contract::store_contract(&store, &store, &store, &store).await;
         super::super::contract::team_pending_dedupe_contract(&store, &store, &store).await;
         super::super::contract::sync_store_contract(&store).await;
+        super::super::contract::activity_store_contract(&store).await;
     }
 }

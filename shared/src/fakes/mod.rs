@@ -1,6 +1,7 @@
 //! In-memory ports for unit tests (feature `fakes`), and the contract suites that fakes and real
 //! adapters must both pass, so a fake never drifts from the adapter it stands in for.
 pub mod contract;
+mod memory_metrics;
 mod memory_queue;
 mod memory_secrets;
 mod memory_store;
@@ -8,6 +9,7 @@ mod time;
 
 use std::sync::Arc;
 
+pub use memory_metrics::MemoryMetrics;
 pub use memory_queue::MemoryQueue;
 pub use memory_secrets::MemorySecrets;
 pub use memory_store::MemoryStore;
@@ -24,6 +26,7 @@ pub struct Fakes {
     pub queue: Arc<MemoryQueue>,
     pub clock: Arc<FakeClock>,
     pub random: Arc<FakeRandom>,
+    pub metrics: Arc<MemoryMetrics>,
 }
 
 impl Default for Fakes {
@@ -40,6 +43,7 @@ impl Fakes {
             queue: Arc::new(MemoryQueue::default()),
             clock: Arc::new(FakeClock::default()),
             random: Arc::new(FakeRandom::default()),
+            metrics: Arc::new(MemoryMetrics::default()),
         }
     }
 
@@ -61,6 +65,10 @@ impl Fakes {
         ))
     }
 
+    pub fn telemetry(&self) -> Arc<crate::app::telemetry::Telemetry> {
+        Arc::new(crate::app::telemetry::Telemetry::new(self.store.clone(), self.metrics.clone(), self.clock.clone()))
+    }
+
     pub fn provisioner(&self) -> Arc<crate::app::provisioning::Provisioner> {
         Arc::new(crate::app::provisioning::Provisioner::new(
             self.store.clone(),
@@ -79,6 +87,7 @@ impl Fakes {
             self.secret_service(),
             okta.clone(),
             self.provisioner(),
+            self.telemetry(),
         ));
         crate::app::sync::SyncService::new(
             self.store.clone(),
@@ -91,6 +100,30 @@ impl Fakes {
             self.clock.clone(),
             self.random.clone(),
             crate::app::sync::SyncOptions::default(),
+        )
+    }
+
+    /// Health without queues (the fakes have no DLQ).
+    pub fn health(&self) -> crate::app::health::HealthService {
+        crate::app::health::HealthService::new(
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            self.secret_service(),
+            None,
+            None,
+            self.clock.clone(),
+        )
+    }
+
+    pub fn invitations(&self) -> crate::app::invitations::InvitationService {
+        crate::app::invitations::InvitationService::new(
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            self.telemetry(),
+            self.clock.clone(),
         )
     }
 

@@ -28,3 +28,16 @@ pub enum QueueError {
     #[error("the queue is unavailable")]
     Unavailable(#[source] Cause),
 }
+
+/// A work queue and its dead-letter queue, as an operator sees them.
+#[async_trait]
+pub trait QueueAdmin: Send + Sync {
+    /// Depth of the queue and of its DLQ.
+    async fn depths(&self) -> Result<(QueueDepth, QueueDepth), QueueError>;
+    /// Moves up to `max` messages from the DLQ back to the queue, each sent before it is deleted
+    /// (a crash in between duplicates a job, which the worker tolerates, and never loses one).
+    /// Returns how many moved.
+    async fn redrive(&self, max: usize) -> Result<u64, QueueError>;
+}
+
+pub use crate::domain::health::QueueDepth;

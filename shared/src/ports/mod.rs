@@ -1,16 +1,20 @@
 //! Traits shaped by what the use cases need. They speak domain types only; adapters implement them.
+pub mod activity_store;
 pub mod clock;
 pub mod config_store;
 pub mod job_queue;
+pub mod metrics;
 pub mod okta;
 pub mod secret_store;
 pub mod sync_store;
 pub mod team_store;
 pub mod user_store;
 
+pub use activity_store::ActivityStore;
 pub use clock::{Clock, Random};
 pub use config_store::ConfigStore;
-pub use job_queue::JobQueue;
+pub use job_queue::{JobQueue, QueueAdmin};
+pub use metrics::Metrics;
 pub use okta::OktaDirectory;
 pub use secret_store::SecretStore;
 pub use sync_store::SyncStore;

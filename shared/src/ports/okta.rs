@@ -9,6 +9,8 @@ use crate::domain::{OktaUserId, Secret};
 /// Which Okta org to call, and with what token.
 #[derive(Debug, Clone)]
 pub struct OktaOrg {
+    /// Whose org this is (for metrics and logs; never sent to Okta).
+    pub tenant: crate::domain::TenantId,
     /// `https://{org}.okta.com` (validated when the tenant config was written).
     pub base_url: String,
     pub api_token: Secret,

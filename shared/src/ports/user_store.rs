@@ -45,4 +45,6 @@ pub trait UserWriter: Send + Sync {
 pub trait ChangeLog: Send + Sync {
     /// Changes with `seq > after`, in order, at most `limit`.
     async fn list_changes(&self, tenant: &TenantId, after: u64, limit: u32) -> Result<Vec<ChangeEvent>, StoreError>;
+    /// The newest `limit` changes, newest first (for the status page).
+    async fn latest_changes(&self, tenant: &TenantId, limit: u32) -> Result<Vec<ChangeEvent>, StoreError>;
 }

@@ -157,6 +157,12 @@ fn banner(
    token       {admin_token}
    (secret id  {admin_secret})
    try         curl -H "Authorization: Bearer {admin_token}" {base}/admin/tenants/{t}
+   health      curl -H "Authorization: Bearer {admin_token}" {base}/admin/tenants/{t}/health
+   status page curl -H "Authorization: Bearer {admin_token}" {base}/admin/tenants/{t}/status > status.html
+   Sync users  curl -X POST -H "Authorization: Bearer {admin_token}" {base}/admin/tenants/{t}/sync
+   its runs    curl -H "Authorization: Bearer {admin_token}" {base}/admin/tenants/{t}/sync-runs
+   changes     curl -H "Authorization: Bearer {admin_token}" "{base}/admin/tenants/{t}/changes?after=0"
+   OpenAPI     {base}/admin/openapi.json
 
  Tenant `{t}` (also at http://{t}.localhost:{port}/...)
    Event hook  {base}/t/{t}/webhooks/okta

@@ -16,6 +16,25 @@ async fn dynamodb_store_enforces_uniqueness_versions_and_change_order() {
 }
 
 #[tokio::test]
+async fn dynamodb_teams_pending_references_and_dedupe_records() {
+    let app = TestApp::spawn().await;
+    let store = app.functions.adapters.store.as_ref();
+    contract::team_pending_dedupe_contract(store, store, store).await;
+}
+
+#[tokio::test]
+async fn dynamodb_sync_runs_leases_and_seen_pages() {
+    let app = TestApp::spawn().await;
+    contract::sync_store_contract(app.functions.adapters.store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn dynamodb_activity_counts_by_the_hour_and_keeps_the_latest_instants() {
+    let app = TestApp::spawn().await;
+    contract::activity_store_contract(app.functions.adapters.store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn secrets_manager_store_reads_writes_and_creates() {
     let store = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(sdk().await));
     let name = format!("okta-bridge/{}/contract", crate::helpers::unique_stage());

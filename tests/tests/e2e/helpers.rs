@@ -100,7 +100,10 @@ impl TestApp {
             req = req.header("content-type", "application/json");
         }
         let body = body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty);
-        self.call(req.body(body).expect("request")).await
+        let reply = self.call(req.body(body).expect("request")).await;
+        // Every admin response any test sees must be what the OpenAPI document says.
+        crate::openapi::check(method, path, reply.status, reply.content_type(), &reply.body);
+        reply
     }
 
     pub async fn create_tenant(&self, tenant: &str) -> Reply {

@@ -7,6 +7,8 @@ mod helpers;
 mod hooks;
 mod local_stack;
 mod okta_client;
+mod openapi;
+mod operations;
 mod property;
 mod secret_leaks;
 mod sync;

@@ -13,7 +13,11 @@ use crate::world::profile;
 
 async fn setup() -> (OktaSim, OktaOrg, OktaHttp) {
     let sim = OktaSim::start(0, "00token", "0oaapp").await.unwrap();
-    let org = OktaOrg { base_url: sim.base_url.clone(), api_token: Secret::new("00token") };
+    let org = OktaOrg {
+        tenant: shared::domain::TenantId::parse("acme").unwrap(),
+        base_url: sim.base_url.clone(),
+        api_token: Secret::new("00token"),
+    };
     let client = OktaHttp::new(OktaHttpOptions {
         timeout: Duration::from_millis(500),
         backoff_base: Duration::from_millis(10),
@@ -78,7 +82,7 @@ async fn errors_retries_and_rate_limits() {
     let (sim, org, client) = setup().await;
     let id = sim.create_user(profile("Ann", "Lee", "ann@acme.example", json!({})), true);
     // A wrong token: E0000011, not retried.
-    let bad = OktaOrg { base_url: org.base_url.clone(), api_token: Secret::new("wrong") };
+    let bad = OktaOrg { api_token: Secret::new("wrong"), ..org.clone() };
     match client.get_user(&bad, &id).await {
         Err(OktaError::Unauthorized { code }) => assert_eq!(code, "E0000011"),
         other => panic!("{other:?}"),

@@ -2,6 +2,8 @@
 //!
 //! Uniqueness (email, Okta id) and the change-log sequence are enforced inside the same
 //! `TransactWriteItems` as the user write, so a refused write leaves nothing behind.
+mod activity;
+
 use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
@@ -525,6 +527,25 @@ impl ChangeLog for DynamoStore {
             .expression_attribute_values(":p", s(keys::changes(tenant)))
             .expression_attribute_values(":from", s(keys::seq(after + 1)))
             .expression_attribute_values(":to", s(keys::seq(u64::MAX)))
+            .limit(limit.clamp(1, 1000) as i32)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.items().iter().map(|item| json_attr(item, "body")).collect()
+    }
+
+    async fn latest_changes(&self, tenant: &TenantId, limit: u32) -> Result<Vec<ChangeEvent>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            // Sequence keys only: the partition's COUNTER item sorts after them.
+            .key_condition_expression("pk = :p AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":p", s(keys::changes(tenant)))
+            .expression_attribute_values(":from", s(keys::seq(1)))
+            .expression_attribute_values(":to", s(keys::seq(u64::MAX)))
+            .scan_index_forward(false)
             .limit(limit.clamp(1, 1000) as i32)
             .consistent_read(true)
             .send()

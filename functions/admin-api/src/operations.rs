@@ -1,0 +1,127 @@
+//! Operations routes (SPEC §11, §14): health, the status page, invitations, secret rotation of the
+//! deployment secrets and SCIM tokens, DLQ redrive, the teams list and the OpenAPI document.
+use axum::body::Body;
+use axum::extract::{Path, State as AxState};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use shared::app::health::QueueName;
+
+use crate::routes::{json_body_or_empty, no_store, query, tenant};
+use crate::{ApiError, State};
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// The admin API's OpenAPI 3.1 document, kept true by the e2e test that checks every route and
+/// every response the tests see against it.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+pub async fn openapi() -> Response {
+    let mut r = (StatusCode::OK, OPENAPI).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+pub async fn health(AxState(s): AxState<State>, Path(t): Path<String>) -> Result<Response> {
+    let t = tenant(&t)?;
+    Ok(Json(s.health.health(&t).await?).into_response())
+}
+
+/// The server-rendered status page: health, recent sync runs and the latest changes.
+pub async fn status_page(AxState(s): AxState<State>, Path(t): Path<String>) -> Result<Response> {
+    let t = tenant(&t)?;
+    let health = s.health.health(&t).await?;
+    let runs = s.sync.list(&t, 5).await?;
+    let latest = s.changes.latest_changes(&t, 20).await.map_err(|e| ApiError::Admin(e.into()))?;
+    let mut r = Html(crate::status_page::render(&t, &health, &runs, &latest)).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
+    );
+    Ok(r)
+}
+
+pub async fn invite_user(AxState(s): AxState<State>, Path((t, id)): Path<(String, String)>) -> Result<Response> {
+    let t = tenant(&t)?;
+    let invited = s.invitations.invite(&t, &id).await?;
+    Ok(Json(invited).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct BulkInviteBody {
+    cursor: Option<String>,
+}
+
+/// "Invite everyone not yet invited": one bounded pass; repeat with the returned cursor until `done`.
+pub async fn invite_all(
+    AxState(s): AxState<State>,
+    Path(t): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let t = tenant(&t)?;
+    let body: BulkInviteBody = json_body_or_empty(&headers, body).await?;
+    Ok(Json(s.invitations.invite_all_uninvited(&t, body.cursor).await?).into_response())
+}
+
+pub async fn rotate_scim_token(AxState(s): AxState<State>, Path((t, id)): Path<(String, String)>) -> Result<Response> {
+    let t = tenant(&t)?;
+    let (new_id, token) = s.admin.rotate_scim_token(&t, &id).await?;
+    let previous = s.admin.list_scim_tokens(&t).await?.into_iter().find(|x| x.id == id).and_then(|x| x.expires_at);
+    Ok(no_store(
+        StatusCode::CREATED,
+        json!({"id": new_id, "token": token.expose(), "previous_id": id, "previous_valid_until": previous}),
+    ))
+}
+
+pub async fn rotate_admin_token(AxState(s): AxState<State>) -> Result<Response> {
+    let (token, previous) = s.admin.rotate_admin_token().await?;
+    Ok(no_store(StatusCode::CREATED, json!({"token": token.expose(), "previous_valid_until": previous})))
+}
+
+pub async fn revoke_previous_admin_token(AxState(s): AxState<State>) -> Result<Response> {
+    s.admin.revoke_previous_admin_token().await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn rotate_session_key(AxState(s): AxState<State>) -> Result<Response> {
+    let previous = s.admin.rotate_session_key().await?;
+    Ok(Json(json!({"rotated": true, "previous_valid_until": previous})).into_response())
+}
+
+pub async fn revoke_previous_session_key(AxState(s): AxState<State>) -> Result<Response> {
+    s.admin.revoke_previous_session_key().await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedriveQuery {
+    queue: Option<String>,
+    max: Option<usize>,
+}
+
+/// Operator: moves dead-lettered messages back to their queue.
+pub async fn redrive(AxState(s): AxState<State>, uri: Uri) -> Result<Response> {
+    let q: RedriveQuery = query(&uri)?;
+    let name = q.queue.as_deref().unwrap_or("user-fetch");
+    let queue =
+        QueueName::parse(name).ok_or_else(|| ApiError::BadRequest("queue must be user-fetch or sync".into()))?;
+    let max = q.max.unwrap_or(shared::app::health::MAX_REDRIVE);
+    if !(1..=shared::app::health::MAX_REDRIVE).contains(&max) {
+        return Err(ApiError::BadRequest(format!("max must be between 1 and {}", shared::app::health::MAX_REDRIVE)));
+    }
+    let moved = s.health.redrive(queue, max).await?;
+    Ok(Json(json!({"queue": name, "moved": moved})).into_response())
+}
+
+pub async fn list_teams(AxState(s): AxState<State>, Path(t): Path<String>) -> Result<Response> {
+    let t = tenant(&t)?;
+    s.admin.get_tenant(&t).await?;
+    let teams = s.teams.list_teams(&t).await.map_err(|e| ApiError::Admin(e.into()))?;
+    Ok(Json(json!({"teams": teams})).into_response())
+}

@@ -1,0 +1,58 @@
+//! Metrics and health activity, recorded on the side of the real work: a failure to record is
+//! logged and never fails a delivery, a job or a run.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::domain::activity::ActivityEvent;
+use crate::domain::metrics::Metric;
+use crate::domain::TenantId;
+use crate::ports::{ActivityStore, Clock, Metrics};
+
+pub struct Telemetry {
+    activity: Arc<dyn ActivityStore>,
+    metrics: Arc<dyn Metrics>,
+    clock: Arc<dyn Clock>,
+    /// When this process last wrote a throttled record, per tenant and kind.
+    last_written: Mutex<HashMap<(TenantId, &'static str), DateTime<Utc>>>,
+}
+
+impl Telemetry {
+    pub fn new(activity: Arc<dyn ActivityStore>, metrics: Arc<dyn Metrics>, clock: Arc<dyn Clock>) -> Self {
+        Self { activity, metrics, clock, last_written: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn metrics(&self) -> &dyn Metrics {
+        self.metrics.as_ref()
+    }
+
+    pub fn count(&self, tenant: &TenantId, metric: Metric, value: u64) {
+        self.metrics.add(tenant, metric, value);
+    }
+
+    /// Frequent records (every job, every Okta call) are written at most this often per process:
+    /// health needs "recently", not every instant.
+    fn throttle(event: &ActivityEvent) -> Option<(&'static str, Duration)> {
+        match event {
+            ActivityEvent::JobDone { .. } => Some(("job", Duration::seconds(30))),
+            ActivityEvent::OktaTokenUsed => Some(("okta_token", Duration::hours(1))),
+            ActivityEvent::HookVerified | ActivityEvent::Delivery { .. } => None,
+        }
+    }
+
+    pub async fn record(&self, tenant: &TenantId, event: ActivityEvent) {
+        let now = self.clock.now();
+        if let Some((kind, every)) = Self::throttle(&event) {
+            let mut last = self.last_written.lock().expect("telemetry lock");
+            let key = (tenant.clone(), kind);
+            if last.get(&key).is_some_and(|at| now - *at < every) {
+                return;
+            }
+            last.insert(key, now);
+        }
+        if let Err(e) = self.activity.record(tenant, now, event).await {
+            tracing::warn!(error = %e, ?event, "activity not recorded (health may lag)");
+        }
+    }
+}
