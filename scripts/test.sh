@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/local-aws.sh
 . scripts/chromium.sh
+. scripts/oidc-provider.sh
 
 step() { echo; echo "==> $*"; }
 start=$(date +%s)
@@ -12,6 +13,7 @@ start=$(date +%s)
 ensure_moto
 ensure_cfn_lint
 ensure_chromium
+ensure_oidc_provider
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

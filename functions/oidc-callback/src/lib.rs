@@ -1,75 +1,259 @@
-//! Okta single sign-on (SPEC §10): login, callbacks and logout, answered with HTML for people.
-//!
-//! This release resolves the tenant and answers each sign-in route with a `501` page that says
-//! plainly that Okta sign-in is not available yet. No session is ever created.
+//! Okta single sign-on (SPEC §10): `GET /okta/login` starts the authorization-code flow (PKCE,
+//! state, nonce), the three callback routes finish it and set the session cookie, `POST
+//! /okta/logout` clears it. Every answer is for a person's browser: redirects, or HTML pages with
+//! the right status and no internals.
+use std::sync::Arc;
+
 use axum::extract::{Request, State as AxState};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{middleware, Router};
 use shared::adapters::aws::Adapters;
 use shared::adapters::http::{request_span, tenant_of, with_tenant_prefix};
+use shared::app::sso::{CallbackQuery, SsoError, SsoService};
 use shared::domain::routing::RoutingError;
+use shared::domain::sso::{Refusal, SESSION_COOKIE};
+use shared::domain::TenantId;
 
 #[derive(Clone)]
 pub struct State {
     pub base_domain: String,
+    pub sso: Arc<SsoService>,
 }
 
 impl State {
     pub fn from_adapters(a: &Adapters) -> Self {
-        Self { base_domain: a.settings.base_domain.clone() }
+        Self { base_domain: a.settings.base_domain.clone(), sso: Arc::new(a.sso_service()) }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum SsoError {
+pub enum PageError {
     #[error(transparent)]
     Routing(#[from] RoutingError),
-    #[error("Signing in with Okta is not available yet.")]
-    NotImplemented,
+    #[error(transparent)]
+    Sso(#[from] SsoError),
     #[error("This page does not exist.")]
     NoRoute,
 }
 
-/// An error page for people: a title, one sentence, no internals.
-fn page(status: StatusCode, title: &str, message: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body><main><h1>{title}</h1><p>{message}</p></main></body></html>"
-    );
-    (status, Html(html)).into_response()
+fn escape(raw: &str) -> String {
+    raw.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-impl IntoResponse for SsoError {
+/// An HTML page for people: a title, one or two sentences, no internals.
+pub fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width\"><title>{t}</title><style>body{{font:16px/1.5 system-ui,sans-serif;\
+         margin:0;background:#f5f6f8;color:#1d2330}}main{{max-width:560px;margin:12vh auto;background:#fff;\
+         border:1px solid #e2e5eb;border-radius:10px;padding:28px 32px}}h1{{font-size:22px;margin:0 0 10px}}\
+         </style></head><body><main><h1>{t}</h1><p>{m}</p></main></body></html>",
+        t = escape(title),
+        m = escape(message)
+    );
+    let mut r = (status, Html(html)).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+impl IntoResponse for PageError {
     fn into_response(self) -> Response {
+        use StatusCode as S;
+        let again = "Go back to the learning platform and choose “Sign in with Okta” again.";
         match &self {
-            Self::Routing(RoutingError::NoTenant) | Self::NoRoute => page(
-                StatusCode::NOT_FOUND,
-                "Not found",
-                "This sign-in address is not known. Check the link you followed.",
-            ),
-            Self::Routing(_) => page(StatusCode::BAD_REQUEST, "Bad request", "This sign-in address is not valid."),
-            Self::NotImplemented => page(StatusCode::NOT_IMPLEMENTED, "Sign-in unavailable", &self.to_string()),
+            Self::Routing(RoutingError::NoTenant) | Self::NoRoute => {
+                page(S::NOT_FOUND, "Not found", "This sign-in address is not known. Check the link you followed.")
+            }
+            Self::Routing(_) => page(S::BAD_REQUEST, "Bad request", "This sign-in address is not valid."),
+            Self::Sso(e) => {
+                let (status, title, message): (StatusCode, &str, String) = match e {
+                    SsoError::NotEnabled => {
+                        (S::NOT_FOUND, "Not found", "Signing in with Okta is not enabled for this organisation.".into())
+                    }
+                    SsoError::NotConfigured => (
+                        S::SERVICE_UNAVAILABLE,
+                        "Sign-in unavailable",
+                        "Signing in with Okta is not fully set up for this organisation yet. Ask your administrator."
+                            .into(),
+                    ),
+                    SsoError::UnsafeReturnTo => (
+                        S::BAD_REQUEST,
+                        "Bad request",
+                        "The page to return to after signing in must be on this site.".into(),
+                    ),
+                    SsoError::MissingState | SsoError::StaleState => (
+                        S::BAD_REQUEST,
+                        "Sign-in expired",
+                        format!("This sign-in has expired or was already used. {again}"),
+                    ),
+                    SsoError::Provider(code) if code == "access_denied" => (
+                        S::FORBIDDEN,
+                        "Access denied",
+                        "Okta did not allow this sign-in: you may not be assigned to the learning platform, or you \
+                         cancelled. Ask your administrator if you should have access."
+                            .into(),
+                    ),
+                    SsoError::Provider(code) => (
+                        S::BAD_REQUEST,
+                        "Sign-in failed",
+                        format!("Okta could not sign you in (error: {code}). {again}"),
+                    ),
+                    SsoError::Verification(_) => (
+                        S::UNAUTHORIZED,
+                        "Sign-in failed",
+                        format!("Okta's answer could not be verified, so you were not signed in. {again}"),
+                    ),
+                    SsoError::ProviderUnavailable(_) => (
+                        S::BAD_GATEWAY,
+                        "Okta unavailable",
+                        "Okta could not be reached to sign you in. Try again in a few minutes.".into(),
+                    ),
+                    SsoError::Refused(why) => (
+                        S::FORBIDDEN,
+                        "Access denied",
+                        match why {
+                            Refusal::UnknownUser => "Your account must exist in the learning platform before you can \
+                                                     sign in. Ask your administrator to add you."
+                                .into(),
+                            Refusal::Deactivated => {
+                                "Your learning platform account is deactivated. Ask your administrator.".into()
+                            }
+                            Refusal::EmailLinkedElsewhere => "Your email address belongs to an account that is linked \
+                                                              to another Okta user. Ask your administrator."
+                                .into(),
+                            Refusal::EmailNotVerified => "Your email address is not verified in Okta, so it cannot be \
+                                                          linked to your learning platform account. Ask your \
+                                                          administrator."
+                                .into(),
+                        },
+                    ),
+                    SsoError::Unavailable(_) => (
+                        S::SERVICE_UNAVAILABLE,
+                        "Sign-in unavailable",
+                        "Something went wrong on our side. Try again in a few minutes.".into(),
+                    ),
+                };
+                if status.is_server_error() || status == S::UNAUTHORIZED {
+                    tracing::warn!(error = %chain(e), status = status.as_u16(), "sign-in failed");
+                } else {
+                    tracing::info!(status = status.as_u16(), "sign-in refused");
+                }
+                page(status, title, &message)
+            }
         }
     }
 }
 
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 pub fn router(state: State) -> Router {
     let routes = Router::new()
-        .route("/okta/login", get(sso))
-        .route("/okta/auth_callback", get(sso))
-        .route("/{locale}/okta/auth_callback", get(sso))
-        .route("/users/auth/okta/callback", get(sso))
-        .route("/okta/logout", post(sso));
+        .route("/okta/login", get(login))
+        .route("/okta/auth_callback", get(callback))
+        .route("/{locale}/okta/auth_callback", get(callback))
+        .route("/users/auth/okta/callback", get(callback))
+        .route("/okta/logout", post(logout));
     with_tenant_prefix(routes)
-        .fallback(|| async { SsoError::NoRoute })
+        .fallback(|| async { PageError::NoRoute })
         .layer(middleware::from_fn(request_span))
         .with_state(state)
 }
 
-async fn sso(AxState(state): AxState<State>, req: Request) -> Result<Response, SsoError> {
-    let (parts, _body) = req.into_parts();
-    tenant_of(&parts, &state.base_domain)?;
-    Err(SsoError::NotImplemented)
+/// The site's origin and tenant prefix as the browser sees them (`https://acme.example.com` or
+/// `https://api.example.com/t/acme`).
+fn site_base(headers: &HeaderMap, path: &str, tenant: &TenantId) -> String {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    let local = host.starts_with("127.0.0.1") || host.starts_with("localhost") || host.starts_with("[::1]");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| *p == "http" || *p == "https")
+        .unwrap_or(if local { "http" } else { "https" });
+    let prefix = format!("/t/{tenant}");
+    let prefixed = path == prefix || path.starts_with(&format!("{prefix}/"));
+    format!("{scheme}://{host}{}", if prefixed { prefix.as_str() } else { "" })
+}
+
+fn original_path(req: &Request) -> String {
+    req.extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map(|u| u.0.path().to_owned())
+        .unwrap_or_else(|| req.uri().path().to_owned())
+}
+
+fn redirect(to: &str) -> Response {
+    let mut r = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn cookie(value: &str, max_age: i64, base: &str) -> HeaderValue {
+    // The cookie belongs to the tenant's path prefix when there is one.
+    let path = base.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..])).unwrap_or("/");
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path={path}; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax"
+    ))
+    .expect("cookie values are base64url")
+}
+
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
+        let (name, value) = c.trim().split_once('=')?;
+        (name == SESSION_COOKIE).then(|| value.to_owned())
+    })
+}
+
+async fn login(AxState(state): AxState<State>, req: Request) -> Result<Response, PageError> {
+    let path = original_path(&req);
+    let (parts, _) = req.into_parts();
+    let tenant = tenant_of(&parts, &state.base_domain)?;
+    let q: Vec<(String, String)> =
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map_err(|_| SsoError::UnsafeReturnTo)?;
+    let return_to = q.iter().find(|(k, _)| k == "return_to").map(|(_, v)| v.as_str());
+    let base = site_base(&parts.headers, &path, &tenant);
+    let url = state.sso.start(&tenant, return_to, &format!("{base}/okta/auth_callback")).await?;
+    Ok(redirect(&url))
+}
+
+async fn callback(AxState(state): AxState<State>, req: Request) -> Result<Response, PageError> {
+    let path = original_path(&req);
+    let (parts, _) = req.into_parts();
+    let tenant = tenant_of(&parts, &state.base_domain)?;
+    let query: CallbackQuery =
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map_err(|_| SsoError::MissingState)?;
+    let base = site_base(&parts.headers, &path, &tenant);
+    let done = state.sso.finish(&tenant, &query).await?;
+    let mut r = redirect(&format!("{base}{}", done.return_to));
+    r.headers_mut().insert(header::SET_COOKIE, cookie(&done.cookie, done.max_age_seconds, &base));
+    Ok(r)
+}
+
+async fn logout(AxState(state): AxState<State>, req: Request) -> Result<Response, PageError> {
+    let path = original_path(&req);
+    let (parts, _) = req.into_parts();
+    let tenant = tenant_of(&parts, &state.base_domain)?;
+    let base = site_base(&parts.headers, &path, &tenant);
+    let session = match session_cookie(&parts.headers) {
+        Some(c) => state.sso.session(&tenant, &c).await,
+        None => None,
+    };
+    let to = state.sso.logout_redirect(&tenant, session.as_ref(), &format!("{base}/")).await?;
+    let mut r = redirect(&to);
+    *r.status_mut() = StatusCode::SEE_OTHER;
+    r.headers_mut().insert(header::SET_COOKIE, cookie("", 0, &base));
+    Ok(r)
 }

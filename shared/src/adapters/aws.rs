@@ -8,6 +8,7 @@ use aws_config::BehaviorVersion;
 
 use super::dynamodb::DynamoStore;
 use super::emf::EmfMetrics;
+use super::oidc::OidcHttp;
 use super::okta_http::{OktaHttp, OktaHttpOptions};
 use super::secrets_manager::SecretsManagerStore;
 use super::settings::Settings;
@@ -19,6 +20,7 @@ use crate::app::hooks::HookService;
 use crate::app::invitations::InvitationService;
 use crate::app::provisioning::Provisioner;
 use crate::app::secrets::SecretService;
+use crate::app::sso::SsoService;
 use crate::app::sync::{SyncOptions, SyncService};
 use crate::app::telemetry::Telemetry;
 use crate::app::user_fetch::UserFetchService;
@@ -43,6 +45,8 @@ pub struct Adapters {
     /// EMF metrics, written out when a handler calls `metrics.flush()`.
     pub metrics: Arc<EmfMetrics>,
     pub telemetry: Arc<Telemetry>,
+    /// The OpenID Connect client (its discovery and JWKS cache lives as long as the process).
+    pub oidc: Arc<OidcHttp>,
 }
 
 impl Adapters {
@@ -78,7 +82,8 @@ impl Adapters {
         let metrics = Arc::new(EmfMetrics::stdout(clock.clone()));
         let okta = Arc::new(OktaHttp::new(OktaHttpOptions::default()).with_metrics(metrics.clone()));
         let telemetry = Arc::new(Telemetry::new(store.clone(), metrics.clone(), clock.clone()));
-        Self { settings, store, secrets, user_fetch_queue, sqs, clock, random, okta, metrics, telemetry }
+        let oidc = Arc::new(OidcHttp::new());
+        Self { settings, store, secrets, user_fetch_queue, sqs, clock, random, okta, metrics, telemetry, oidc }
     }
 
     /// The provisioning state machine on the DynamoDB store.
@@ -154,6 +159,20 @@ impl Adapters {
             admin(&s.user_fetch_queue_url, &s.user_fetch_dlq_url),
             admin(&s.sync_queue_url, &s.sync_dlq_url),
             self.clock.clone(),
+        )
+    }
+
+    pub fn sso_service(&self) -> SsoService {
+        SsoService::new(
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            self.provisioner(),
+            self.store.clone(),
+            self.secrets.clone(),
+            self.oidc.clone(),
+            self.clock.clone(),
+            self.random.clone(),
         )
     }
 

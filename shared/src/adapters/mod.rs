@@ -4,6 +4,7 @@ pub mod aws;
 pub mod dynamodb;
 pub mod emf;
 pub mod http;
+pub mod oidc;
 pub mod okta_http;
 pub mod secrets_manager;
 pub mod settings;

@@ -5,6 +5,7 @@ pub mod hooks;
 pub mod invitations;
 pub mod provisioning;
 pub mod secrets;
+pub mod sso;
 pub mod sync;
 pub mod telemetry;
 pub mod user_fetch;

@@ -13,6 +13,7 @@ pub mod rotation;
 pub mod routing;
 pub mod scim_token;
 pub mod secret;
+pub mod sso;
 pub mod sync_run;
 pub mod team;
 pub mod tenant;

@@ -7,7 +7,7 @@ use crate::domain::tenant::TenantConfigInput;
 use crate::domain::user::{User, UserStatus};
 use crate::domain::{Email, OktaUserId, Secret, TenantId, UserId};
 use crate::ports::user_store::UserQuery;
-use crate::ports::{ActivityStore, SyncStore};
+use crate::ports::{ActivityStore, LoginStateStore, SyncStore};
 use crate::ports::{
     ChangeLog, ConfigStore, DedupeStore, JobQueue, PendingStore, SecretStore, StoreError, TeamStore, UniqueField,
     UserReader, UserWriter,
@@ -380,6 +380,31 @@ pub async fn activity_store_contract(store: &dyn ActivityStore) {
     assert_eq!((a.last_job_at, a.last_job_waited_seconds), (Some(h(1)), Some(7)));
     assert_eq!(a.okta_token_used_at, Some(h(4)));
     assert_eq!(store.activity(&other, now).await.unwrap(), Default::default(), "tenants apart");
+}
+
+/// Logins: single use (a replayed state finds nothing), expiry, tenants apart.
+pub async fn login_state_contract(store: &dyn LoginStateStore) {
+    use crate::domain::sso::{LoginState, LOGIN_TTL};
+    let (acme, other) = (self::tenant("logins"), self::tenant("logins2"));
+    let login = |state: &str| LoginState {
+        tenant: acme.clone(),
+        state: state.into(),
+        nonce: format!("nonce-{state}"),
+        pkce_verifier: format!("verifier-{state}-0123456789012345678901234567890123"),
+        redirect_uri: "https://acme.example/okta/auth_callback".into(),
+        return_to: "/courses".into(),
+        created_at: now(),
+        expires_at: now() + LOGIN_TTL,
+    };
+    store.put_login(&login("s1")).await.unwrap();
+    store.put_login(&login("s2")).await.unwrap();
+    assert!(matches!(store.put_login(&login("s1")).await, Err(StoreError::AlreadyExists)));
+    assert_eq!(store.take_login(&other, "s1", now()).await.unwrap(), None, "another tenant's state");
+    assert_eq!(store.take_login(&acme, "s1", now()).await.unwrap(), Some(login("s1")));
+    assert_eq!(store.take_login(&acme, "s1", now()).await.unwrap(), None, "single use");
+    assert_eq!(store.take_login(&acme, "s2", now() + LOGIN_TTL).await.unwrap(), None, "expired");
+    assert_eq!(store.take_login(&acme, "s2", now()).await.unwrap(), None, "an expired login is gone too");
+    assert_eq!(store.take_login(&acme, "nope", now()).await.unwrap(), None);
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use crate::domain::activity::{first_bucket_of_day, hour_bucket, Activity, Activi
 use crate::domain::change::{ChangeEvent, NewChange};
 use chrono::{DateTime, Utc};
 
+use crate::domain::sso::LoginState;
 use crate::domain::sync_run::SyncRun;
 use crate::domain::team::{Team, Waiting};
 use crate::domain::tenant::TenantConfig;
@@ -18,7 +19,7 @@ use crate::ports::{
     cursor, ChangeLog, ConfigStore, DedupeStore, Page, PendingStore, StoreError, TeamStore, UniqueField, UserReader,
     UserWriter,
 };
-use crate::ports::{ActivityStore, SyncStore};
+use crate::ports::{ActivityStore, LoginStateStore, SyncStore};
 
 #[derive(Default)]
 struct Tenant {
@@ -45,6 +46,7 @@ pub struct MemoryStore {
     runs: Mutex<BTreeMap<(TenantId, String), SyncRun>>,
     leases: Mutex<HashMap<TenantId, (String, DateTime<Utc>)>>,
     seen: Mutex<HashMap<(TenantId, String), SeenPages>>,
+    logins: Mutex<HashMap<(TenantId, String), LoginState>>,
 }
 
 impl MemoryStore {
@@ -451,6 +453,29 @@ impl ActivityStore for MemoryStore {
     }
 }
 
+#[async_trait]
+impl LoginStateStore for MemoryStore {
+    async fn put_login(&self, login: &LoginState) -> Result<(), StoreError> {
+        let mut logins = self.logins.lock().expect("lock");
+        let key = (login.tenant.clone(), login.state.clone());
+        if logins.contains_key(&key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        logins.insert(key, login.clone());
+        Ok(())
+    }
+
+    async fn take_login(
+        &self,
+        tenant: &TenantId,
+        state: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LoginState>, StoreError> {
+        let taken = self.logins.lock().expect("lock").remove(&(tenant.clone(), state.to_owned()));
+        Ok(taken.filter(|l| l.expires_at > now))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,5 +487,6 @@ mod tests {
         super::super::contract::team_pending_dedupe_contract(&store, &store, &store).await;
         super::super::contract::sync_store_contract(&store).await;
         super::super::contract::activity_store_contract(&store).await;
+        super::super::contract::login_state_contract(&store).await;
     }
 }

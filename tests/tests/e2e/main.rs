@@ -11,5 +11,6 @@ mod openapi;
 mod operations;
 mod property;
 mod secret_leaks;
+mod sso;
 mod sync;
 mod world;

@@ -3,6 +3,7 @@
 //! Uniqueness (email, Okta id) and the change-log sequence are enforced inside the same
 //! `TransactWriteItems` as the user write, so a refused write leaves nothing behind.
 mod activity;
+mod logins;
 
 use std::collections::HashMap;
 use std::time::Duration as StdDuration;

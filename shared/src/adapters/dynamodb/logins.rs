@@ -1,0 +1,62 @@
+//! Pending logins (SPEC §10): `TENANT#{t}` / `LOGIN#{state}` with a 10-minute TTL. Taking one is a
+//! `DeleteItem` that returns the old item, so two callbacks with one state cannot both get it.
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::{DateTime, Utc};
+
+use super::{json_attr, keys, s, unavailable, DynamoStore};
+use crate::domain::sso::LoginState;
+use crate::domain::TenantId;
+use crate::ports::{LoginStateStore, StoreError};
+
+fn key(state: &str) -> String {
+    format!("LOGIN#{}", crate::domain::secret::sha256_hex(state.as_bytes()))
+}
+
+#[async_trait]
+impl LoginStateStore for DynamoStore {
+    async fn put_login(&self, login: &LoginState) -> Result<(), StoreError> {
+        let body = serde_json::to_string(login).map_err(unavailable)?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::tenant(&login.tenant)))
+            .item("sk", s(key(&login.state)))
+            .item("body", s(body))
+            .item("expires_at", AttributeValue::N(login.expires_at.timestamp().to_string()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                Err(StoreError::AlreadyExists)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn take_login(
+        &self,
+        tenant: &TenantId,
+        state: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LoginState>, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::tenant(tenant)))
+            .key("sk", s(key(state)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let Some(item) = out.attributes else { return Ok(None) };
+        let login: LoginState = json_attr(&item, "body")?;
+        // TTL deletion lags: an expired login still present is refused here. The stored state is
+        // only ever a digest key, so the compare is of the caller's own value.
+        Ok((login.expires_at > now && login.state == state && login.tenant == *tenant).then_some(login))
+    }
+}

@@ -1,0 +1,228 @@
+//! The OpenID Connect client, on the `openidconnect` crate (no token cryptography here): discovery
+//! and JWKS cached per issuer and refreshed once when an ID token names an unknown key, the code
+//! exchanged with the client secret by the auth method the issuer advertises, the ID token verified
+//! (signature, `iss`, `aud`, `exp`, `nonce`) at the caller's clock, then `/userinfo`.
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreProviderMetadata, CoreUserInfoClaims,
+};
+use openidconnect::{
+    AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+};
+
+use crate::domain::sso::{LoginState, SignedIn};
+use crate::domain::OktaUserId;
+use crate::ports::sso::{OidcClient, OidcError, OidcProvider};
+use crate::ports::Clock;
+
+/// Discovery (with the JWKS it points to) is reused for this long.
+const METADATA_TTL: Duration = Duration::from_secs(3600);
+
+struct Cached {
+    metadata: CoreProviderMetadata,
+    end_session: Option<String>,
+    fetched: Instant,
+}
+
+pub struct OidcHttp {
+    http: reqwest::Client,
+    cache: Mutex<HashMap<String, std::sync::Arc<Cached>>>,
+}
+
+impl Default for OidcHttp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn first_line(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+impl OidcHttp {
+    pub fn new() -> Self {
+        let http = reqwest::Client::builder()
+            // OAuth endpoints must not redirect (SSRF and code leakage).
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(3))
+            .user_agent(concat!("okta-bridge/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("a TLS backend is available");
+        Self { http, cache: Mutex::new(HashMap::new()) }
+    }
+
+    async fn discover(&self, issuer: &str, fresh: bool) -> Result<std::sync::Arc<Cached>, OidcError> {
+        if !fresh {
+            if let Some(hit) = self.cache.lock().expect("oidc cache").get(issuer) {
+                if hit.fetched.elapsed() < METADATA_TTL {
+                    return Ok(hit.clone());
+                }
+            }
+        }
+        let url = IssuerUrl::new(issuer.to_owned()).map_err(|e| OidcError::Discovery(e.to_string()))?;
+        // Checks that the document's issuer is exactly ours, and fetches the JWKS.
+        let metadata = CoreProviderMetadata::discover_async(url, &self.http)
+            .await
+            .map_err(|e| OidcError::Discovery(first_line(&e)))?;
+        // The end-session endpoint is not in the core metadata type: read it from the same document.
+        let end_session = self
+            .http
+            .get(format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/')))
+            .send()
+            .await
+            .ok()
+            .and_then(|r| r.status().is_success().then_some(r))
+            .map(|r| r.json::<serde_json::Value>());
+        let end_session = match end_session {
+            Some(body) => body.await.ok().and_then(|v| v["end_session_endpoint"].as_str().map(str::to_owned)),
+            None => None,
+        };
+        let cached = std::sync::Arc::new(Cached { metadata, end_session, fetched: Instant::now() });
+        self.cache.lock().expect("oidc cache").insert(issuer.to_owned(), cached.clone());
+        Ok(cached)
+    }
+
+    fn client(
+        metadata: &CoreProviderMetadata,
+        client: &OidcClient,
+        redirect_uri: &str,
+    ) -> Result<
+        CoreClient<
+            openidconnect::EndpointSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointMaybeSet,
+            openidconnect::EndpointMaybeSet,
+        >,
+        OidcError,
+    > {
+        // client_secret_basic unless the issuer says it only takes client_secret_post.
+        let methods = metadata.token_endpoint_auth_methods_supported();
+        let post_only = methods.is_some_and(|m| {
+            !m.contains(&CoreClientAuthMethod::ClientSecretBasic) && m.contains(&CoreClientAuthMethod::ClientSecretPost)
+        });
+        let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(|e| OidcError::Discovery(e.to_string()))?;
+        Ok(CoreClient::from_provider_metadata(
+            metadata.clone(),
+            ClientId::new(client.client_id.clone()),
+            Some(ClientSecret::new(client.client_secret.expose().to_owned())),
+        )
+        .set_redirect_uri(redirect)
+        .set_auth_type(if post_only { AuthType::RequestBody } else { AuthType::BasicAuth }))
+    }
+}
+
+#[async_trait]
+impl OidcProvider for OidcHttp {
+    async fn authorize_url(&self, client: &OidcClient, login: &LoginState) -> Result<String, OidcError> {
+        let cached = self.discover(&client.issuer, false).await?;
+        let oidc = Self::client(&cached.metadata, client, &login.redirect_uri)?;
+        let challenge =
+            PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(login.pkce_verifier.clone()));
+        let (state, nonce) = (login.state.clone(), login.nonce.clone());
+        let (url, _, _) = oidc
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                move || CsrfToken::new(state),
+                move || Nonce::new(nonce),
+            )
+            .add_scope(Scope::new("email".into()))
+            .add_scope(Scope::new("profile".into()))
+            .set_pkce_challenge(challenge)
+            .url();
+        Ok(url.to_string())
+    }
+
+    async fn sign_in(
+        &self,
+        client: &OidcClient,
+        login: &LoginState,
+        code: &str,
+        clock: &dyn Clock,
+    ) -> Result<(SignedIn, String), OidcError> {
+        let cached = self.discover(&client.issuer, false).await?;
+        let oidc = Self::client(&cached.metadata, client, &login.redirect_uri)?;
+        let token = oidc
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .map_err(|e| OidcError::Discovery(e.to_string()))?
+            .set_pkce_verifier(PkceCodeVerifier::new(login.pkce_verifier.clone()))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| OidcError::Exchange(first_line(&e)))?;
+        let id_token = token.id_token().ok_or_else(|| OidcError::InvalidIdToken("no ID token".into()))?;
+        let nonce = Nonce::new(login.nonce.clone());
+        let verified = {
+            let verifier = oidc.id_token_verifier().set_time_fn(|| clock.now());
+            id_token.claims(&verifier, &nonce).cloned()
+        };
+        let claims = match verified {
+            Ok(c) => c,
+            // Keys rotate: an unknown `kid` is worth one fresh look at the issuer's keys.
+            Err(openidconnect::ClaimsVerificationError::SignatureVerification(
+                openidconnect::SignatureVerificationError::NoMatchingKey,
+            )) => {
+                let fresh = self.discover(&client.issuer, true).await?;
+                let oidc = Self::client(&fresh.metadata, client, &login.redirect_uri)?;
+                let verifier = oidc.id_token_verifier().set_time_fn(|| clock.now());
+                id_token.claims(&verifier, &nonce).map_err(|e| OidcError::InvalidIdToken(first_line(&e)))?.clone()
+            }
+            Err(e) => return Err(OidcError::InvalidIdToken(first_line(&e))),
+        };
+        let okta_id = OktaUserId::parse(claims.subject().as_str())
+            .map_err(|_| OidcError::InvalidIdToken("the subject is not an Okta user id".into()))?;
+        let info: CoreUserInfoClaims = oidc
+            .user_info(token.access_token().clone(), Some(claims.subject().clone()))
+            .map_err(|e| OidcError::UserInfo(e.to_string()))?
+            .request_async(&self.http)
+            .await
+            .map_err(|e| OidcError::UserInfo(first_line(&e)))?;
+        let any = |c: Option<&openidconnect::LocalizedClaim<openidconnect::EndUserGivenName>>| {
+            c.and_then(|c| c.get(None)).map(|n| n.as_str().to_owned())
+        };
+        let family = info.family_name().and_then(|c| c.get(None)).map(|n| n.as_str().to_owned());
+        let signed_in = SignedIn {
+            okta_id,
+            email: info.email().or(claims.email()).map(|e| e.as_str().to_owned()),
+            email_verified: info.email_verified().or(claims.email_verified()).unwrap_or(false),
+            given_name: any(info.given_name()),
+            family_name: family,
+            locale: info.locale().map(|l| l.as_str().to_owned()),
+            updated_at: info.updated_at(),
+        };
+        Ok((signed_in, id_token.to_string()))
+    }
+
+    async fn end_session_url(
+        &self,
+        client: &OidcClient,
+        id_token_hint: Option<&str>,
+        post_logout_redirect_uri: &str,
+    ) -> Result<Option<String>, OidcError> {
+        let cached = self.discover(&client.issuer, false).await?;
+        let Some(endpoint) = &cached.end_session else { return Ok(None) };
+        let mut url = reqwest::Url::parse(endpoint).map_err(|e| OidcError::Discovery(e.to_string()))?;
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(hint) = id_token_hint {
+                q.append_pair("id_token_hint", hint);
+            }
+            q.append_pair("client_id", &client.client_id);
+            q.append_pair("post_logout_redirect_uri", post_logout_redirect_uri);
+        }
+        Ok(Some(url.to_string()))
+    }
+}

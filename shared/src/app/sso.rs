@@ -1,0 +1,295 @@
+//! Okta single sign-on (SPEC §10): start a login, finish it at the callback (single-use state,
+//! verified ID token, safe linking), issue and read the session, log out.
+use std::sync::Arc;
+
+use chrono::DateTime;
+use serde_json::{json, Map, Value};
+use tracing::instrument;
+
+use super::provisioning::{Mode, ProvisionError, Provisioner};
+use super::secrets::{SecretService, TenantSecret};
+use crate::domain::change::{diff, Action, Actor, EntityKind, NewChange};
+use crate::domain::convergence::Truth;
+use crate::domain::okta::OktaUser;
+use crate::domain::sso::{link, random_token, safe_return_to, Link, LoginState, Refusal, Session, SignedIn};
+use crate::domain::sso::{LOGIN_TTL, SESSION_TTL};
+use crate::domain::tenant::TenantConfig;
+use crate::domain::user::User;
+use crate::domain::{Email, TenantId};
+use crate::ports::sso::{OidcClient, OidcError};
+use crate::ports::{Clock, ConfigStore, LoginStateStore, OidcProvider, Random, StoreError, UserReader, UserWriter};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SsoError {
+    #[error("single sign-on is not enabled for this organisation")]
+    NotEnabled,
+    #[error("single sign-on is not fully configured for this organisation")]
+    NotConfigured,
+    #[error("the address to return to is not on this site")]
+    UnsafeReturnTo,
+    #[error("the sign-in link is missing its state")]
+    MissingState,
+    /// Unknown, used (a replayed callback) or expired state.
+    #[error("this sign-in has expired or was already used")]
+    StaleState,
+    /// Okta sent the browser back with `error=...`.
+    #[error("Okta did not sign you in ({0})")]
+    Provider(String),
+    #[error("the sign-in could not be verified")]
+    Verification(#[source] OidcError),
+    #[error("the identity provider is unavailable")]
+    ProviderUnavailable(#[source] OidcError),
+    #[error("sign-in refused")]
+    Refused(Refusal),
+    #[error("a dependency is unavailable")]
+    Unavailable(String),
+}
+
+impl From<StoreError> for SsoError {
+    fn from(e: StoreError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+/// The callback's query, as Okta sends it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// A finished sign-in: the cookie value and where to send the browser.
+#[derive(Debug, Clone)]
+pub struct SignInDone {
+    pub cookie: String,
+    pub max_age_seconds: i64,
+    pub return_to: String,
+    pub session: Session,
+}
+
+pub struct SsoService {
+    configs: Arc<dyn ConfigStore>,
+    users: Arc<dyn UserReader>,
+    writer: Arc<dyn UserWriter>,
+    provisioner: Arc<Provisioner>,
+    logins: Arc<dyn LoginStateStore>,
+    secrets: Arc<SecretService>,
+    oidc: Arc<dyn OidcProvider>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+}
+
+#[allow(clippy::too_many_arguments)]
+impl SsoService {
+    pub fn new(
+        configs: Arc<dyn ConfigStore>,
+        users: Arc<dyn UserReader>,
+        writer: Arc<dyn UserWriter>,
+        provisioner: Arc<Provisioner>,
+        logins: Arc<dyn LoginStateStore>,
+        secrets: Arc<SecretService>,
+        oidc: Arc<dyn OidcProvider>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+    ) -> Self {
+        Self { configs, users, writer, provisioner, logins, secrets, oidc, clock, random }
+    }
+
+    async fn config(&self, tenant: &TenantId) -> Result<TenantConfig, SsoError> {
+        let config = self.configs.get_config(tenant).await?.ok_or(SsoError::NotEnabled)?;
+        if !config.sso_enabled {
+            return Err(SsoError::NotEnabled);
+        }
+        Ok(config)
+    }
+
+    async fn client(&self, config: &TenantConfig) -> Result<OidcClient, SsoError> {
+        let client_id = config.client_id.clone().ok_or(SsoError::NotConfigured)?;
+        let secret = self
+            .secrets
+            .current(&config.tenant, TenantSecret::OidcClientSecret)
+            .await
+            .map_err(|e| SsoError::Unavailable(e.to_string()))?
+            .ok_or(SsoError::NotConfigured)?;
+        Ok(OidcClient { issuer: config.effective_issuer().to_owned(), client_id, client_secret: secret })
+    }
+
+    /// `/okta/login`: remembers a single-use login and returns the authorization URL.
+    #[instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn start(
+        &self,
+        tenant: &TenantId,
+        return_to: Option<&str>,
+        redirect_uri: &str,
+    ) -> Result<String, SsoError> {
+        let config = self.config(tenant).await?;
+        let return_to = safe_return_to(return_to).ok_or(SsoError::UnsafeReturnTo)?;
+        let client = self.client(&config).await?;
+        let now = self.clock.now();
+        let login = LoginState {
+            tenant: tenant.clone(),
+            state: random_token(self.random.bytes32()),
+            nonce: random_token(self.random.bytes32()),
+            pkce_verifier: random_token(self.random.bytes32()),
+            redirect_uri: redirect_uri.to_owned(),
+            return_to,
+            created_at: now,
+            expires_at: now + LOGIN_TTL,
+        };
+        let url = self.oidc.authorize_url(&client, &login).await.map_err(SsoError::ProviderUnavailable)?;
+        self.logins.put_login(&login).await?;
+        tracing::info!("login started");
+        Ok(url)
+    }
+
+    /// The callback: state taken (once), code exchanged, ID token verified, user linked, session.
+    #[instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn finish(&self, tenant: &TenantId, query: &CallbackQuery) -> Result<SignInDone, SsoError> {
+        let config = self.config(tenant).await?;
+        let state = query.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 512);
+        if let Some(error) = &query.error {
+            // Consume the state so the login cannot be finished later.
+            if let Some(state) = state {
+                self.logins.take_login(tenant, state, self.clock.now()).await?;
+            }
+            let error: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
+            tracing::info!(error = %error, "Okta returned an error to the callback");
+            return Err(SsoError::Provider(error));
+        }
+        let state = state.ok_or(SsoError::MissingState)?;
+        let login = self.logins.take_login(tenant, state, self.clock.now()).await?.ok_or(SsoError::StaleState)?;
+        let code = query.code.as_deref().filter(|c| !c.is_empty() && c.len() <= 2048).ok_or(SsoError::StaleState)?;
+        let client = self.client(&config).await?;
+        let (who, id_token) =
+            self.oidc.sign_in(&client, &login, code, self.clock.as_ref()).await.map_err(|e| match e {
+                OidcError::Discovery(_) => SsoError::ProviderUnavailable(e),
+                other => SsoError::Verification(other),
+            })?;
+        let user = self.linked_user(&config, &who).await?;
+        let now = self.clock.now();
+        let session = Session {
+            tenant: tenant.clone(),
+            user_id: user.id.clone(),
+            okta_id: who.okta_id.clone(),
+            issued_at: now,
+            expires_at: now + SESSION_TTL,
+            id_token: Some(id_token),
+        };
+        let keys = self.secrets.session_keys().await.map_err(|e| SsoError::Unavailable(e.to_string()))?;
+        let key = keys.first().ok_or_else(|| SsoError::Unavailable("no session signing key".into()))?;
+        tracing::info!(user_id = %user.id, "signed in");
+        Ok(SignInDone {
+            cookie: session.seal(key),
+            max_age_seconds: SESSION_TTL.num_seconds(),
+            return_to: login.return_to,
+            session,
+        })
+    }
+
+    /// The session a cookie carries, if it is ours, unexpired and for this tenant.
+    pub async fn session(&self, tenant: &TenantId, cookie: &str) -> Option<Session> {
+        let keys = self.secrets.session_keys().await.ok()?;
+        Session::open(cookie, &keys, self.clock.now()).filter(|s| s.tenant == *tenant)
+    }
+
+    /// Where to send the browser after clearing the session: the issuer's end-session endpoint
+    /// when it has one (and SSO is configured), else `post_logout`.
+    pub async fn logout_redirect(
+        &self,
+        tenant: &TenantId,
+        session: Option<&Session>,
+        post_logout: &str,
+    ) -> Result<String, SsoError> {
+        let Ok(config) = self.config(tenant).await else { return Ok(post_logout.to_owned()) };
+        let Ok(client) = self.client(&config).await else { return Ok(post_logout.to_owned()) };
+        let hint = session.and_then(|s| s.id_token.as_deref());
+        match self.oidc.end_session_url(&client, hint, post_logout).await {
+            Ok(Some(url)) => Ok(url),
+            Ok(None) => Ok(post_logout.to_owned()),
+            Err(e) => {
+                tracing::warn!(error = %e, "end-session endpoint unavailable; logging out locally only");
+                Ok(post_logout.to_owned())
+            }
+        }
+    }
+
+    async fn linked_user(&self, config: &TenantConfig, who: &SignedIn) -> Result<User, SsoError> {
+        let tenant = &config.tenant;
+        for _ in 0..3 {
+            let by_okta = self.users.find_by_okta_id(tenant, &who.okta_id).await?;
+            let by_email = match (&by_okta, who.email.as_deref().map(Email::parse)) {
+                (None, Some(Ok(email))) => self.users.find_by_email(tenant, &email).await?,
+                _ => None,
+            };
+            match link(by_okta, by_email, who, config.jit_provisioning) {
+                Link::Existing(user) => return Ok(user),
+                Link::ByEmail(user) => match self.store_okta_id(tenant, &user, who).await {
+                    Ok(user) => return Ok(user),
+                    Err(StoreError::VersionConflict | StoreError::Duplicate(_)) => continue,
+                    Err(e) => return Err(e.into()),
+                },
+                Link::Provision => {
+                    self.provision(config, who).await?;
+                    continue;
+                }
+                Link::Refuse(why) => {
+                    tracing::info!(?why, "sign-in refused");
+                    return Err(SsoError::Refused(why));
+                }
+            }
+        }
+        Err(SsoError::Unavailable("the user kept changing during sign-in".into()))
+    }
+
+    /// Links a user found by verified email to the Okta account that signed in.
+    async fn store_okta_id(&self, tenant: &TenantId, before: &User, who: &SignedIn) -> Result<User, StoreError> {
+        let now = self.clock.now();
+        let mut after = before.clone();
+        after.okta_id = Some(who.okta_id.clone());
+        after.updated_at = now;
+        let change = NewChange {
+            at: now,
+            actor: Actor::Sso,
+            entity: EntityKind::User,
+            entity_id: before.id.to_string(),
+            action: Action::Updated,
+            changes: diff(Some(before), &after),
+        };
+        let stored = self.writer.update_user(tenant, before, &after, &[change]).await?;
+        tracing::info!(user_id = %stored.id, "Okta id linked by verified email at sign-in");
+        Ok(stored)
+    }
+
+    /// Just-in-time provisioning through the provisioning state machine, from the claims.
+    async fn provision(&self, config: &TenantConfig, who: &SignedIn) -> Result<(), SsoError> {
+        let mut profile = Map::new();
+        let mut put = |k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                profile.insert(k.into(), Value::String(v.clone()));
+            }
+        };
+        put("email", &who.email);
+        put("login", &who.email);
+        put("firstName", &who.given_name);
+        put("lastName", &who.family_name);
+        put("locale", &who.locale);
+        // The claims' time, or none: any later read of Okta's real profile must win over these.
+        let last_updated = who.updated_at.unwrap_or(DateTime::UNIX_EPOCH);
+        let user: OktaUser = serde_json::from_value(json!({
+            "id": who.okta_id.as_str(), "status": "ACTIVE", "lastUpdated": last_updated, "profile": profile,
+        }))
+        .map_err(|e| SsoError::Unavailable(e.to_string()))?;
+        let truth = Truth::Present { user, assigned: true };
+        match self.provisioner.converge(config, &who.okta_id, &truth, Actor::Sso, Mode::Apply).await {
+            Ok(outcome) => {
+                tracing::info!(?outcome, "user provisioned just in time at sign-in");
+                Ok(())
+            }
+            Err(ProvisionError::Conflict) => Ok(()),
+            Err(ProvisionError::Store(e)) => Err(e.into()),
+            Err(e) => Err(SsoError::Unavailable(e.to_string())),
+        }
+    }
+}

@@ -1,0 +1,67 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{Clock, StoreError};
+use crate::domain::sso::{LoginState, SignedIn};
+use crate::domain::{Secret, TenantId};
+
+/// Pending logins, each usable once.
+#[async_trait]
+pub trait LoginStateStore: Send + Sync {
+    async fn put_login(&self, login: &LoginState) -> Result<(), StoreError>;
+    /// Removes the login and returns it, atomically: a second call with the same state (a replayed
+    /// callback) gets `None`, as does an expired or unknown one.
+    async fn take_login(
+        &self,
+        tenant: &TenantId,
+        state: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LoginState>, StoreError>;
+}
+
+/// A tenant's OIDC client at its issuer.
+#[derive(Debug, Clone)]
+pub struct OidcClient {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OidcError {
+    /// The issuer's discovery document or keys could not be read, or did not match the issuer.
+    #[error("the identity provider could not be reached or described itself wrongly: {0}")]
+    Discovery(String),
+    /// The token endpoint refused the code (expired, used, wrong client ...).
+    #[error("the sign-in code was refused: {0}")]
+    Exchange(String),
+    /// The ID token failed verification (signature, issuer, audience, expiry, nonce).
+    #[error("the ID token is not valid: {0}")]
+    InvalidIdToken(String),
+    #[error("the user's profile could not be read: {0}")]
+    UserInfo(String),
+}
+
+/// The identity provider, spoken to with a verified OpenID Connect client.
+#[async_trait]
+pub trait OidcProvider: Send + Sync {
+    /// Where to send the browser: the authorization request with `state`, `nonce` and the PKCE
+    /// S256 challenge of `login.pkce_verifier`.
+    async fn authorize_url(&self, client: &OidcClient, login: &LoginState) -> Result<String, OidcError>;
+    /// Exchanges the code (with the PKCE verifier), verifies the ID token by `clock` and reads
+    /// `/userinfo`. Returns who signed in and the raw ID token (for logout's `id_token_hint`).
+    async fn sign_in(
+        &self,
+        client: &OidcClient,
+        login: &LoginState,
+        code: &str,
+        clock: &dyn Clock,
+    ) -> Result<(SignedIn, String), OidcError>;
+    /// The issuer's end-session URL for this logout, if it has one.
+    async fn end_session_url(
+        &self,
+        client: &OidcClient,
+        id_token_hint: Option<&str>,
+        post_logout_redirect_uri: &str,
+    ) -> Result<Option<String>, OidcError>;
+}
