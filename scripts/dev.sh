@@ -3,11 +3,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/local-aws.sh
+. scripts/oidc-provider.sh
 
 AWS_PORT="${AWS_PORT:-4566}"
 export PORT="${PORT:-3000}"
 command -v cargo >/dev/null || { echo "error: cargo is required (rustup.rs)" >&2; exit 1; }
 ensure_moto
+# The demo org's sign-in (a real OpenID provider with the demo users); make dev runs without SSO if
+# Node is missing and cannot be installed.
+ensure_oidc_provider || echo "warning: the demo OpenID provider could not be installed; SSO is off in make dev" >&2
 trap stop_moto EXIT INT TERM
 start_moto "$AWS_PORT" .local/moto-dev.log
 aws_env "$AWS_PORT"

@@ -101,13 +101,18 @@ impl OpenIdProvider {
     /// Starts the provider with these clients (`[{client_id, client_secret, redirect_uris,
     /// post_logout_redirect_uris}]`) and accounts (`{sub: {email, email_verified, given_name, ...}}`).
     pub async fn start(clients: Value, accounts: Value, id_token_ttl: u64) -> std::io::Result<Self> {
+        Self::start_on(0, clients, accounts, id_token_ttl).await
+    }
+
+    /// As [`Self::start`], with the issuer on `port` (0: any free port).
+    pub async fn start_on(port: u16, clients: Value, accounts: Value, id_token_ttl: u64) -> std::io::Result<Self> {
         let dir = provider_dir();
         if !dir.join("node_modules/oidc-provider").exists() {
             return Err(std::io::Error::other(
                 "tests/oidc-provider/node_modules is missing: `make test` installs it (npm ci --prefix tests/oidc-provider)",
             ));
         }
-        let front = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let front = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let issuer = format!("http://{}", front.local_addr()?);
         let back_port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0")?;

@@ -163,7 +163,8 @@ pub fn router(state: State) -> Router {
         .route("/okta/auth_callback", get(callback))
         .route("/{locale}/okta/auth_callback", get(callback))
         .route("/users/auth/okta/callback", get(callback))
-        .route("/okta/logout", post(logout));
+        .route("/okta/logout", post(logout))
+        .route("/okta/me", get(me));
     with_tenant_prefix(routes)
         .fallback(|| async { PageError::NoRoute })
         .layer(middleware::from_fn(request_span))
@@ -240,6 +241,29 @@ async fn callback(AxState(state): AxState<State>, req: Request) -> Result<Respon
     let mut r = redirect(&format!("{base}{}", done.return_to));
     r.headers_mut().insert(header::SET_COOKIE, cookie(&done.cookie, done.max_age_seconds, &base));
     Ok(r)
+}
+
+/// Who is signed in (a plain page for people and for checking a login works).
+async fn me(AxState(state): AxState<State>, req: Request) -> Result<Response, PageError> {
+    let path = original_path(&req);
+    let (parts, _) = req.into_parts();
+    let tenant = tenant_of(&parts, &state.base_domain)?;
+    let base = site_base(&parts.headers, &path, &tenant);
+    let session = match session_cookie(&parts.headers) {
+        Some(c) => state.sso.session(&tenant, &c).await,
+        None => None,
+    };
+    Ok(match session {
+        Some(s) => page(
+            StatusCode::OK,
+            "Signed in",
+            &format!("You are signed in to the learning platform as user {} (Okta user {}).", s.user_id, s.okta_id),
+        ),
+        None => {
+            let login = format!("{base}/okta/login?return_to=/okta/me");
+            page(StatusCode::UNAUTHORIZED, "Not signed in", &format!("Sign in with Okta at {login}"))
+        }
+    })
 }
 
 async fn logout(AxState(state): AxState<State>, req: Request) -> Result<Response, PageError> {

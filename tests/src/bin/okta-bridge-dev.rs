@@ -40,7 +40,19 @@ async fn main() -> Result<(), Error> {
     let sim_token = format!("00sim{}", harness::stack::generate(36));
     let sim = OktaSim::start(sim_port, &sim_token, DEMO_APP_ID).await?;
     let people = harness::demo_org::seed(&sim);
-    let demo = seed_demo(&functions, &sim, &sim_token, port).await?;
+    let mut demo = seed_demo(&functions, &sim, &sim_token, port).await?;
+    // The demo org's sign-in: a real OpenID provider whose accounts are the demo org's people.
+    let oidc_port: u16 = std::env::var("OIDC_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(9011);
+    let _provider = match start_demo_provider(&functions, &sim, port, oidc_port).await {
+        Ok((provider, example)) => {
+            demo.sso_example = Some(example);
+            Some(provider)
+        }
+        Err(e) => {
+            eprintln!("warning: the demo OpenID provider did not start ({e}); SSO is off in make dev");
+            None
+        }
+    };
 
     let template = Template::load(&harness::template::default_path())?;
     let app = Dispatcher::new(&template, functions.routers())?.into_router();
@@ -96,6 +108,8 @@ async fn main() -> Result<(), Error> {
 }
 
 struct Demo {
+    /// A demo person to sign in as (their Okta id and email), when SSO is on.
+    sso_example: Option<(String, String)>,
     tenant: TenantId,
     hook_secret: Option<String>,
     scim_token: Option<String>,
@@ -127,7 +141,60 @@ async fn seed_demo(f: &Functions, sim: &OktaSim, sim_token: &str, port: u16) -> 
         None
     };
     let admin_secret_id = f.adapters.secrets.names().admin_token.clone();
-    Ok(Demo { tenant, hook_secret: Some(hook_secret.expose().to_owned()), scim_token, admin_secret_id })
+    Ok(Demo {
+        sso_example: None,
+        tenant,
+        hook_secret: Some(hook_secret.expose().to_owned()),
+        scim_token,
+        admin_secret_id,
+    })
+}
+
+/// Starts the OpenID provider with the demo org's people as accounts and points tenant `demo`'s
+/// SSO at it (issuer, client id and secret). Returns it and a person to sign in as.
+async fn start_demo_provider(
+    f: &Functions,
+    sim: &OktaSim,
+    port: u16,
+    oidc_port: u16,
+) -> Result<(harness::oidc_op::OpenIdProvider, (String, String)), Error> {
+    let mut accounts = serde_json::Map::new();
+    for u in sim.users() {
+        let p = &u["profile"];
+        accounts.insert(
+            u["id"].as_str().unwrap_or_default().to_owned(),
+            serde_json::json!({"email": p["email"], "email_verified": true, "given_name": p["firstName"],
+                "family_name": p["lastName"], "locale": p["locale"], "preferred_username": p["login"]}),
+        );
+    }
+    let example = accounts
+        .iter()
+        .next()
+        .map(|(id, c)| (id.clone(), c["email"].as_str().unwrap_or_default().to_owned()))
+        .ok_or("the demo org has no people")?;
+    let secret = format!("demo-oidc-{}", harness::stack::generate(32));
+    let mut redirects = Vec::new();
+    let mut logouts = Vec::new();
+    for base in [format!("http://127.0.0.1:{port}/t/demo"), format!("http://demo.localhost:{port}")] {
+        for path in ["/okta/auth_callback", "/en/okta/auth_callback", "/users/auth/okta/callback"] {
+            redirects.push(format!("{base}{path}"));
+        }
+        logouts.push(format!("{base}/"));
+    }
+    let clients = serde_json::json!([{"client_id": "0oademoclient", "client_secret": secret,
+        "redirect_uris": redirects, "post_logout_redirect_uris": logouts}]);
+    let provider =
+        harness::oidc_op::OpenIdProvider::start_on(oidc_port, clients, serde_json::Value::Object(accounts), 3600)
+            .await?;
+    let tenant = TenantId::parse("demo")?;
+    let mut config = serde_json::to_value(f.admin.admin.get_tenant(&tenant).await?.config)?;
+    config["issuer"] = serde_json::json!(provider.issuer);
+    for read_only in ["tenant", "created_at", "updated_at", "version"] {
+        config.as_object_mut().map(|c| c.remove(read_only));
+    }
+    f.admin.admin.put_tenant(&tenant, serde_json::from_value(config)?).await?;
+    f.adapters.secrets.set(&tenant, TenantSecret::OidcClientSecret, shared::domain::Secret::new(secret)).await?;
+    Ok((provider, example))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -169,7 +236,7 @@ fn banner(
      header    Authorization: {hook}
    SCIM base   {base}/t/{t}/scim/v2
      token     {scim}
-   SSO login   {base}/t/{t}/okta/login?return_to=/
+   SSO login   {sso}
 
  Demo Okta org {okta}  (the project's Okta simulator, {people} people)
    users       curl {okta}/sim/users
@@ -185,6 +252,12 @@ fn banner(
         admin_secret = demo.admin_secret_id,
         hook = shown(&demo.hook_secret, "POST /admin/tenants/demo/event-hook-secret"),
         scim = shown(&demo.scim_token, "POST /admin/tenants/demo/scim-tokens"),
+        sso = match &demo.sso_example {
+            Some((id, email)) => format!(
+                "{base}/t/{t}/okta/login?return_to=/okta/me\n               (the demo provider's login form: type a demo person's Okta id, e.g. {id} for {email}, any password)"
+            ),
+            None => "off: Node.js and tests/oidc-provider are needed (scripts/oidc-provider.sh)".into(),
+        },
         queue = env["queue"],
         table = env["table"],
         endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "(AWS default endpoints)".into()),

@@ -29,6 +29,12 @@ async fn dynamodb_sync_runs_leases_and_seen_pages() {
 }
 
 #[tokio::test]
+async fn dynamodb_login_states_are_single_use_and_expire() {
+    let app = TestApp::spawn().await;
+    contract::login_state_contract(app.functions.adapters.store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn dynamodb_activity_counts_by_the_hour_and_keeps_the_latest_instants() {
     let app = TestApp::spawn().await;
     contract::activity_store_contract(app.functions.adapters.store.as_ref()).await;

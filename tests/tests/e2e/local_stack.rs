@@ -36,7 +36,7 @@ async fn every_template_route_reaches_its_function() {
     let template = Template::load(&harness::template::default_path()).unwrap();
     let dispatcher = harness::dispatch::Dispatcher::new(&template, app.functions.routers()).unwrap();
     let routes = template.routes().unwrap();
-    assert_eq!(routes.len(), 19, "{routes:?}");
+    assert_eq!(routes.len(), 21, "{routes:?}");
     for route in routes {
         let path = route.path.replace("{tenant}", "demo").replace("{locale}", "en").replace("{proxy+}", "Users/x");
         let method = if route.method == "ANY" { "GET" } else { route.method.as_str() };

@@ -155,6 +155,12 @@ async fn an_existing_user_signs_in_and_a_verified_email_links_once() {
     }
     let session = s.session_of(&r).await;
     assert_eq!(session.okta_id.as_str(), "00uexisting0001");
+    let value = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
+    let me = s.get("/t/acme/okta/me", Some(value)).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert!(me.body.contains(session.user_id.as_str()));
+    assert_eq!(s.get("/t/acme/okta/me", None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(s.get("/t/acme/okta/me", Some(&format!("{value}x"))).await.status, StatusCode::UNAUTHORIZED);
 
     // The same callback again (a replay): refused, no second session.
     let again = s.get(&callback, None).await;
