@@ -294,6 +294,32 @@ async fn an_expired_id_token_is_refused() {
 #[tokio::test]
 async fn the_wrong_issuer_is_refused() {
     let s = Sso::new(false, 600).await;
+    // A genuine ID token, our client and our nonce, but from another issuer.
+    let elsewhere = OpenIdProvider::start(
+        json!([{"client_id": "bridge", "client_secret": CLIENT_SECRET, "redirect_uris": [format!("{APP}t/acme/okta/auth_callback")]}]),
+        accounts(),
+        600,
+    )
+    .await
+    .expect("a second provider starts");
+    let auth = s.start("/").await;
+    let nonce = query_param(&auth, "nonce");
+    let foreign = s
+        .browser
+        .id_token_for(
+            &elsewhere.issuer,
+            "bridge",
+            CLIENT_SECRET,
+            &format!("{APP}t/acme/okta/auth_callback"),
+            &nonce,
+            "00uexisting0001",
+        )
+        .await;
+    let callback = s.at_provider(&auth, "00uexisting0001").await;
+    s.op.tamper(Tamper::SwapIdToken(foreign));
+    assert_page(&s.get(&callback, None).await, StatusCode::UNAUTHORIZED, "could not be verified");
+    assert!(crate::helpers::captured_logs().to_lowercase().contains("issuer"));
+
     // The tenant names an issuer the provider does not claim to be (discovery says otherwise).
     let config = json!({"okta_domain": s.op.issuer, "issuer": format!("{}/oauth2/default", s.op.issuer),
         "client_id": "bridge", "sso_enabled": true, "provisioning": "none"});
