@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod okta;
 pub mod rotation;
 pub mod routing;
+pub mod scim_filter;
 pub mod scim_token;
 pub mod secret;
 pub mod sso;
