@@ -10,11 +10,10 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{middleware, Router};
 use shared::adapters::aws::Adapters;
-use shared::adapters::http::{request_span, tenant_of, with_tenant_prefix};
+use shared::adapters::http::{original_path, public_base, request_span, tenant_of, with_tenant_prefix};
 use shared::app::sso::{CallbackQuery, SsoError, SsoService};
 use shared::domain::routing::RoutingError;
 use shared::domain::sso::{Refusal, SESSION_COOKIE};
-use shared::domain::TenantId;
 
 #[derive(Clone)]
 pub struct State {
@@ -171,28 +170,6 @@ pub fn router(state: State) -> Router {
         .with_state(state)
 }
 
-/// The site's origin and tenant prefix as the browser sees them (`https://acme.example.com` or
-/// `https://api.example.com/t/acme`).
-fn site_base(headers: &HeaderMap, path: &str, tenant: &TenantId) -> String {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
-    let local = host.starts_with("127.0.0.1") || host.starts_with("localhost") || host.starts_with("[::1]");
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .filter(|p| *p == "http" || *p == "https")
-        .unwrap_or(if local { "http" } else { "https" });
-    let prefix = format!("/t/{tenant}");
-    let prefixed = path == prefix || path.starts_with(&format!("{prefix}/"));
-    format!("{scheme}://{host}{}", if prefixed { prefix.as_str() } else { "" })
-}
-
-fn original_path(req: &Request) -> String {
-    req.extensions()
-        .get::<axum::extract::OriginalUri>()
-        .map(|u| u.0.path().to_owned())
-        .unwrap_or_else(|| req.uri().path().to_owned())
-}
-
 fn redirect(to: &str) -> Response {
     let mut r = StatusCode::FOUND.into_response();
     if let Ok(v) = HeaderValue::from_str(to) {
@@ -225,7 +202,7 @@ async fn login(AxState(state): AxState<State>, req: Request) -> Result<Response,
     let q: Vec<(String, String)> =
         serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map_err(|_| SsoError::UnsafeReturnTo)?;
     let return_to = q.iter().find(|(k, _)| k == "return_to").map(|(_, v)| v.as_str());
-    let base = site_base(&parts.headers, &path, &tenant);
+    let base = public_base(&parts.headers, &path, &tenant);
     let url = state.sso.start(&tenant, return_to, &format!("{base}/okta/auth_callback")).await?;
     Ok(redirect(&url))
 }
@@ -236,7 +213,7 @@ async fn callback(AxState(state): AxState<State>, req: Request) -> Result<Respon
     let tenant = tenant_of(&parts, &state.base_domain)?;
     let query: CallbackQuery =
         serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map_err(|_| SsoError::MissingState)?;
-    let base = site_base(&parts.headers, &path, &tenant);
+    let base = public_base(&parts.headers, &path, &tenant);
     let done = state.sso.finish(&tenant, &query).await?;
     let mut r = redirect(&format!("{base}{}", done.return_to));
     r.headers_mut().insert(header::SET_COOKIE, cookie(&done.cookie, done.max_age_seconds, &base));
@@ -248,7 +225,7 @@ async fn me(AxState(state): AxState<State>, req: Request) -> Result<Response, Pa
     let path = original_path(&req);
     let (parts, _) = req.into_parts();
     let tenant = tenant_of(&parts, &state.base_domain)?;
-    let base = site_base(&parts.headers, &path, &tenant);
+    let base = public_base(&parts.headers, &path, &tenant);
     let session = match session_cookie(&parts.headers) {
         Some(c) => state.sso.session(&tenant, &c).await,
         None => None,
@@ -270,7 +247,7 @@ async fn logout(AxState(state): AxState<State>, req: Request) -> Result<Response
     let path = original_path(&req);
     let (parts, _) = req.into_parts();
     let tenant = tenant_of(&parts, &state.base_domain)?;
-    let base = site_base(&parts.headers, &path, &tenant);
+    let base = public_base(&parts.headers, &path, &tenant);
     let session = match session_cookie(&parts.headers) {
         Some(c) => state.sso.session(&tenant, &c).await,
         None => None,

@@ -58,6 +58,30 @@ pub fn tenant_of(parts: &Parts, base_domain: &str) -> Result<TenantId, RoutingEr
     Ok(routed.tenant)
 }
 
+/// The tenant's site as the browser or client sees it: scheme and host, plus `/t/{tenant}` when the
+/// request came in under that prefix (`https://acme.example.com` or `https://api.example.com/t/acme`).
+/// The scheme is the gateway's `X-Forwarded-Proto`, else `http` only on loopback hosts.
+pub fn public_base(headers: &HeaderMap, original_path: &str, tenant: &TenantId) -> String {
+    let host = headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    let local = host.starts_with("127.0.0.1") || host.starts_with("localhost") || host.starts_with("[::1]");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| *p == "http" || *p == "https")
+        .unwrap_or(if local { "http" } else { "https" });
+    let prefix = format!("/t/{tenant}");
+    let prefixed = original_path == prefix || original_path.starts_with(&format!("{prefix}/"));
+    format!("{scheme}://{host}{}", if prefixed { prefix.as_str() } else { "" })
+}
+
+/// The path the request arrived with (before a nested router stripped a prefix).
+pub fn original_path(req: &Request) -> String {
+    req.extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map(|u| u.0.path().to_owned())
+        .unwrap_or_else(|| req.uri().path().to_owned())
+}
+
 /// Serves `routes` both as they are (tenant from `Host`) and under `/t/{tenant}`.
 pub fn with_tenant_prefix<S: Clone + Send + Sync + 'static>(routes: Router<S>) -> Router<S> {
     Router::new().merge(routes.clone()).nest("/t/{tenant}", routes)

@@ -12,6 +12,7 @@ pub mod okta;
 pub mod rotation;
 pub mod routing;
 pub mod scim_filter;
+pub mod scim_schemas;
 pub mod scim_token;
 pub mod secret;
 pub mod sso;

@@ -181,30 +181,28 @@ impl<'a> Parser<'a> {
         Ok(left)
     }
 
+    /// The rest of `( FILTER )` or `[ FILTER ]` after its opening bracket.
+    fn group(&mut self, close: char) -> Result<Filter, FilterError> {
+        self.enter()?;
+        let inner = self.or()?;
+        self.skip_ws();
+        if !self.eat(close) {
+            return err(self.pos, format!("expected `{close}`"));
+        }
+        self.depth -= 1;
+        Ok(inner)
+    }
+
     fn factor(&mut self) -> Result<Filter, FilterError> {
         self.skip_ws();
         if self.eat('(') {
-            self.enter()?;
-            let inner = self.or()?;
-            self.skip_ws();
-            if !self.eat(')') {
-                return err(self.pos, "expected `)`");
-            }
-            self.depth -= 1;
-            return Ok(inner);
+            return self.group(')');
         }
         let save = self.pos;
         if self.keyword("not") {
             self.skip_ws();
             if self.eat('(') {
-                self.enter()?;
-                let inner = self.or()?;
-                self.skip_ws();
-                if !self.eat(')') {
-                    return err(self.pos, "expected `)` after not(...");
-                }
-                self.depth -= 1;
-                return Ok(Filter::Not(Box::new(inner)));
+                return Ok(Filter::Not(Box::new(self.group(')')?)));
             }
             // An attribute that happens to be called `not`.
             self.pos = save;
@@ -228,14 +226,7 @@ impl<'a> Parser<'a> {
             if path.sub.is_some() {
                 return err(self.pos, "a value filter follows a multi-valued attribute, not a sub-attribute");
             }
-            self.enter()?;
-            let inner = self.or()?;
-            self.skip_ws();
-            if !self.eat(']') {
-                return err(self.pos, "expected `]`");
-            }
-            self.depth -= 1;
-            return Ok(Filter::ValuePath(path, Box::new(inner)));
+            return Ok(Filter::ValuePath(path, Box::new(self.group(']')?)));
         }
         if !self.rest().starts_with([' ', '\t']) {
             return err(self.pos, "expected an operator after the attribute");

@@ -26,7 +26,7 @@ async fn a_request_naming_two_tenants_is_refused_in_each_protocol() {
     assert_eq!(sso.status, StatusCode::BAD_REQUEST);
     assert!(sso.content_type().starts_with("text/html"));
     // The same tenant named twice is fine; a request naming none is not found.
-    assert_eq!(app.call(get("acme.localhost", "/t/acme/scim/v2/Users")).await.status, StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(app.call(get("acme.localhost", "/t/acme/scim/v2/Users")).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(app.call(get("127.0.0.1:3000", "/webhooks/okta")).await.status, StatusCode::NOT_FOUND);
 }
 

@@ -10,6 +10,7 @@ mod okta_client;
 mod openapi;
 mod operations;
 mod property;
+mod scim;
 mod secret_leaks;
 mod sso;
 mod sync;
