@@ -319,6 +319,53 @@ pub fn parse(src: &str) -> Result<Filter, FilterError> {
     Ok(f)
 }
 
+/// A PATCH operation's `path` (RFC 7644 §3.5.2): `attr`, `attr.sub`, a URN-qualified attribute,
+/// or a value-filter path `attr[filter]` optionally followed by `.sub`
+/// (`members[value eq "2819c223"]`, `emails[type eq "work"].value`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchPath {
+    pub attr: AttrPath,
+    pub filter: Option<Filter>,
+    /// The sub-attribute after a value filter.
+    pub sub: Option<String>,
+}
+
+pub fn parse_patch_path(src: &str) -> Result<PatchPath, FilterError> {
+    if src.len() > MAX_FILTER_LEN {
+        return err(0, format!("the path is longer than {MAX_FILTER_LEN} characters"));
+    }
+    let src = src.trim();
+    let mut p = Parser { src, pos: 0, depth: 0 };
+    let attr = p.attr_path()?;
+    if !p.eat('[') {
+        if p.pos != src.len() {
+            return err(p.pos, "unexpected text after the path");
+        }
+        return Ok(PatchPath { attr, filter: None, sub: None });
+    }
+    if attr.sub.is_some() {
+        return err(p.pos, "a value filter follows a multi-valued attribute, not a sub-attribute");
+    }
+    let filter = p.group(']')?;
+    let sub = if p.eat('.') {
+        let start = p.pos;
+        let word = p.peek_word();
+        let ok =
+            !word.is_empty() && word.starts_with(|c: char| c.is_ascii_alphabetic()) && word.chars().all(is_name_char);
+        if !ok {
+            return err(start, "expected a sub-attribute after `].`");
+        }
+        p.pos += word.len();
+        Some(word.to_ascii_lowercase())
+    } else {
+        None
+    };
+    if p.pos != src.len() {
+        return err(p.pos, "unexpected text after the path");
+    }
+    Ok(PatchPath { attr, filter: Some(filter), sub })
+}
+
 impl fmt::Display for AttrPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(uri) = &self.uri {
@@ -573,6 +620,24 @@ mod tests {
         assert_eq!(k(r#"title eq "a""#), None);
     }
 
+    #[test]
+    fn patch_paths_of_okta_entra_and_the_rfc() {
+        let p = parse_patch_path(r#"members[value eq "89bb1940-b905"]"#).unwrap();
+        assert_eq!(p.attr.attr, "members");
+        assert_eq!(p.filter.unwrap().key_lookup(&["value"]), Some(("value".into(), "89bb1940-b905".into())));
+        let p = parse_patch_path(r#"emails[type eq "work"].value"#).unwrap();
+        assert_eq!((p.attr.attr.as_str(), p.sub.as_deref()), ("emails", Some("value")));
+        let p = parse_patch_path("name.givenName").unwrap();
+        assert_eq!((p.attr.attr.as_str(), p.attr.sub.as_deref(), p.filter), ("name", Some("givenname"), None));
+        let p = parse_patch_path("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager").unwrap();
+        assert_eq!(p.attr.uri.as_deref(), Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"));
+        assert!(parse_patch_path("active").is_ok() && parse_patch_path(" Members ").is_ok());
+        for bad in ["", "members[", "members[value eq \"x\"", "members[value eq \"x\"].", "name.a.b", "a b", "members]"]
+        {
+            assert!(parse_patch_path(bad).is_err(), "{bad:?}");
+        }
+    }
+
     fn arb_path() -> impl Strategy<Value = AttrPath> {
         (
             prop::option::of(Just("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User".to_owned())),
@@ -635,6 +700,12 @@ mod tests {
             Just("true"), Just("1e3"), Just("\\\""), Just(" "),
         ], 0..16)) {
             let _ = parse(&parts.concat());
+        }
+
+        /// PATCH paths: any input gives a path or a clear error, never a panic.
+        #[test]
+        fn patch_paths_never_panic(input in "\\PC{0,60}") {
+            let _ = parse_patch_path(&input);
         }
 
         /// What we print, we parse back to the same tree.
