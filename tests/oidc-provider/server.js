@@ -4,7 +4,8 @@
 //
 // Environment: PORT (listen), ISSUER (may be a proxy in front of this process), CLIENTS (JSON array of
 // {client_id, client_secret, redirect_uris, post_logout_redirect_uris}) and ACCOUNTS (JSON object:
-// login → claims) and ID_TOKEN_TTL (seconds). The login typed in the (development) login form is the account's `sub`.
+// login → claims) and ID_TOKEN_TTL (seconds). Each start signs with a new RSA key (a new `kid`). The login typed in the (development) login form is the account's `sub`.
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const port = Number(process.env.PORT);
@@ -16,6 +17,9 @@ const clients = JSON.parse(process.env.CLIENTS || '[]').map((c) => ({
   ...c,
 }));
 const accounts = JSON.parse(process.env.ACCOUNTS || '{}');
+// A signing key of its own per start, with a fresh `kid`: a restart is a key rotation.
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), use: 'sig', alg: 'RS256' };
 
 const provider = new Provider(issuer, {
   clients,
@@ -33,6 +37,7 @@ const provider = new Provider(issuer, {
     rpInitiatedLogout: { enabled: true },
   },
   cookies: { keys: ['okta-bridge-test-cookie-key'] },
+  jwks: { keys: [signingKey] },
   ttl: { AccessToken: 600, AuthorizationCode: 300, IdToken: Number(process.env.ID_TOKEN_TTL || 600), Interaction: 600, Session: 600, Grant: 600 },
   async findAccount(ctx, id) {
     const claims = accounts[id];

@@ -31,6 +31,7 @@ pub enum Tamper {
 
 #[derive(Default)]
 struct ProxyState {
+    upstream: String,
     tamper: Tamper,
     last_id_token: Option<String>,
 }
@@ -38,14 +39,16 @@ struct ProxyState {
 pub struct OpenIdProvider {
     pub issuer: String,
     state: Arc<Mutex<ProxyState>>,
-    _node: tokio::process::Child,
+    node: tokio::process::Child,
+    config: (Value, Value, u64),
 }
 
 fn provider_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("oidc-provider")
 }
 
-async fn proxy(State((upstream, state)): State<(String, Arc<Mutex<ProxyState>>)>, req: Request) -> Response {
+async fn proxy(State(state): State<Arc<Mutex<ProxyState>>>, req: Request) -> Response {
+    let upstream = state.lock().unwrap().upstream.clone();
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let path = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
     let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).expect("method");
@@ -106,26 +109,39 @@ impl OpenIdProvider {
 
     /// As [`Self::start`], with the issuer on `port` (0: any free port).
     pub async fn start_on(port: u16, clients: Value, accounts: Value, id_token_ttl: u64) -> std::io::Result<Self> {
-        let dir = provider_dir();
-        if !dir.join("node_modules/oidc-provider").exists() {
+        if !provider_dir().join("node_modules/oidc-provider").exists() {
             return Err(std::io::Error::other(
                 "tests/oidc-provider/node_modules is missing: `make test` installs it (npm ci --prefix tests/oidc-provider)",
             ));
         }
         let front = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let issuer = format!("http://{}", front.local_addr()?);
+        let config = (clients, accounts, id_token_ttl);
+        let (node, upstream) = Self::spawn_node(&issuer, &config).await?;
+        let state = Arc::new(Mutex::new(ProxyState { upstream, ..ProxyState::default() }));
+        let app = Router::new().fallback(proxy).with_state(state.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(front, app).await;
+        });
+        Ok(Self { issuer, state, node, config })
+    }
+
+    async fn spawn_node(
+        issuer: &str,
+        config: &(Value, Value, u64),
+    ) -> std::io::Result<(tokio::process::Child, String)> {
         let back_port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0")?;
             l.local_addr()?.port()
         };
         let mut node = tokio::process::Command::new("node")
             .arg("server.js")
-            .current_dir(&dir)
+            .current_dir(provider_dir())
             .env("PORT", back_port.to_string())
-            .env("ISSUER", &issuer)
-            .env("CLIENTS", clients.to_string())
-            .env("ACCOUNTS", accounts.to_string())
-            .env("ID_TOKEN_TTL", id_token_ttl.to_string())
+            .env("ISSUER", issuer)
+            .env("CLIENTS", config.0.to_string())
+            .env("ACCOUNTS", config.1.to_string())
+            .env("ID_TOKEN_TTL", config.2.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -145,12 +161,17 @@ impl OpenIdProvider {
             return Err(std::io::Error::other("the OpenID provider did not start"));
         }
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let state = Arc::new(Mutex::new(ProxyState::default()));
-        let app = Router::new().fallback(proxy).with_state((format!("http://127.0.0.1:{back_port}"), state.clone()));
-        tokio::spawn(async move {
-            let _ = axum::serve(front, app).await;
-        });
-        Ok(Self { issuer, state, _node: node })
+        Ok((node, format!("http://127.0.0.1:{back_port}")))
+    }
+
+    /// Restarts the provider at the same issuer with a new signing key (a key rotation): ID
+    /// tokens now carry a `kid` the old JWKS does not have.
+    pub async fn rotate_keys(&mut self) -> std::io::Result<()> {
+        let (node, upstream) = Self::spawn_node(&self.issuer, &self.config).await?;
+        let _ = self.node.kill().await;
+        self.node = node;
+        self.state.lock().unwrap().upstream = upstream;
+        Ok(())
     }
 
     /// The next token-endpoint answer is tampered with.

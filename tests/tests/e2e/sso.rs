@@ -374,3 +374,15 @@ async fn open_redirects_okta_errors_disabled_sso_and_logout() {
     assert_eq!(s.app.admin("PUT", "/admin/tenants/acme", Some(config)).await.status, StatusCode::OK);
     assert_page(&s.get("/t/acme/okta/login?return_to=/", None).await, StatusCode::NOT_FOUND, "not enabled");
 }
+
+#[tokio::test]
+async fn a_rotated_signing_key_is_fetched_once_and_sign_in_goes_on() {
+    let mut s = Sso::new(false, 600).await;
+    // The first sign-in caches the issuer's discovery document and keys.
+    assert_eq!(s.sign_in("00uexisting0001").await.status, StatusCode::FOUND);
+    // The issuer rotates its signing key: new ID tokens name a `kid` the cached keys lack.
+    s.op.rotate_keys().await.expect("the provider restarts with a new key");
+    let r = s.sign_in("00uexisting0001").await;
+    assert_eq!(r.status, StatusCode::FOUND, "the keys are read again once: {}", r.body);
+    assert_eq!(s.session_of(&r).await.okta_id.as_str(), "00uexisting0001");
+}
