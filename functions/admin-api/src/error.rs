@@ -73,14 +73,7 @@ impl ApiError {
 
 /// Logs the whole cause chain (never shown to the caller).
 fn log_chain(err: &dyn std::error::Error) {
-    let mut chain = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        chain.push_str(": ");
-        chain.push_str(&s.to_string());
-        source = s.source();
-    }
-    tracing::error!(error = %chain, "admin request failed");
+    tracing::error!(error = %shared::ports::error_chain(err), "admin request failed");
 }
 
 impl IntoResponse for ApiError {

@@ -13,7 +13,8 @@ use shared::adapters::aws::Adapters;
 use shared::adapters::http::{original_path, public_base, request_span, tenant_of, with_tenant_prefix};
 use shared::app::sso::{CallbackQuery, SsoError, SsoService};
 use shared::domain::routing::RoutingError;
-use shared::domain::sso::{Refusal, SESSION_COOKIE};
+use shared::domain::sso::{Refusal, Session, SESSION_COOKIE};
+use shared::domain::TenantId;
 
 #[derive(Clone)]
 pub struct State {
@@ -135,7 +136,7 @@ impl IntoResponse for PageError {
                     ),
                 };
                 if status.is_server_error() || status == S::UNAUTHORIZED {
-                    tracing::warn!(error = %chain(e), status = status.as_u16(), "sign-in failed");
+                    tracing::warn!(error = %shared::ports::error_chain(e), status = status.as_u16(), "sign-in failed");
                 } else {
                     tracing::info!(status = status.as_u16(), "sign-in refused");
                 }
@@ -143,17 +144,6 @@ impl IntoResponse for PageError {
             }
         }
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 pub fn router(state: State) -> Router {
@@ -220,16 +210,18 @@ async fn callback(AxState(state): AxState<State>, req: Request) -> Result<Respon
     Ok(r)
 }
 
+/// The valid session the request's cookie carries, if any.
+async fn current_session(state: &State, headers: &HeaderMap, tenant: &TenantId) -> Option<Session> {
+    state.sso.session(tenant, &session_cookie(headers)?).await
+}
+
 /// Who is signed in (a plain page for people and for checking a login works).
 async fn me(AxState(state): AxState<State>, req: Request) -> Result<Response, PageError> {
     let path = original_path(&req);
     let (parts, _) = req.into_parts();
     let tenant = tenant_of(&parts, &state.base_domain)?;
     let base = public_base(&parts.headers, &path, &tenant);
-    let session = match session_cookie(&parts.headers) {
-        Some(c) => state.sso.session(&tenant, &c).await,
-        None => None,
-    };
+    let session = current_session(&state, &parts.headers, &tenant).await;
     Ok(match session {
         Some(s) => page(
             StatusCode::OK,
@@ -248,10 +240,7 @@ async fn logout(AxState(state): AxState<State>, req: Request) -> Result<Response
     let (parts, _) = req.into_parts();
     let tenant = tenant_of(&parts, &state.base_domain)?;
     let base = public_base(&parts.headers, &path, &tenant);
-    let session = match session_cookie(&parts.headers) {
-        Some(c) => state.sso.session(&tenant, &c).await,
-        None => None,
-    };
+    let session = current_session(&state, &parts.headers, &tenant).await;
     let to = state.sso.logout_redirect(&tenant, session.as_ref(), &format!("{base}/")).await?;
     let mut r = redirect(&to);
     *r.status_mut() = StatusCode::SEE_OTHER;

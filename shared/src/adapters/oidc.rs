@@ -18,7 +18,7 @@ use openidconnect::{
 use crate::domain::sso::{LoginState, SignedIn};
 use crate::domain::OktaUserId;
 use crate::ports::sso::{OidcClient, OidcError, OidcProvider};
-use crate::ports::Clock;
+use crate::ports::{error_chain, Clock};
 
 /// Discovery (with the JWKS it points to) is reused for this long.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
@@ -38,17 +38,6 @@ impl Default for OidcHttp {
     fn default() -> Self {
         Self::new()
     }
-}
-
-fn first_line(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 impl OidcHttp {
@@ -76,7 +65,7 @@ impl OidcHttp {
         // Checks that the document's issuer is exactly ours, and fetches the JWKS.
         let metadata = CoreProviderMetadata::discover_async(url, &self.http)
             .await
-            .map_err(|e| OidcError::Discovery(first_line(&e)))?;
+            .map_err(|e| OidcError::Discovery(error_chain(&e)))?;
         // The end-session endpoint is not in the core metadata type: read it from the same document.
         let end_session = self
             .http
@@ -162,7 +151,7 @@ impl OidcProvider for OidcHttp {
             .set_pkce_verifier(PkceCodeVerifier::new(login.pkce_verifier.clone()))
             .request_async(&self.http)
             .await
-            .map_err(|e| OidcError::Exchange(first_line(&e)))?;
+            .map_err(|e| OidcError::Exchange(error_chain(&e)))?;
         let id_token = token.id_token().ok_or_else(|| OidcError::InvalidIdToken("no ID token".into()))?;
         let nonce = Nonce::new(login.nonce.clone());
         let verified = {
@@ -178,9 +167,9 @@ impl OidcProvider for OidcHttp {
                 let fresh = self.discover(&client.issuer, true).await?;
                 let oidc = Self::client(&fresh.metadata, client, &login.redirect_uri)?;
                 let verifier = oidc.id_token_verifier().set_time_fn(|| clock.now());
-                id_token.claims(&verifier, &nonce).map_err(|e| OidcError::InvalidIdToken(first_line(&e)))?.clone()
+                id_token.claims(&verifier, &nonce).map_err(|e| OidcError::InvalidIdToken(error_chain(&e)))?.clone()
             }
-            Err(e) => return Err(OidcError::InvalidIdToken(first_line(&e))),
+            Err(e) => return Err(OidcError::InvalidIdToken(error_chain(&e))),
         };
         let okta_id = OktaUserId::parse(claims.subject().as_str())
             .map_err(|_| OidcError::InvalidIdToken("the subject is not an Okta user id".into()))?;
@@ -189,7 +178,7 @@ impl OidcProvider for OidcHttp {
             .map_err(|e| OidcError::UserInfo(e.to_string()))?
             .request_async(&self.http)
             .await
-            .map_err(|e| OidcError::UserInfo(first_line(&e)))?;
+            .map_err(|e| OidcError::UserInfo(error_chain(&e)))?;
         let any = |c: Option<&openidconnect::LocalizedClaim<openidconnect::EndUserGivenName>>| {
             c.and_then(|c| c.get(None)).map(|n| n.as_str().to_owned())
         };

@@ -9,7 +9,7 @@ use tracing::instrument;
 
 use super::admin::AdminError;
 use super::telemetry::Telemetry;
-use crate::domain::change::{diff, Action, Actor, EntityKind, NewChange};
+use crate::domain::change::{Action, Actor, NewChange};
 use crate::domain::metrics::Metric;
 use crate::domain::user::{User, UserStatus};
 use crate::domain::{TenantId, UserId};
@@ -66,14 +66,7 @@ impl InvitationService {
         let mut after = before.clone();
         after.invited_at = Some(now);
         after.updated_at = now;
-        let change = NewChange {
-            at: now,
-            actor: Actor::Admin,
-            entity: EntityKind::User,
-            entity_id: before.id.to_string(),
-            action: Action::Invited,
-            changes: diff(Some(before), &after),
-        };
+        let change = NewChange::user(now, Actor::Admin, Action::Invited, before.id.as_str(), before, &after);
         let stored = self.writer.update_user(tenant, before, &after, &[change]).await?;
         self.telemetry.count(tenant, Metric::InvitationsSent, 1);
         Ok(stored)

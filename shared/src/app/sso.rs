@@ -8,7 +8,7 @@ use tracing::instrument;
 
 use super::provisioning::{Mode, ProvisionError, Provisioner};
 use super::secrets::{SecretService, TenantSecret};
-use crate::domain::change::{diff, Action, Actor, EntityKind, NewChange};
+use crate::domain::change::{Action, Actor, NewChange};
 use crate::domain::convergence::Truth;
 use crate::domain::okta::OktaUser;
 use crate::domain::sso::{link, random_token, safe_return_to, Link, LoginState, Refusal, Session, SignedIn};
@@ -249,14 +249,7 @@ impl SsoService {
         let mut after = before.clone();
         after.okta_id = Some(who.okta_id.clone());
         after.updated_at = now;
-        let change = NewChange {
-            at: now,
-            actor: Actor::Sso,
-            entity: EntityKind::User,
-            entity_id: before.id.to_string(),
-            action: Action::Updated,
-            changes: diff(Some(before), &after),
-        };
+        let change = NewChange::user(now, Actor::Sso, Action::Updated, before.id.as_str(), before, &after);
         let stored = self.writer.update_user(tenant, before, &after, &[change]).await?;
         tracing::info!(user_id = %stored.id, "Okta id linked by verified email at sign-in");
         Ok(stored)

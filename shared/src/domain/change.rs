@@ -53,6 +53,27 @@ pub struct NewChange {
     pub changes: BTreeMap<String, FieldChange>,
 }
 
+impl NewChange {
+    /// The change a user write records: what `actor` did, and the fields that differ.
+    pub fn user<T: Serialize>(
+        at: DateTime<Utc>,
+        actor: Actor,
+        action: Action,
+        id: &str,
+        before: &T,
+        after: &T,
+    ) -> Self {
+        Self {
+            at,
+            actor,
+            entity: EntityKind::User,
+            entity_id: id.to_owned(),
+            action,
+            changes: diff(Some(before), after),
+        }
+    }
+}
+
 /// A recorded change, ordered per tenant by `seq` (1, 2, 3 ... without gaps).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangeEvent {

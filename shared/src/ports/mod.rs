@@ -23,6 +23,18 @@ pub use sync_store::SyncStore;
 pub use team_store::{DedupeStore, PendingStore, TeamStore};
 pub use user_store::{ChangeLog, UserReader, UserWriter};
 
+/// An error and every `source()` under it, `: `-joined, for one log field.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut chain = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    chain
+}
+
 /// A boxed error from the outside world, kept as a `#[source]` for the logs.
 pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
