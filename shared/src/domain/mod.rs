@@ -14,6 +14,7 @@ pub mod routing;
 pub mod scim_filter;
 pub mod scim_schemas;
 pub mod scim_token;
+pub mod scim_user;
 pub mod secret;
 pub mod sso;
 pub mod sync_run;
