@@ -10,7 +10,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{middleware, Router};
 use shared::adapters::aws::Adapters;
-use shared::adapters::http::{original_path, public_base, request_span, tenant_of, with_tenant_prefix};
+use shared::adapters::http::{
+    html_escape as escape, original_path, public_base, request_span, tenant_of, with_tenant_prefix,
+};
 use shared::app::sso::{CallbackQuery, SsoError, SsoService};
 use shared::domain::routing::RoutingError;
 use shared::domain::sso::{Refusal, Session, SESSION_COOKIE};
@@ -36,10 +38,6 @@ pub enum PageError {
     Sso(#[from] SsoError),
     #[error("This page does not exist.")]
     NoRoute,
-}
-
-fn escape(raw: &str) -> String {
-    raw.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 /// An HTML page for people: a title, one or two sentences, no internals.

@@ -15,7 +15,7 @@ use axum::routing::any;
 use axum::{middleware, Router};
 use serde_json::Value;
 use shared::adapters::aws::Adapters;
-use shared::adapters::http::{original_path, public_base, request_span, tenant_of, with_tenant_prefix};
+use shared::adapters::http::{bearer, original_path, public_base, request_span, tenant_of, with_tenant_prefix};
 use shared::app::secrets::SecretService;
 use shared::domain::routing::RoutingError;
 use shared::domain::scim_schemas::{self as scim, error};
@@ -83,15 +83,12 @@ pub fn router(state: State) -> Router {
         .with_state(state)
 }
 
-/// `Bearer <token>` or the bare token (Okta OIN "Header" auth).
+/// `Bearer <token>`, or the bare token (Okta OIN "Header" auth): a value without a scheme.
 fn presented_token(headers: &HeaderMap) -> Option<&str> {
-    let raw = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    let token = match raw.split_once(' ') {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-        Some(_) => return None,
-        None => raw,
-    };
-    (!token.is_empty()).then_some(token)
+    bearer(headers).or_else(|| {
+        let raw = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+        (!raw.is_empty() && !raw.contains(' ')).then_some(raw)
+    })
 }
 
 async fn scim(AxState(state): AxState<State>, req: Request) -> Result<Response, ScimError> {

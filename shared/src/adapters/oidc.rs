@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreProviderMetadata, CoreUserInfoClaims,
+    CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod,
+    CoreGrantType, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode,
+    CoreResponseType, CoreSubjectIdentifierType, CoreUserInfoClaims,
 };
 use openidconnect::{
     AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
@@ -23,9 +25,31 @@ use crate::ports::{error_chain, Clock};
 /// Discovery (with the JWKS it points to) is reused for this long.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
 
+/// The one discovery field beyond the core set that we need: RP-initiated logout's endpoint.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+struct LogoutMetadata {
+    end_session_endpoint: Option<String>,
+}
+
+impl openidconnect::AdditionalProviderMetadata for LogoutMetadata {}
+
+type Metadata = openidconnect::ProviderMetadata<
+    LogoutMetadata,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
 struct Cached {
-    metadata: CoreProviderMetadata,
-    end_session: Option<String>,
+    metadata: Metadata,
     fetched: Instant,
 }
 
@@ -63,29 +87,15 @@ impl OidcHttp {
         }
         let url = IssuerUrl::new(issuer.to_owned()).map_err(|e| OidcError::Discovery(e.to_string()))?;
         // Checks that the document's issuer is exactly ours, and fetches the JWKS.
-        let metadata = CoreProviderMetadata::discover_async(url, &self.http)
-            .await
-            .map_err(|e| OidcError::Discovery(error_chain(&e)))?;
-        // The end-session endpoint is not in the core metadata type: read it from the same document.
-        let end_session = self
-            .http
-            .get(format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/')))
-            .send()
-            .await
-            .ok()
-            .and_then(|r| r.status().is_success().then_some(r))
-            .map(|r| r.json::<serde_json::Value>());
-        let end_session = match end_session {
-            Some(body) => body.await.ok().and_then(|v| v["end_session_endpoint"].as_str().map(str::to_owned)),
-            None => None,
-        };
-        let cached = std::sync::Arc::new(Cached { metadata, end_session, fetched: Instant::now() });
+        let metadata =
+            Metadata::discover_async(url, &self.http).await.map_err(|e| OidcError::Discovery(error_chain(&e)))?;
+        let cached = std::sync::Arc::new(Cached { metadata, fetched: Instant::now() });
         self.cache.lock().expect("oidc cache").insert(issuer.to_owned(), cached.clone());
         Ok(cached)
     }
 
     fn client(
-        metadata: &CoreProviderMetadata,
+        metadata: &Metadata,
         client: &OidcClient,
         redirect_uri: &str,
     ) -> Result<
@@ -202,7 +212,7 @@ impl OidcProvider for OidcHttp {
         post_logout_redirect_uri: &str,
     ) -> Result<Option<String>, OidcError> {
         let cached = self.discover(&client.issuer, false).await?;
-        let Some(endpoint) = &cached.end_session else { return Ok(None) };
+        let Some(endpoint) = &cached.metadata.additional_metadata().end_session_endpoint else { return Ok(None) };
         let mut url = reqwest::Url::parse(endpoint).map_err(|e| OidcError::Discovery(e.to_string()))?;
         {
             let mut q = url.query_pairs_mut();

@@ -56,3 +56,28 @@ impl Telemetry {
         }
     }
 }
+
+#[cfg(all(test, feature = "fakes"))]
+mod tests {
+    use super::*;
+    use crate::fakes::Fakes;
+
+    #[tokio::test]
+    async fn frequent_records_are_written_at_most_every_so_often_and_deliveries_always() {
+        let f = Fakes::new();
+        let t = f.telemetry();
+        let acme = TenantId::parse("acme").unwrap();
+        t.record(&acme, ActivityEvent::JobDone { waited_seconds: 1 }).await;
+        f.clock.advance(Duration::seconds(10));
+        t.record(&acme, ActivityEvent::JobDone { waited_seconds: 9 }).await;
+        let a = f.store.activity(&acme, f.clock.now()).await.unwrap();
+        assert_eq!(a.last_job_waited_seconds, Some(1), "the second job within 30 s is not written");
+        f.clock.advance(Duration::seconds(25));
+        t.record(&acme, ActivityEvent::JobDone { waited_seconds: 4 }).await;
+        for _ in 0..3 {
+            t.record(&acme, ActivityEvent::Delivery { events: 2, jobs: 1 }).await;
+        }
+        let a = f.store.activity(&acme, f.clock.now()).await.unwrap();
+        assert_eq!((a.last_job_waited_seconds, a.events_24h, a.jobs_24h), (Some(4), 6, 3));
+    }
+}

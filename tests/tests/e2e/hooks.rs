@@ -385,6 +385,19 @@ async fn an_existing_user_is_linked_by_email_and_a_taken_email_is_refused() {
         w.app.functions.adapters.sqs.receive_message().queue_url(&dlq).wait_time_seconds(1).send().await.unwrap();
     assert_eq!(dead.messages().len(), 1);
     assert!(dead.messages()[0].body().unwrap().contains(&clash));
+    // Its last failed attempt was counted as a DLQ send for the tenant.
+    let sends: u64 = w
+        .app
+        .functions
+        .adapters
+        .metrics
+        .recent()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["Tenant"] == "acme")
+        .filter_map(|l| l["DlqSends"].as_u64())
+        .sum();
+    assert_eq!(sends, 1);
 }
 
 #[tokio::test]
