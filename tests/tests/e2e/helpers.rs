@@ -81,6 +81,18 @@ impl TestApp {
         Self { stack, functions, admin_token, app }
     }
 
+    /// The EMF lines the functions wrote for `tenant` (parsed), oldest first.
+    pub fn metric_lines(&self, tenant: &str) -> Vec<serde_json::Value> {
+        self.functions
+            .adapters
+            .metrics
+            .recent()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|l| l["Tenant"] == tenant)
+            .collect()
+    }
+
     /// Sends a request through API Gateway's routing to the right function.
     pub async fn call(&self, req: Request<Body>) -> Reply {
         let resp = self.app.clone().oneshot(req).await.expect("infallible");

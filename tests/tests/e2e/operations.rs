@@ -231,16 +231,7 @@ async fn every_metric_of_the_hook_path_is_an_emf_line_per_tenant() {
     let r = w.app.admin("POST", &format!("/admin/tenants/{}/sync", w.tenant), None).await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     w.app.drain_sync().await;
-    let lines: Vec<Value> = w
-        .app
-        .functions
-        .adapters
-        .metrics
-        .recent()
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .filter(|l: &Value| l["Tenant"] == "acme")
-        .collect();
+    let lines = w.app.metric_lines("acme");
     let total = |name: &str| lines.iter().filter_map(|l| l[name].as_u64()).sum::<u64>();
     // Okta sends user.lifecycle.create (not handled) and application.user_membership.add.
     assert!(total("EventsReceived") >= 2 && total("EventsEnqueued") >= 1 && total("JobsQueued") >= 1);
