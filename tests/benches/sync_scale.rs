@@ -190,6 +190,7 @@ impl Bench {
             writer.clone(),
             store.clone(),
             store.clone(),
+            store.clone(),
             clock.clone(),
             random.clone(),
         ));

@@ -93,6 +93,7 @@ impl Adapters {
             self.store.clone(),
             self.store.clone(),
             self.store.clone(),
+            self.store.clone(),
             self.clock.clone(),
             self.random.clone(),
         ))
@@ -171,6 +172,17 @@ impl Adapters {
             self.store.clone(),
             self.secrets.clone(),
             self.oidc.clone(),
+            self.clock.clone(),
+            self.random.clone(),
+        )
+    }
+
+    pub fn scim_service(&self) -> crate::app::scim::ScimService {
+        crate::app::scim::ScimService::new(
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            self.provisioner(),
             self.clock.clone(),
             self.random.clone(),
         )

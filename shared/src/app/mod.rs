@@ -4,6 +4,7 @@ pub mod health;
 pub mod hooks;
 pub mod invitations;
 pub mod provisioning;
+pub mod scim;
 pub mod secrets;
 pub mod sso;
 pub mod sync;

@@ -7,14 +7,20 @@ use std::sync::Arc;
 use serde::Serialize;
 use tracing::instrument;
 
-use crate::domain::change::{diff, Action, Actor, EntityKind, NewChange};
+use chrono::{DateTime, Utc};
+
+use crate::domain::change::{diff, Action, Actor, EntityKind, FieldChange, NewChange};
 use crate::domain::convergence::{plan, Plan, Truth};
+use crate::domain::group::Member;
 use crate::domain::mapping::{map_profile, Field, FieldWarning, ManagerRef, Mapped, MappingRules};
+use crate::domain::scim_user::ScimUser;
 use crate::domain::team::{team_key, Team, Waiting};
 use crate::domain::tenant::{ManagerMode, TenantConfig};
-use crate::domain::user::{User, UserStatus};
-use crate::domain::{Email, OktaUserId, TenantId, UserId};
-use crate::ports::{Clock, PendingStore, Random, StoreError, TeamStore, UniqueField, UserReader, UserWriter};
+use crate::domain::user::{Approver, StatusReason, User, UserStatus};
+use crate::domain::{Email, GroupId, OktaUserId, TenantId, UserId};
+use crate::ports::{
+    Clock, GroupStore, PendingStore, Random, StoreError, TeamStore, UniqueField, UserReader, UserWriter,
+};
 
 /// What converging did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -55,6 +61,9 @@ pub enum ProvisionError {
     /// The email belongs to another user linked to a different Okta user.
     #[error("the email address belongs to another user of this tenant")]
     EmailTaken,
+    /// The SCIM `externalId` belongs to another user of the tenant.
+    #[error("the externalId belongs to another user of this tenant")]
+    ExternalIdTaken,
     #[error(transparent)]
     Store(StoreError),
 }
@@ -66,6 +75,7 @@ impl From<StoreError> for ProvisionError {
                 Self::Conflict
             }
             StoreError::Duplicate(UniqueField::Email) => Self::EmailTaken,
+            StoreError::Duplicate(UniqueField::ExternalId) => Self::ExternalIdTaken,
             other => Self::Store(other),
         }
     }
@@ -87,8 +97,77 @@ pub struct Provisioner {
     writer: Arc<dyn UserWriter>,
     teams: Arc<dyn TeamStore>,
     pending: Arc<dyn PendingStore>,
+    groups: Arc<dyn GroupStore>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
+}
+
+/// What a write makes of the user besides the mapped fields: its identity keys and lifecycle.
+struct Target<'a> {
+    mapped: &'a Mapped,
+    okta_id: Option<OktaUserId>,
+    okta_last_updated: Option<DateTime<Utc>>,
+    /// `Some` sets the SCIM `externalId` (to a value or none).
+    external_id: Option<Option<String>>,
+    /// `None` keeps the user's lifecycle as it is.
+    status: Option<UserStatus>,
+    reason: Option<StatusReason>,
+    /// `Some` sets the approvers (SCIM extension).
+    approvers: Option<&'a [Email]>,
+}
+
+impl<'a> Target<'a> {
+    fn from_okta(okta_id: &OktaUserId, okta: &crate::domain::okta::OktaUser, mapped: &'a Mapped) -> Self {
+        Self {
+            mapped,
+            okta_id: Some(okta_id.clone()),
+            okta_last_updated: Some(okta.last_updated),
+            external_id: None,
+            status: Some(UserStatus::Active),
+            reason: None,
+            approvers: None,
+        }
+    }
+
+    fn from_scim(desired: &'a ScimUser, okta_id: Option<OktaUserId>) -> Self {
+        let (status, reason) = match desired.active {
+            Some(true) => (Some(UserStatus::Active), None),
+            Some(false) => (Some(UserStatus::Deactivated), Some(StatusReason::ScimInactive)),
+            None => (None, None),
+        };
+        Self {
+            mapped: &desired.mapped,
+            okta_id,
+            okta_last_updated: None,
+            external_id: Some(desired.external_id.clone()),
+            status,
+            reason,
+            approvers: Some(&desired.approvers),
+        }
+    }
+
+    /// Sets identity and lifecycle on `user`: a deactivated user keeps the reason it has, unless
+    /// the write names a new one.
+    fn stamp(&self, user: &mut User) {
+        self.mapped.apply_to(user);
+        if let Some(okta) = &self.okta_id {
+            user.okta_id = Some(okta.clone());
+        }
+        if let Some(at) = self.okta_last_updated {
+            user.okta_last_updated = Some(at);
+        }
+        if let Some(x) = &self.external_id {
+            user.external_id = x.clone();
+        }
+        let Some(status) = self.status else { return };
+        let keep_reason = user.status == UserStatus::Deactivated
+            && status == UserStatus::Deactivated
+            && user.status_reason != Some(StatusReason::ScimDeleted);
+        user.status = status;
+        if !keep_reason {
+            user.status_reason = self.reason;
+        }
+    }
 }
 
 /// Pending references to register once the user they belong to is stored.
@@ -100,10 +179,11 @@ impl Provisioner {
         writer: Arc<dyn UserWriter>,
         teams: Arc<dyn TeamStore>,
         pending: Arc<dyn PendingStore>,
+        groups: Arc<dyn GroupStore>,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
     ) -> Self {
-        Self { users, writer, teams, pending, clock, random }
+        Self { users, writer, teams, pending, groups, clock, random }
     }
 
     fn change(
@@ -188,10 +268,12 @@ impl Provisioner {
                     let fields: Vec<&str> = mapped.warnings.iter().map(|w| w.field.as_str()).collect();
                     tracing::warn!(?fields, "Okta profile fields skipped");
                 }
-                match existing {
-                    None => self.create(config, okta_id, okta, &mapped, actor, mode).await,
-                    Some(before) => self.update(config, okta_id, okta, &mapped, before, actor, mode).await,
-                }
+                let target = Target::from_okta(okta_id, okta, &mapped);
+                let (outcome, _) = match existing {
+                    None => self.create(config, &target, actor, mode).await?,
+                    Some(before) => self.update(config, &target, before, actor, mode).await?,
+                };
+                Ok(outcome)
             }
         }
     }
@@ -208,7 +290,7 @@ impl Provisioner {
         }
         let mut after = user.clone();
         after.status = UserStatus::Deactivated;
-        after.status_reason = Some(crate::domain::user::StatusReason::Unassigned);
+        after.status_reason = Some(StatusReason::Unassigned);
         after.updated_at = self.clock.now();
         let c = self.change(actor, EntityKind::User, user.id.as_str(), Action::Deactivated, diff(Some(user), &after));
         self.writer.update_user(&config.tenant, user, &after, &[c]).await?;
@@ -216,63 +298,101 @@ impl Provisioner {
         Ok(Outcome::Deactivated)
     }
 
+    /// Creates, or brings `existing` to, what a SCIM client sent (SPEC §9): the same mapping,
+    /// team, manager, pending-reference and change-log path as Okta's truth. A user the client
+    /// deleted comes back as the same user. Returns the user as stored.
+    #[instrument(skip_all, fields(tenant = %config.tenant))]
+    pub async fn apply_scim(
+        &self,
+        config: &TenantConfig,
+        existing: Option<User>,
+        desired: &ScimUser,
+    ) -> Result<(Outcome, User), ProvisionError> {
+        let okta_id = desired.external_id.as_deref().and_then(|x| OktaUserId::parse(x).ok());
+        let okta_id = match &existing {
+            // Keep an Okta link made by SSO or hooks; link one only if the id is free.
+            Some(u) if u.okta_id.is_some() => None,
+            _ => match okta_id {
+                Some(id) if self.users.find_by_okta_id(&config.tenant, &id).await?.is_none() => Some(id),
+                _ => None,
+            },
+        };
+        let target = Target::from_scim(desired, okta_id);
+        let (outcome, stored) = match existing {
+            None => self.create(config, &target, Actor::Scim, Mode::Apply).await?,
+            Some(before) => self.update(config, &target, before, Actor::Scim, Mode::Apply).await?,
+        };
+        Ok((outcome, stored.expect("an applied write returns the user")))
+    }
+
+    /// SCIM `DELETE`: deactivated as `scim_deleted`, kept with its history (SPEC §3, §9).
+    pub async fn scim_delete(&self, config: &TenantConfig, user: &User) -> Result<User, ProvisionError> {
+        let mut after = user.clone();
+        after.status = UserStatus::Deactivated;
+        after.status_reason = Some(StatusReason::ScimDeleted);
+        after.updated_at = self.clock.now();
+        let c = self.change(Actor::Scim, EntityKind::User, user.id.as_str(), Action::Deleted, diff(Some(user), &after));
+        let stored = self.writer.update_user(&config.tenant, user, &after, &[c]).await?;
+        tracing::info!(user_id = %user.id, "user deleted by SCIM (kept deactivated)");
+        Ok(stored)
+    }
+
     async fn create(
         &self,
         config: &TenantConfig,
-        okta_id: &OktaUserId,
-        okta: &crate::domain::okta::OktaUser,
-        mapped: &Mapped,
+        target: &Target<'_>,
         actor: Actor,
         mode: Mode,
-    ) -> Result<Outcome, ProvisionError> {
+    ) -> Result<(Outcome, Option<User>), ProvisionError> {
+        let mapped = target.mapped;
         let email = mapped
             .email
             .clone()
-            .ok_or_else(|| ProvisionError::Invalid("the Okta profile has no valid email address".into()))?;
+            .ok_or_else(|| ProvisionError::Invalid("the profile has no valid email address".into()))?;
         let now = self.clock.now();
         let mut user = User::new(UserId::from_random(self.random.bytes16()), email, String::new(), String::new(), now);
-        user.okta_id = Some(okta_id.clone());
-        mapped.apply_to(&mut user);
-        user.okta_last_updated = Some(okta.last_updated);
+        target.stamp(&mut user);
         if mode == Mode::DryRun {
-            return Ok(Outcome::Created);
+            return Ok((Outcome::Created, None));
         }
         let mut pending = PendingList::new();
         self.place(config, &mut user, mapped, actor, &mut pending, mode).await?;
-        if config.invite_automatically {
+        if let Some(approvers) = target.approvers {
+            self.place_approvers(&config.tenant, &mut user, approvers, &mut pending).await?;
+        }
+        let invite = config.invite_automatically && user.status == UserStatus::Active;
+        if invite {
             user.invited_at = Some(now);
         }
         let mut changes =
             vec![self.change(actor, EntityKind::User, user.id.as_str(), Action::Created, diff(None, &user))];
-        if config.invite_automatically {
+        if invite {
             changes.push(self.change(actor, EntityKind::User, user.id.as_str(), Action::Invited, Default::default()));
         }
         let stored = self.writer.create_user(&config.tenant, &user, &changes).await?;
         tracing::info!(user_id = %stored.id, "user created");
         self.after_write(config, &stored, pending, actor, true).await?;
-        Ok(Outcome::Created)
+        Ok((Outcome::Created, Some(stored)))
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn update(
         &self,
         config: &TenantConfig,
-        okta_id: &OktaUserId,
-        okta: &crate::domain::okta::OktaUser,
-        mapped: &Mapped,
+        target: &Target<'_>,
         before: User,
         actor: Actor,
         mode: Mode,
-    ) -> Result<Outcome, ProvisionError> {
+    ) -> Result<(Outcome, Option<User>), ProvisionError> {
+        let mapped = target.mapped;
         let mut after = before.clone();
-        mapped.apply_to(&mut after);
-        after.okta_id = Some(okta_id.clone());
-        let reactivating = before.status == UserStatus::Deactivated;
-        after.status = UserStatus::Active;
-        after.status_reason = None;
-        after.okta_last_updated = Some(okta.last_updated);
+        target.stamp(&mut after);
+        let reactivating = before.status == UserStatus::Deactivated && after.status == UserStatus::Active;
+        let deactivating = before.status == UserStatus::Active && after.status == UserStatus::Deactivated;
         let mut pending = PendingList::new();
         self.place(config, &mut after, mapped, actor, &mut pending, mode).await?;
+        if let Some(approvers) = target.approvers {
+            self.place_approvers(&config.tenant, &mut after, approvers, &mut pending).await?;
+        }
         let invite = reactivating && config.invite_automatically && before.invited_at.is_none();
         if invite {
             after.invited_at = Some(self.clock.now());
@@ -282,22 +402,57 @@ impl Provisioner {
             if mode == Mode::Apply {
                 self.register(&config.tenant, pending, actor).await?;
             }
-            return Ok(Outcome::Unchanged);
+            return Ok((Outcome::Unchanged, Some(before)));
         }
+        let (action, outcome) = if reactivating {
+            (Action::Reactivated, Outcome::Reactivated)
+        } else if deactivating {
+            (Action::Deactivated, Outcome::Deactivated)
+        } else {
+            (Action::Updated, Outcome::Updated)
+        };
         if mode == Mode::DryRun {
-            return Ok(if reactivating { Outcome::Reactivated } else { Outcome::Updated });
+            return Ok((outcome, None));
         }
         after.updated_at = self.clock.now();
-        let action = if reactivating { Action::Reactivated } else { Action::Updated };
         let mut changes = vec![self.change(actor, EntityKind::User, before.id.as_str(), action, changed)];
         if invite {
             changes.push(self.change(actor, EntityKind::User, before.id.as_str(), Action::Invited, Default::default()));
         }
         let stored = self.writer.update_user(&config.tenant, &before, &after, &changes).await?;
-        let identity_changed = !before.email.same_address(&stored.email) || before.okta_id != stored.okta_id;
+        let identity_changed = !before.email.same_address(&stored.email)
+            || before.okta_id != stored.okta_id
+            || before.external_id != stored.external_id;
         self.after_write(config, &stored, pending, actor, identity_changed || reactivating).await?;
         tracing::info!(user_id = %stored.id, ?action, "user written");
-        Ok(if reactivating { Outcome::Reactivated } else { Outcome::Updated })
+        Ok((outcome, Some(stored)))
+    }
+
+    /// Resolves each approver's email to a user, or leaves it pending until one exists.
+    async fn place_approvers(
+        &self,
+        tenant: &TenantId,
+        user: &mut User,
+        emails: &[Email],
+        pending: &mut PendingList,
+    ) -> Result<(), ProvisionError> {
+        let mut approvers = Vec::with_capacity(emails.len());
+        for email in emails {
+            let found = self.users.find_by_email(tenant, email).await?;
+            if found.as_ref().is_some_and(|f| f.id == user.id) || email.same_address(&user.email) {
+                user.warnings.push(FieldWarning {
+                    field: "approvers".into(),
+                    message: "a user cannot approve for themselves".into(),
+                });
+                continue;
+            }
+            if found.is_none() {
+                pending.push((ManagerRef::Email(email.clone()), Waiting::UserApprover(user.id.clone())));
+            }
+            approvers.push(Approver { email: email.clone(), user_id: found.map(|f| f.id) });
+        }
+        user.approvers = approvers;
+        Ok(())
     }
 
     /// Records pending references, then looks once more for their targets: a manager created
@@ -325,9 +480,23 @@ impl Provisioner {
         match waiting {
             Waiting::UserManager(id) => self.resolve_user_manager(tenant, id, reference, manager, actor).await?,
             Waiting::TeamManager(key) => self.resolve_team_manager(tenant, key, reference, manager, actor).await?,
+            Waiting::UserApprover(id) => self.resolve_approver(tenant, id, manager, actor).await?,
+            Waiting::GroupMember(group) => self.resolve_member(tenant, group, reference, manager, actor).await?,
         }
         self.pending.remove_pending(tenant, reference, waiting).await?;
         Ok(())
+    }
+
+    /// Registers a reference that waits for a user who does not exist yet (a group member naming
+    /// no user), and resolves it at once if they appeared meanwhile.
+    pub async fn await_user(
+        &self,
+        tenant: &TenantId,
+        target: ManagerRef,
+        waiting: Waiting,
+        actor: Actor,
+    ) -> Result<(), ProvisionError> {
+        self.register(tenant, vec![(target, waiting)], actor).await
     }
 
     /// Registers the user's own pending references, then resolves those waiting for this user.
@@ -350,6 +519,8 @@ impl Provisioner {
         Ok(match reference {
             ManagerRef::OktaId(id) => self.users.find_by_okta_id(tenant, id).await?,
             ManagerRef::Email(e) => self.users.find_by_email(tenant, e).await?,
+            ManagerRef::Id(id) => self.users.get_user(tenant, id).await?,
+            ManagerRef::External(x) => self.users.find_by_external_id(tenant, x).await?,
         })
     }
 
@@ -492,6 +663,9 @@ impl Provisioner {
         if let Some(okta) = &user.okta_id {
             references.push(ManagerRef::OktaId(okta.clone()).key());
         }
+        if let Some(x) = &user.external_id {
+            references.push(ManagerRef::External(x.clone()).key());
+        }
         for reference in references {
             for waiting in self.pending.pending_for(tenant, &reference).await? {
                 self.resolve_one(tenant, &reference, &waiting, user, actor).await?;
@@ -564,6 +738,94 @@ impl Provisioner {
             })
         })
         .await
+    }
+}
+
+impl Provisioner {
+    async fn resolve_approver(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+        approver: &User,
+        actor: Actor,
+    ) -> Result<(), ProvisionError> {
+        retry_conflicts(move || {
+            Box::pin(async move {
+                let Some(before) = self.users.get_user(tenant, id).await? else { return Ok(()) };
+                let mut after = before.clone();
+                for a in after.approvers.iter_mut().filter(|a| a.user_id.is_none()) {
+                    if a.email.same_address(&approver.email) && approver.id != before.id {
+                        a.user_id = Some(approver.id.clone());
+                    }
+                }
+                if after.approvers == before.approvers {
+                    return Ok(());
+                }
+                after.updated_at = self.clock.now();
+                let c = self.change(actor, EntityKind::User, id.as_str(), Action::Updated, diff(Some(&before), &after));
+                self.writer.update_user(tenant, &before, &after, &[c]).await?;
+                tracing::info!(user_id = %id, approver_id = %approver.id, "pending approver resolved");
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// A group member that named no user now names `user`: the pending record becomes theirs.
+    async fn resolve_member(
+        &self,
+        tenant: &TenantId,
+        group: &GroupId,
+        reference: &str,
+        user: &User,
+        actor: Actor,
+    ) -> Result<(), ProvisionError> {
+        let Some((_, value)) = reference.split_once(':') else { return Ok(()) };
+        let placeholder = Member::Pending(value.to_owned());
+        let real = Member::User(user.id.clone());
+        retry_conflicts(move || {
+            let (placeholder, real) = (placeholder.clone(), real.clone());
+            Box::pin(async move {
+                let now = self.groups.which_members(tenant, group, &[placeholder.clone(), real.clone()]).await?;
+                if !now.contains(&placeholder) {
+                    return Ok(());
+                }
+                let add: Vec<Member> = if now.contains(&real) { vec![] } else { vec![real.clone()] };
+                let c = membership_change(self.clock.now(), actor, group, &add, std::slice::from_ref(&placeholder));
+                match self.groups.change_members(tenant, group, &add, &[placeholder], None, &c).await {
+                    Ok(()) => {
+                        tracing::info!(group_id = %group, user_id = %user.id, "pending group member resolved");
+                        Ok(())
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            })
+        })
+        .await
+    }
+}
+
+/// The change-log entry of a membership change: each member's key, `false` → `true` when added.
+pub fn membership_change(
+    at: DateTime<Utc>,
+    actor: Actor,
+    group: &GroupId,
+    added: &[Member],
+    removed: &[Member],
+) -> NewChange {
+    let mut changes = std::collections::BTreeMap::new();
+    for (list, now) in [(added, true), (removed, false)] {
+        for m in list {
+            changes.insert(m.value().to_owned(), FieldChange { before: (!now).into(), after: now.into() });
+        }
+    }
+    NewChange {
+        at,
+        actor,
+        entity: EntityKind::Membership,
+        entity_id: group.as_str().to_owned(),
+        action: Action::Updated,
+        changes,
     }
 }
 

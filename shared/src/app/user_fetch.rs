@@ -121,9 +121,9 @@ impl UserFetchService {
                 }
                 // Someone wrote in between: their write may rest on an older truth, so read Okta again.
                 Err(ProvisionError::Conflict) => continue,
-                Err(e @ (ProvisionError::Invalid(_) | ProvisionError::EmailTaken)) => {
-                    return Err(FetchError::Permanent(e.to_string()))
-                }
+                Err(
+                    e @ (ProvisionError::Invalid(_) | ProvisionError::EmailTaken | ProvisionError::ExternalIdTaken),
+                ) => return Err(FetchError::Permanent(e.to_string())),
                 Err(ProvisionError::Store(e)) => return Err(FetchError::Retryable(e.to_string())),
             }
         }

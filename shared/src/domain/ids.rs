@@ -12,6 +12,8 @@ pub enum IdError {
     User,
     #[error("Okta user id must be 1-64 letters and digits")]
     OktaUser,
+    #[error("group id is not a valid okta-bridge group id")]
+    Group,
 }
 
 macro_rules! string_id {
@@ -88,6 +90,21 @@ string_id!(
     |s| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric()),
     IdError::OktaUser
 );
+
+string_id!(
+    /// okta-bridge's own opaque, stable group id (`grp_` + 32 hex digits).
+    GroupId,
+    |s| s.len() == 36
+        && s.starts_with("grp_")
+        && s[4..].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+    IdError::Group
+);
+
+impl GroupId {
+    pub fn from_random(bytes: [u8; 16]) -> Self {
+        Self(format!("grp_{}", &UserId::from_random(bytes).0[4..]))
+    }
+}
 
 impl UserId {
     /// A new id from 16 random bytes (the caller injects the randomness).

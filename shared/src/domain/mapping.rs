@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::okta::OktaUser;
 use super::tenant::FieldMapping;
 use super::user::User;
-use super::{Email, OktaUserId};
+use super::{Email, OktaUserId, UserId};
 
 pub const DEFAULT_AVATAR_ATTRIBUTE: &str = "avatarUrl";
 
@@ -43,6 +43,10 @@ impl<T: Clone> Field<T> {
 pub enum ManagerRef {
     OktaId(OktaUserId),
     Email(Email),
+    /// okta-bridge's own user id (SCIM Enterprise `manager.value`, as Entra sends it).
+    Id(UserId),
+    /// The SCIM client's `externalId` of the manager (Okta puts its own user id there).
+    External(String),
 }
 
 impl ManagerRef {
@@ -51,6 +55,8 @@ impl ManagerRef {
         match self {
             Self::OktaId(id) => format!("okta:{id}"),
             Self::Email(e) => format!("email:{}", e.key()),
+            Self::Id(id) => format!("id:{id}"),
+            Self::External(x) => format!("ext:{x}"),
         }
     }
 
@@ -59,6 +65,8 @@ impl ManagerRef {
         match key.split_once(':')? {
             ("okta", id) => OktaUserId::parse(id).ok().map(Self::OktaId),
             ("email", e) => Email::parse(e).ok().map(Self::Email),
+            ("id", id) => UserId::parse(id).ok().map(Self::Id),
+            ("ext", x) if !x.is_empty() => Some(Self::External(x.to_owned())),
             _ => None,
         }
     }
@@ -237,7 +245,7 @@ impl Mapped {
     }
 }
 
-fn is_web_url(v: &str) -> bool {
+pub(crate) fn is_web_url(v: &str) -> bool {
     url::Url::parse(v).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
 }
 

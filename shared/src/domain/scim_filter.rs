@@ -398,7 +398,7 @@ fn case_exact(attr: &str, sub: Option<&str>) -> bool {
 }
 
 /// A JSON object's member by case-insensitive name.
-fn member<'v>(obj: &'v Value, name: &str) -> Option<&'v Value> {
+pub(crate) fn member<'v>(obj: &'v Value, name: &str) -> Option<&'v Value> {
     obj.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
 }
 
@@ -410,7 +410,7 @@ fn base<'v>(resource: &'v Value, path: &AttrPath) -> Option<&'v Value> {
     }
 }
 
-fn is_core_schema(uri: &str) -> bool {
+pub(crate) fn is_core_schema(uri: &str) -> bool {
     uri.eq_ignore_ascii_case("urn:ietf:params:scim:schemas:core:2.0:User")
         || uri.eq_ignore_ascii_case("urn:ietf:params:scim:schemas:core:2.0:Group")
 }

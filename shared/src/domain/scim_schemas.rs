@@ -232,6 +232,20 @@ pub fn schemas(base: &str) -> Vec<Value> {
     ]
 }
 
+/// A request SCIM refuses with `400`: the RFC 7644 `scimType` and a message naming the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{detail}")]
+pub struct ScimInvalid {
+    pub scim_type: &'static str,
+    pub detail: String,
+}
+
+impl ScimInvalid {
+    pub fn new(scim_type: &'static str, detail: impl Into<String>) -> Self {
+        Self { scim_type, detail: detail.into() }
+    }
+}
+
 /// A ListResponse of everything (discovery lists are never paged).
 pub fn list(resources: Vec<Value>) -> Value {
     let n = resources.len();

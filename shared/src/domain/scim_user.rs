@@ -1,9 +1,14 @@
 //! A stored user as a SCIM User resource (RFC 7643 §4.1, Enterprise User, our extension), its
 //! weak ETag and `If-Match` check (RFC 7644 §3.14), and the content-region table (SPEC §9).
+use std::collections::BTreeMap;
+
 use serde_json::{json, Map, Value};
 
-use super::scim_schemas::{ENTERPRISE_SCHEMA, OUR_SCHEMA, USER_SCHEMA};
+use super::mapping::{normalize_language_tag, Field, FieldWarning, ManagerRef, Mapped};
+use super::scim_filter::member;
+use super::scim_schemas::{ScimInvalid, ENTERPRISE_SCHEMA, OUR_SCHEMA, USER_SCHEMA};
 use super::user::{User, UserStatus};
+use super::{Email, UserId};
 
 /// The custom-field keys our SCIM extension's attributes are kept under.
 pub const CONTENT_REGION_FIELD: &str = "content_region";
@@ -45,6 +50,9 @@ fn opt(v: &Option<String>) -> Value {
 /// The user as SCIM shows it; `base` is the tenant's `.../scim/v2`.
 pub fn user_resource(u: &User, base: &str) -> Value {
     let mut ours = Map::new();
+    if !u.approvers.is_empty() {
+        ours.insert("approvers".into(), u.approvers.iter().map(|a| json!(a.email.as_str())).collect());
+    }
     if let Some(region) = u.custom_fields.get(CONTENT_REGION_FIELD) {
         ours.insert("contentRegion".into(), json!(region));
     }
@@ -57,17 +65,20 @@ pub fn user_resource(u: &User, base: &str) -> Value {
     let mut resource = json!({
         "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA, OUR_SCHEMA],
         "id": u.id.as_str(),
-        "externalId": u.okta_id.as_ref().map(|o| o.as_str().to_owned()),
+        "externalId": u.external_id.clone().or_else(|| u.okta_id.as_ref().map(|o| o.as_str().to_owned())),
         "userName": u.email.as_str(),
-        "name": {"givenName": u.first_name, "familyName": u.last_name, "formatted": formatted},
         "displayName": formatted,
-        "title": opt(&u.title),
+        "title": opt(&u.job_title),
         "preferredLanguage": opt(&u.primary_language),
         "active": u.status == UserStatus::Active,
         "emails": [{"value": u.email.as_str(), "type": "work", "primary": true}],
+        "addresses": u.primary_location.as_ref().map(|l| json!([{"type": "work", "locality": l, "primary": true}])),
+        "photos": u.avatar_url.as_ref().map(|p| json!([{"type": "photo", "value": p}])),
+        "name": {"givenName": u.first_name, "familyName": u.last_name, "formatted": formatted, "honorificPrefix": opt(&u.title)},
+        "userType": Value::Null,
         ENTERPRISE_SCHEMA: {
             "department": opt(&u.primary_team),
-            "manager": u.manager_id.as_ref().map(|m| json!({"value": m.as_str()})),
+            "manager": manager_value(u).map(|m| json!({"value": m})),
         },
         OUR_SCHEMA: Value::Object(ours),
         "meta": {
@@ -81,11 +92,200 @@ pub fn user_resource(u: &User, base: &str) -> Value {
     // Absent, not null: clients compare what they sent with what they read back.
     if let Value::Object(map) = &mut resource {
         map.retain(|_, v| !v.is_null());
-        if let Some(Value::Object(ent)) = map.get_mut(ENTERPRISE_SCHEMA) {
-            ent.retain(|_, v| !v.is_null());
+        for nested in [ENTERPRISE_SCHEMA, "name"] {
+            if let Some(Value::Object(inner)) = map.get_mut(nested) {
+                inner.retain(|_, v| !v.is_null());
+            }
         }
     }
     resource
+}
+
+/// The manager SCIM shows: the user, or the `externalId` a client named that is still pending.
+fn manager_value(u: &User) -> Option<String> {
+    if let Some(m) = &u.manager_id {
+        return Some(m.as_str().to_owned());
+    }
+    match u.pending_manager.as_deref().and_then(ManagerRef::from_key) {
+        Some(ManagerRef::External(x)) => Some(x),
+        Some(ManagerRef::Id(id)) => Some(id.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+/// What a SCIM User body (POST, PUT, or a user after PATCH) asks us to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScimUser {
+    pub email: Email,
+    pub external_id: Option<String>,
+    /// `None` when the body leaves `active` out: the user keeps their state (a profile push
+    /// never changes it); a new user is active.
+    pub active: Option<bool>,
+    pub mapped: Mapped,
+    pub approvers: Vec<Email>,
+}
+
+/// Longest `externalId` kept (it is a key).
+pub const MAX_EXTERNAL_ID: usize = 256;
+
+fn text(
+    v: Option<&Value>,
+    max: usize,
+    field: &str,
+    warnings: &mut Vec<FieldWarning>,
+) -> Result<Field<String>, ScimInvalid> {
+    match v {
+        None | Some(Value::Null) => Ok(Field::Clear),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(Field::Clear),
+        Some(Value::String(s)) if s.chars().count() > max => {
+            warnings.push(FieldWarning { field: field.into(), message: format!("longer than {max} characters") });
+            Ok(Field::Keep)
+        }
+        Some(Value::String(s)) => Ok(Field::Set(s.trim().to_owned())),
+        Some(_) => Err(ScimInvalid::new("invalidValue", format!("{field} must be a string"))),
+    }
+}
+
+/// A boolean, or Entra's `"True"`/`"False"` strings.
+fn boolean(v: &Value, what: &str) -> Result<bool, ScimInvalid> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
+        _ => Err(ScimInvalid::new("invalidValue", format!("{what} must be true or false"))),
+    }
+}
+
+/// The entry of a multi-valued attribute to read: the primary one, else the first.
+fn primary(v: Option<&Value>) -> Option<&Value> {
+    let items = v?.as_array()?;
+    items
+        .iter()
+        .find(|i| member(i, "primary").is_some_and(|p| boolean(p, "primary").unwrap_or(false)))
+        .or(items.first())
+}
+
+/// Reads a SCIM User into what we store (SPEC §6, §9). `userName` is the user's sign-in email;
+/// a value that fails validation skips that field with a warning, as for Okta's profile.
+pub fn from_resource(r: &Value) -> Result<ScimUser, ScimInvalid> {
+    if !r.is_object() {
+        return Err(ScimInvalid::new("invalidSyntax", "the body must be a JSON object"));
+    }
+    let user_name = match member(r, "userName") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.trim(),
+        _ => return Err(ScimInvalid::new("invalidValue", "userName is required")),
+    };
+    let email = Email::parse(user_name)
+        .map_err(|_| ScimInvalid::new("invalidValue", "userName must be the user's email address"))?;
+    let external_id = match member(r, "externalId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) if s.chars().count() > MAX_EXTERNAL_ID => {
+            return Err(ScimInvalid::new(
+                "invalidValue",
+                format!("externalId is longer than {MAX_EXTERNAL_ID} characters"),
+            ))
+        }
+        Some(Value::String(s)) => Some(s.trim().to_owned()),
+        Some(_) => return Err(ScimInvalid::new("invalidValue", "externalId must be a string")),
+    };
+    let active = match member(r, "active") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(boolean(v, "active")?),
+    };
+    let mut warnings = Vec::new();
+    let name = member(r, "name");
+    let sub = |k: &str| name.and_then(|n| member(n, k));
+    let first_name = text(sub("givenName"), 100, "first_name", &mut warnings)?;
+    let last_name = text(sub("familyName"), 100, "last_name", &mut warnings)?;
+    let title = text(sub("honorificPrefix"), 50, "title", &mut warnings)?;
+    let job_title = text(member(r, "title"), 200, "job_title", &mut warnings)?;
+    let language = member(r, "preferredLanguage").filter(|v| !v.is_null()).or(member(r, "locale"));
+    let primary_language = match text(language, 35, "primary_language", &mut warnings)? {
+        Field::Set(raw) => match normalize_language_tag(&raw) {
+            Some(tag) => Field::Set(tag),
+            None => {
+                warnings.push(FieldWarning { field: "primary_language".into(), message: "not a language tag".into() });
+                Field::Keep
+            }
+        },
+        other => other,
+    };
+    let address = primary(member(r, "addresses"));
+    let location = address.and_then(|a| member(a, "locality").filter(|v| !v.is_null()).or(member(a, "country")));
+    let primary_location = text(location, 128, "primary_location", &mut warnings)?;
+    let avatar_url = match primary(member(r, "photos")).and_then(|p| member(p, "value")) {
+        None | Some(Value::Null) => Field::Clear,
+        Some(Value::String(u)) if super::mapping::is_web_url(u) => Field::Set(u.clone()),
+        Some(_) => {
+            warnings.push(FieldWarning { field: "avatar_url".into(), message: "not an http(s) URL".into() });
+            Field::Keep
+        }
+    };
+    let enterprise = member(r, ENTERPRISE_SCHEMA);
+    let ent = |k: &str| enterprise.and_then(|e| member(e, k));
+    let department = text(ent("department"), 200, "primary_team", &mut warnings)?;
+    let manager = match ent("manager") {
+        None | Some(Value::Null) => Field::Clear,
+        Some(m) => match member(m, "value").unwrap_or(m) {
+            Value::String(v) if v.trim().is_empty() => Field::Clear,
+            Value::String(v) if v.chars().count() > MAX_EXTERNAL_ID => {
+                warnings.push(FieldWarning { field: "manager".into(), message: "manager.value is too long".into() });
+                Field::Keep
+            }
+            Value::String(v) => Field::Set(match UserId::parse(v.trim()) {
+                Ok(id) => ManagerRef::Id(id),
+                Err(_) => ManagerRef::External(v.trim().to_owned()),
+            }),
+            Value::Null => Field::Clear,
+            _ => return Err(ScimInvalid::new("invalidValue", "manager.value must be a string")),
+        },
+    };
+    let ours = member(r, OUR_SCHEMA);
+    let our = |k: &str| ours.and_then(|o| member(o, k));
+    let mut custom_fields = BTreeMap::new();
+    let region = match our("contentRegion") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(c)) => Some(c.as_str()),
+        Some(_) => return Err(ScimInvalid::new("invalidValue", "contentRegion must be a string")),
+    };
+    custom_fields.insert(CONTENT_REGION_FIELD.to_owned(), Field::Set(content_region(region).to_owned()));
+    for (scim, field) in CUSTOM_FIELDS {
+        custom_fields.insert(field.to_owned(), text(our(scim), 1024, field, &mut warnings)?);
+    }
+    let approvers = match our("approvers") {
+        None | Some(Value::Null) => vec![],
+        Some(Value::Array(list)) => {
+            let mut out: Vec<Email> = Vec::new();
+            for a in list {
+                match member(a, "value").unwrap_or(a).as_str().map(Email::parse) {
+                    Some(Ok(e)) if !out.iter().any(|o| o.same_address(&e)) => out.push(e),
+                    Some(Ok(_)) => {}
+                    _ => warnings.push(FieldWarning {
+                        field: "approvers".into(),
+                        message: "an approver is not an email address".into(),
+                    }),
+                }
+            }
+            out
+        }
+        Some(_) => return Err(ScimInvalid::new("invalidValue", "approvers must be an array of email addresses")),
+    };
+    let mapped = Mapped {
+        email: Some(email.clone()),
+        first_name,
+        last_name,
+        title,
+        job_title,
+        avatar_url,
+        primary_language,
+        primary_location,
+        department,
+        manager,
+        custom_fields,
+        warnings,
+    };
+    Ok(ScimUser { email, external_id, active, mapped, approvers })
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
-use super::UserId;
+use super::{GroupId, UserId};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Team {
@@ -46,6 +46,10 @@ pub enum Waiting {
     UserManager(UserId),
     /// A team (by key) whose manager is pending.
     TeamManager(String),
+    /// A user one of whose approvers (by email) is not a user yet.
+    UserApprover(UserId),
+    /// A group with a member naming no user yet.
+    GroupMember(GroupId),
 }
 
 #[cfg(test)]

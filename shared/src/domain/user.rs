@@ -76,8 +76,22 @@ pub struct User {
     /// they appear (SPEC §7). `okta:{id}` or `email:{address key}`.
     #[serde(default)]
     pub pending_manager: Option<String>,
+    /// The SCIM client's own id for the user (`externalId`), unique per tenant.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// Who approves this user's requests (SCIM extension `approvers`), by email: resolved to a
+    /// user the moment one with that email exists (SPEC §9).
+    #[serde(default)]
+    pub approvers: Vec<Approver>,
     /// Optimistic-concurrency version: every write is conditional on it (SPEC §3).
     pub version: u64,
+}
+
+/// One approver: the email the identity provider named and, once they exist, the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approver {
+    pub email: Email,
+    pub user_id: Option<UserId>,
 }
 
 impl User {
@@ -105,6 +119,8 @@ impl User {
             okta_last_updated: None,
             warnings: Vec::new(),
             pending_manager: None,
+            external_id: None,
+            approvers: Vec::new(),
             version: 0,
         }
     }

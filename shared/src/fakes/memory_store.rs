@@ -8,16 +8,17 @@ use crate::domain::activity::{first_bucket_of_day, hour_bucket, Activity, Activi
 use crate::domain::change::{ChangeEvent, NewChange};
 use chrono::{DateTime, Utc};
 
+use crate::domain::group::{Group, Member};
 use crate::domain::sso::LoginState;
 use crate::domain::sync_run::SyncRun;
 use crate::domain::team::{Team, Waiting};
 use crate::domain::tenant::TenantConfig;
 use crate::domain::user::User;
-use crate::domain::{Email, OktaUserId, TenantId, UserId};
+use crate::domain::{Email, GroupId, OktaUserId, TenantId, UserId};
 use crate::ports::user_store::UserQuery;
 use crate::ports::{
-    cursor, ChangeLog, ConfigStore, DedupeStore, Page, PendingStore, StoreError, TeamStore, UniqueField, UserReader,
-    UserWriter,
+    cursor, ChangeLog, ConfigStore, DedupeStore, GroupStore, Page, PendingStore, StoreError, TeamStore, UniqueField,
+    UserReader, UserWriter,
 };
 use crate::ports::{ActivityStore, LoginStateStore, SyncStore};
 
@@ -26,6 +27,9 @@ struct Tenant {
     users: BTreeMap<String, User>,
     emails: HashMap<String, UserId>,
     okta_ids: HashMap<String, UserId>,
+    external_ids: HashMap<String, UserId>,
+    groups: BTreeMap<String, Group>,
+    members: HashMap<String, std::collections::BTreeSet<Member>>,
     changes: Vec<ChangeEvent>,
     teams: BTreeMap<String, Team>,
     pending: BTreeMap<String, std::collections::BTreeSet<Waiting>>,
@@ -60,6 +64,13 @@ impl MemoryStore {
             if let Some(holder) = t.okta_ids.get(okta.as_str()) {
                 if before.is_none_or(|b| &b.id != holder) {
                     return Err(StoreError::Duplicate(UniqueField::OktaId));
+                }
+            }
+        }
+        if let Some(x) = &user.external_id {
+            if let Some(holder) = t.external_ids.get(x) {
+                if before.is_none_or(|b| &b.id != holder) {
+                    return Err(StoreError::Duplicate(UniqueField::ExternalId));
                 }
             }
         }
@@ -119,6 +130,13 @@ impl UserReader for MemoryStore {
         Ok(tenants.get(tenant).and_then(|t| t.emails.get(email.key()).and_then(|id| t.users.get(id.as_str()).cloned())))
     }
 
+    async fn find_by_external_id(&self, tenant: &TenantId, external_id: &str) -> Result<Option<User>, StoreError> {
+        let tenants = self.tenants.lock().expect("lock");
+        Ok(tenants
+            .get(tenant)
+            .and_then(|t| t.external_ids.get(external_id).and_then(|id| t.users.get(id.as_str()).cloned())))
+    }
+
     async fn list_users(&self, tenant: &TenantId, query: &UserQuery) -> Result<Page<User>, StoreError> {
         let after = query.cursor.as_deref().map(cursor::decode).transpose()?;
         if let Some(a) = &after {
@@ -153,6 +171,9 @@ impl UserWriter for MemoryStore {
         if let Some(okta) = &user.okta_id {
             t.okta_ids.insert(okta.as_str().to_owned(), user.id.clone());
         }
+        if let Some(x) = &user.external_id {
+            t.external_ids.insert(x.clone(), user.id.clone());
+        }
         t.users.insert(user.id.as_str().to_owned(), stored.clone());
         Self::append(t, changes);
         Ok(stored)
@@ -179,6 +200,12 @@ impl UserWriter for MemoryStore {
         }
         if let Some(new) = &after.okta_id {
             t.okta_ids.insert(new.as_str().to_owned(), before.id.clone());
+        }
+        if let Some(old) = &before.external_id {
+            t.external_ids.remove(old);
+        }
+        if let Some(new) = &after.external_id {
+            t.external_ids.insert(new.clone(), before.id.clone());
         }
         let mut stored = after.clone();
         stored.id = before.id.clone();
@@ -256,6 +283,118 @@ impl TeamStore for MemoryStore {
             .get(tenant)
             .map(|t| t.teams.values().cloned().collect())
             .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl GroupStore for MemoryStore {
+    async fn get_group(&self, tenant: &TenantId, id: &GroupId) -> Result<Option<Group>, StoreError> {
+        Ok(self.tenants.lock().expect("lock").get(tenant).and_then(|t| t.groups.get(id.as_str()).cloned()))
+    }
+
+    async fn list_groups(&self, tenant: &TenantId) -> Result<Vec<Group>, StoreError> {
+        Ok(self
+            .tenants
+            .lock()
+            .expect("lock")
+            .get(tenant)
+            .map(|t| t.groups.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn create_group(&self, tenant: &TenantId, group: &Group, change: &NewChange) -> Result<Group, StoreError> {
+        let mut tenants = self.tenants.lock().expect("lock");
+        let t = tenants.entry(tenant.clone()).or_default();
+        if t.groups.contains_key(group.id.as_str()) {
+            return Err(StoreError::AlreadyExists);
+        }
+        let mut stored = group.clone();
+        stored.version = 1;
+        t.groups.insert(group.id.as_str().to_owned(), stored.clone());
+        Self::append(t, std::slice::from_ref(change));
+        Ok(stored)
+    }
+
+    async fn update_group(
+        &self,
+        tenant: &TenantId,
+        before: &Group,
+        after: &Group,
+        change: &NewChange,
+    ) -> Result<Group, StoreError> {
+        let mut tenants = self.tenants.lock().expect("lock");
+        let t = tenants.entry(tenant.clone()).or_default();
+        match t.groups.get(before.id.as_str()) {
+            Some(current) if current.version == before.version => {}
+            _ => return Err(StoreError::VersionConflict),
+        }
+        let mut stored = after.clone();
+        stored.id = before.id.clone();
+        stored.version = before.version + 1;
+        t.groups.insert(before.id.as_str().to_owned(), stored.clone());
+        Self::append(t, std::slice::from_ref(change));
+        Ok(stored)
+    }
+
+    async fn delete_group(&self, tenant: &TenantId, group: &Group, change: &NewChange) -> Result<(), StoreError> {
+        let mut tenants = self.tenants.lock().expect("lock");
+        let t = tenants.entry(tenant.clone()).or_default();
+        if t.groups.remove(group.id.as_str()).is_none() {
+            return Err(StoreError::VersionConflict);
+        }
+        t.members.remove(group.id.as_str());
+        Self::append(t, std::slice::from_ref(change));
+        Ok(())
+    }
+
+    async fn which_members(
+        &self,
+        tenant: &TenantId,
+        group: &GroupId,
+        candidates: &[Member],
+    ) -> Result<Vec<Member>, StoreError> {
+        let tenants = self.tenants.lock().expect("lock");
+        let Some(set) = tenants.get(tenant).and_then(|t| t.members.get(group.as_str())) else { return Ok(vec![]) };
+        Ok(candidates.iter().filter(|m| set.contains(m)).cloned().collect())
+    }
+
+    async fn list_members(&self, tenant: &TenantId, group: &GroupId) -> Result<Vec<Member>, StoreError> {
+        let tenants = self.tenants.lock().expect("lock");
+        Ok(tenants
+            .get(tenant)
+            .and_then(|t| t.members.get(group.as_str()))
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn change_members(
+        &self,
+        tenant: &TenantId,
+        group: &GroupId,
+        add: &[Member],
+        remove: &[Member],
+        expected_version: Option<u64>,
+        change: &NewChange,
+    ) -> Result<(), StoreError> {
+        let mut tenants = self.tenants.lock().expect("lock");
+        let t = tenants.entry(tenant.clone()).or_default();
+        match t.groups.get(group.as_str()) {
+            Some(g) if expected_version.is_none_or(|v| v == g.version) => {}
+            _ => return Err(StoreError::VersionConflict),
+        }
+        let set = t.members.entry(group.as_str().to_owned()).or_default();
+        if add.iter().any(|m| set.contains(m)) || remove.iter().any(|m| !set.contains(m)) {
+            return Err(StoreError::VersionConflict);
+        }
+        set.extend(add.iter().cloned());
+        for m in remove {
+            set.remove(m);
+        }
+        let g = t.groups.get_mut(group.as_str()).expect("checked above");
+        g.version += 1;
+        g.updated_at = change.at;
+        Self::append(t, std::slice::from_ref(change));
+        Ok(())
     }
 }
 

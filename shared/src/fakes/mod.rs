@@ -75,9 +75,21 @@ impl Fakes {
             self.store.clone(),
             self.store.clone(),
             self.store.clone(),
+            self.store.clone(),
             self.clock.clone(),
             self.random.clone(),
         ))
+    }
+
+    pub fn scim_service(&self) -> crate::app::scim::ScimService {
+        crate::app::scim::ScimService::new(
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            self.provisioner(),
+            self.clock.clone(),
+            self.random.clone(),
+        )
     }
 
     /// The sync on fakes, calling Okta through `okta`.

@@ -2,6 +2,7 @@
 pub mod activity_store;
 pub mod clock;
 pub mod config_store;
+pub mod group_store;
 pub mod job_queue;
 pub mod metrics;
 pub mod okta;
@@ -14,6 +15,7 @@ pub mod user_store;
 pub use activity_store::ActivityStore;
 pub use clock::{Clock, Random};
 pub use config_store::ConfigStore;
+pub use group_store::GroupStore;
 pub use job_queue::{JobQueue, QueueAdmin};
 pub use metrics::Metrics;
 pub use okta::OktaDirectory;
@@ -60,6 +62,7 @@ pub enum StoreError {
 pub enum UniqueField {
     Email,
     OktaId,
+    ExternalId,
 }
 
 impl std::fmt::Display for UniqueField {
@@ -67,6 +70,7 @@ impl std::fmt::Display for UniqueField {
         f.write_str(match self {
             Self::Email => "email",
             Self::OktaId => "okta_id",
+            Self::ExternalId => "external_id",
         })
     }
 }

@@ -18,6 +18,8 @@ pub trait UserReader: Send + Sync {
     async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError>;
     async fn find_by_okta_id(&self, tenant: &TenantId, okta_id: &OktaUserId) -> Result<Option<User>, StoreError>;
     async fn find_by_email(&self, tenant: &TenantId, email: &Email) -> Result<Option<User>, StoreError>;
+    /// By the SCIM client's `externalId` (exact).
+    async fn find_by_external_id(&self, tenant: &TenantId, external_id: &str) -> Result<Option<User>, StoreError>;
     /// Users in id order, `query.limit` at most, from the opaque `query.cursor`.
     async fn list_users(&self, tenant: &TenantId, query: &UserQuery) -> Result<Page<User>, StoreError>;
 }
@@ -27,7 +29,7 @@ pub trait UserReader: Send + Sync {
 #[async_trait]
 pub trait UserWriter: Send + Sync {
     /// Stores a new user (`user.version` must be 0) and returns it at version 1.
-    /// Email or Okta id held by another user → `Duplicate`; same id twice → `AlreadyExists`.
+    /// Email, Okta id or external id held by another user → `Duplicate`; same id twice → `AlreadyExists`.
     async fn create_user(&self, tenant: &TenantId, user: &User, changes: &[NewChange]) -> Result<User, StoreError>;
 
     /// Replaces `before` (as read, at `before.version`) with `after`; returns `after` at the next

@@ -3,6 +3,7 @@
 //! Uniqueness (email, Okta id) and the change-log sequence are enforced inside the same
 //! `TransactWriteItems` as the user write, so a refused write leaves nothing behind.
 mod activity;
+mod groups;
 mod logins;
 
 use std::collections::HashMap;
@@ -50,6 +51,20 @@ pub mod keys {
     }
     pub fn okta(id: &str) -> String {
         format!("OKTA#{id}")
+    }
+    /// A SCIM `externalId` claim: a digest, so no value can collide with another key's shape.
+    pub fn external(id: &str) -> String {
+        format!("EXTID#{}", crate::domain::secret::sha256_hex(id.as_bytes()))
+    }
+    pub fn group(id: &str) -> String {
+        format!("GROUP#{id}")
+    }
+    /// A group's members: one partition per group, one item per member.
+    pub fn members(t: &TenantId, group: &str) -> String {
+        format!("TENANT#{t}#GROUP#{group}")
+    }
+    pub fn member(key: &str) -> String {
+        format!("MEMBER#{key}")
     }
     pub fn changes(t: &TenantId) -> String {
         format!("TENANT#{t}#CHANGES")
@@ -391,6 +406,10 @@ impl UserReader for DynamoStore {
         self.user_by_claim(tenant, keys::email(email.key())).await
     }
 
+    async fn find_by_external_id(&self, tenant: &TenantId, external_id: &str) -> Result<Option<User>, StoreError> {
+        self.user_by_claim(tenant, keys::external(external_id)).await
+    }
+
     async fn list_users(&self, tenant: &TenantId, query: &UserQuery) -> Result<Page<User>, StoreError> {
         let after = query
             .cursor
@@ -465,6 +484,10 @@ impl UserWriter for DynamoStore {
                 items.push(self.claim(tenant, keys::okta(okta.as_str()), &stored.id));
                 parts.push(Part::Claim(UniqueField::OktaId));
             }
+            if let Some(x) = &stored.external_id {
+                items.push(self.claim(tenant, keys::external(x), &stored.id));
+                parts.push(Part::Claim(UniqueField::ExternalId));
+            }
             Ok((items, parts))
         };
         self.write_with_changes(tenant, build, changes, || StoreError::AlreadyExists).await?;
@@ -504,6 +527,16 @@ impl UserWriter for DynamoStore {
                 }
                 if let Some(old) = &before.okta_id {
                     items.push(self.release(tenant, keys::okta(old.as_str()), &stored.id));
+                    parts.push(Part::Release);
+                }
+            }
+            if before.external_id != stored.external_id {
+                if let Some(new) = &stored.external_id {
+                    items.push(self.claim(tenant, keys::external(new), &stored.id));
+                    parts.push(Part::Claim(UniqueField::ExternalId));
+                }
+                if let Some(old) = &before.external_id {
+                    items.push(self.release(tenant, keys::external(old), &stored.id));
                     parts.push(Part::Release);
                 }
             }
@@ -560,6 +593,8 @@ fn waiting_key(w: &Waiting) -> String {
     match w {
         Waiting::UserManager(id) => format!("user:{id}"),
         Waiting::TeamManager(key) => format!("team:{key}"),
+        Waiting::UserApprover(id) => format!("approver:{id}"),
+        Waiting::GroupMember(id) => format!("member:{id}"),
     }
 }
 
@@ -729,21 +764,55 @@ const BATCH_WRITE: usize = 25;
 #[async_trait]
 impl DedupeStore for DynamoStore {
     async fn seen(&self, tenant: &TenantId, keys_in: &[String], now_epoch: i64) -> Result<Vec<String>, StoreError> {
-        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let keys_wanted = keys_in
+            .iter()
+            .map(|k| HashMap::from([("pk".to_owned(), s(keys::tenant(tenant))), ("sk".to_owned(), s(keys::dedupe(k)))]))
+            .collect();
         let mut seen = Vec::new();
-        for chunk in keys_in.chunks(BATCH_GET) {
-            let mut pending: Vec<Item> = chunk
-                .iter()
-                .map(|k| {
-                    HashMap::from([("pk".to_owned(), s(keys::tenant(tenant))), ("sk".to_owned(), s(keys::dedupe(k)))])
-                })
-                .collect();
+        for item in self.batch_get(keys_wanted, "sk, expires_at").await? {
+            let live = item
+                .get("expires_at")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .is_none_or(|exp| exp > now_epoch);
+            if let (true, Some(sk)) = (live, item.get("sk").and_then(|v| v.as_s().ok())) {
+                seen.push(sk.trim_start_matches("DEDUPE#").to_owned());
+            }
+        }
+        Ok(seen)
+    }
+
+    async fn mark_seen(&self, tenant: &TenantId, keys_in: &[String], expires_at_epoch: i64) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let requests = keys_in
+            .iter()
+            .map(|k| {
+                let put = PutRequest::builder()
+                    .item("pk", s(keys::tenant(tenant)))
+                    .item("sk", s(keys::dedupe(k)))
+                    .item("expires_at", AttributeValue::N(expires_at_epoch.to_string()))
+                    .build()
+                    .expect("put request has an item");
+                WriteRequest::builder().put_request(put).build()
+            })
+            .collect();
+        self.batch_write(requests).await
+    }
+}
+
+impl DynamoStore {
+    /// BatchGetItem (consistent) in chunks of 100, retrying unprocessed keys with backoff.
+    async fn batch_get(&self, wanted: Vec<Item>, projection: &str) -> Result<Vec<Item>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut found = Vec::new();
+        for chunk in wanted.chunks(BATCH_GET) {
+            let mut pending = chunk.to_vec();
             let mut attempt = 0u32;
             while !pending.is_empty() {
                 let request = KeysAndAttributes::builder()
                     .set_keys(Some(std::mem::take(&mut pending)))
                     .consistent_read(true)
-                    .projection_expression("sk, expires_at")
+                    .projection_expression(projection)
                     .build()
                     .map_err(unavailable)?;
                 let out = self
@@ -753,16 +822,7 @@ impl DedupeStore for DynamoStore {
                     .send()
                     .await
                     .map_err(unavailable)?;
-                for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
-                    let live = item
-                        .get("expires_at")
-                        .and_then(|v| v.as_n().ok())
-                        .and_then(|v| v.parse::<i64>().ok())
-                        .is_none_or(|exp| exp > now_epoch);
-                    if let (true, Some(sk)) = (live, item.get("sk").and_then(|v| v.as_s().ok())) {
-                        seen.push(sk.trim_start_matches("DEDUPE#").to_owned());
-                    }
-                }
+                found.extend(out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
                 pending =
                     out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|k| k.keys).unwrap_or_default();
                 attempt += 1;
@@ -774,24 +834,13 @@ impl DedupeStore for DynamoStore {
                 }
             }
         }
-        Ok(seen)
+        Ok(found)
     }
 
-    async fn mark_seen(&self, tenant: &TenantId, keys_in: &[String], expires_at_epoch: i64) -> Result<(), StoreError> {
-        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-        for chunk in keys_in.chunks(BATCH_WRITE) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|k| {
-                    let put = PutRequest::builder()
-                        .item("pk", s(keys::tenant(tenant)))
-                        .item("sk", s(keys::dedupe(k)))
-                        .item("expires_at", AttributeValue::N(expires_at_epoch.to_string()))
-                        .build()
-                        .expect("put request has an item");
-                    WriteRequest::builder().put_request(put).build()
-                })
-                .collect();
+    /// BatchWriteItem in chunks of 25, retrying unprocessed items with backoff.
+    async fn batch_write(&self, requests: Vec<aws_sdk_dynamodb::types::WriteRequest>) -> Result<(), StoreError> {
+        for chunk in requests.chunks(BATCH_WRITE) {
+            let mut pending = chunk.to_vec();
             let mut attempt = 0u32;
             while !pending.is_empty() {
                 let out = self
