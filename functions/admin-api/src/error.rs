@@ -24,8 +24,6 @@ pub enum ApiError {
     NoRoute,
     #[error("method not allowed on this route")]
     MethodNotAllowed,
-    #[error("{0} is not available in this release")]
-    NotImplemented(&'static str),
     #[error(transparent)]
     Sync(#[from] SyncError),
 }
@@ -59,7 +57,6 @@ impl ApiError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::NoRoute => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            Self::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, "not_implemented"),
             Self::Sync(e) => match e {
                 SyncError::TenantNotFound => (StatusCode::NOT_FOUND, "tenant_not_found"),
                 SyncError::RunNotFound => (StatusCode::NOT_FOUND, "sync_run_not_found"),
@@ -83,7 +80,7 @@ impl IntoResponse for ApiError {
         if let Self::Admin(AdminError::InvalidConfig(invalid)) = &self {
             body["error"]["problems"] = json!(invalid.0);
         }
-        if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
+        if status.is_server_error() {
             log_chain(&self);
         } else {
             tracing::info!(code, status = status.as_u16(), "admin request refused");

@@ -14,7 +14,7 @@ use shared::app::invitations::InvitationService;
 use shared::app::sync::{SyncOptions, SyncService};
 use shared::app::AdminService;
 use shared::domain::tenant::ConfigRules;
-use shared::ports::{ChangeLog, TeamStore};
+use shared::ports::{ChangeLog, GroupStore, TeamStore};
 
 pub use error::ApiError;
 pub use operations::OPENAPI;
@@ -30,6 +30,7 @@ pub struct State {
     pub health: Arc<HealthService>,
     pub invitations: Arc<InvitationService>,
     pub teams: Arc<dyn TeamStore>,
+    pub groups: Arc<dyn GroupStore>,
 }
 
 impl State {
@@ -48,6 +49,7 @@ impl State {
             health: Arc::new(a.health_service()),
             invitations: Arc::new(a.invitation_service()),
             teams: a.store.clone(),
+            groups: a.store.clone(),
         }
     }
 }

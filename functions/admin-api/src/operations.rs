@@ -119,6 +119,22 @@ pub async fn redrive(AxState(s): AxState<State>, uri: Uri) -> Result<Response> {
     Ok(Json(json!({"queue": name, "moved": moved})).into_response())
 }
 
+/// SCIM groups with their member counts (one members query per group: groups are few).
+pub async fn list_groups(AxState(s): AxState<State>, Path(t): Path<String>) -> Result<Response> {
+    let t = tenant(&t)?;
+    s.admin.get_tenant(&t).await?;
+    let store = |e: shared::ports::StoreError| ApiError::Admin(e.into());
+    let mut out = Vec::new();
+    for g in s.groups.list_groups(&t).await.map_err(store)? {
+        let members = s.groups.list_members(&t, &g.id).await.map_err(store)?;
+        let pending = members.iter().filter(|m| matches!(m, shared::domain::group::Member::Pending(_))).count();
+        out.push(json!({"id": g.id, "display_name": g.display_name, "external_id": g.external_id,
+            "members": members.len() - pending, "pending_members": pending,
+            "created_at": g.created_at, "updated_at": g.updated_at, "version": g.version}));
+    }
+    Ok(Json(json!({"groups": out})).into_response())
+}
+
 pub async fn list_teams(AxState(s): AxState<State>, Path(t): Path<String>) -> Result<Response> {
     let t = tenant(&t)?;
     s.admin.get_tenant(&t).await?;

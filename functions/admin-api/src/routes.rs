@@ -24,7 +24,6 @@ type Result<T> = std::result::Result<T, ApiError>;
 
 pub fn router(state: State) -> Router {
     let t = "/admin/tenants/{tenant}";
-    let not_yet = |what: &'static str| move || async move { ApiError::NotImplemented(what) };
     Router::new()
         .route(t, get(get_tenant).put(put_tenant))
         .route(&format!("{t}/secrets/{{name}}"), post(set_secret))
@@ -52,7 +51,7 @@ pub fn router(state: State) -> Router {
         .route(&format!("{t}/sync-runs/{{id}}"), get(get_sync_run))
         .route(&format!("{t}/sync-runs/{{id}}/approve"), post(approve_sync_run))
         // Groups arrive with SCIM provisioning; until then the route says so plainly.
-        .route(&format!("{t}/groups"), get(not_yet("the groups list")))
+        .route(&format!("{t}/groups"), get(ops::list_groups))
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), authorize))

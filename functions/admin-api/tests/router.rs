@@ -19,6 +19,7 @@ fn state(f: &Fakes) -> State {
         health: Arc::new(f.health()),
         invitations: Arc::new(f.invitations()),
         teams: f.store.clone(),
+        groups: f.store.clone(),
     }
 }
 

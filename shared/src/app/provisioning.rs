@@ -61,6 +61,9 @@ pub enum ProvisionError {
     /// The email belongs to another user linked to a different Okta user.
     #[error("the email address belongs to another user of this tenant")]
     EmailTaken,
+    /// The SCIM `userName` is another user's (their userName or, without one, their email).
+    #[error("the userName belongs to another user of this tenant")]
+    UserNameTaken,
     /// The SCIM `externalId` belongs to another user of the tenant.
     #[error("the externalId belongs to another user of this tenant")]
     ExternalIdTaken,
@@ -76,6 +79,7 @@ impl From<StoreError> for ProvisionError {
             }
             StoreError::Duplicate(UniqueField::Email) => Self::EmailTaken,
             StoreError::Duplicate(UniqueField::ExternalId) => Self::ExternalIdTaken,
+            StoreError::Duplicate(UniqueField::UserName) => Self::UserNameTaken,
             other => Self::Store(other),
         }
     }
@@ -109,6 +113,8 @@ struct Target<'a> {
     okta_last_updated: Option<DateTime<Utc>>,
     /// `Some` sets the SCIM `externalId` (to a value or none).
     external_id: Option<Option<String>>,
+    /// `Some` sets the SCIM `userName` (none: it is the email).
+    user_name: Option<Option<String>>,
     /// `None` keeps the user's lifecycle as it is.
     status: Option<UserStatus>,
     reason: Option<StatusReason>,
@@ -123,6 +129,7 @@ impl<'a> Target<'a> {
             okta_id: Some(okta_id.clone()),
             okta_last_updated: Some(okta.last_updated),
             external_id: None,
+            user_name: None,
             status: Some(UserStatus::Active),
             reason: None,
             approvers: None,
@@ -140,6 +147,7 @@ impl<'a> Target<'a> {
             okta_id,
             okta_last_updated: None,
             external_id: Some(desired.external_id.clone()),
+            user_name: Some(desired.user_name.clone()),
             status,
             reason,
             approvers: Some(&desired.approvers),
@@ -158,6 +166,9 @@ impl<'a> Target<'a> {
         }
         if let Some(x) = &self.external_id {
             user.external_id = x.clone();
+        }
+        if let Some(n) = &self.user_name {
+            user.user_name = n.clone();
         }
         let Some(status) = self.status else { return };
         let keep_reason = user.status == UserStatus::Deactivated

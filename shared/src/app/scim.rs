@@ -77,6 +77,7 @@ impl From<ProvisionError> for ScimFailure {
             ProvisionError::Conflict => Self::Busy,
             ProvisionError::Invalid(m) => Self::Invalid(ScimInvalid::new("invalidValue", m)),
             ProvisionError::EmailTaken => Self::Uniqueness("userName is already in use by another user"),
+            ProvisionError::UserNameTaken => Self::Uniqueness("userName is already in use by another user"),
             ProvisionError::ExternalIdTaken => Self::Uniqueness("externalId is already in use by another user"),
             ProvisionError::Store(e) => e.into(),
         }
@@ -153,7 +154,8 @@ impl ScimService {
             return Ok(None);
         };
         let found = match attr.as_str() {
-            "username" | "emails.value" => match Email::parse(&value) {
+            "username" => self.users.find_by_user_name(tenant, &value).await?,
+            "emails.value" => match Email::parse(&value) {
                 Ok(e) => self.users.find_by_email(tenant, &e).await?,
                 Err(_) => None,
             },
@@ -245,11 +247,18 @@ impl ScimService {
     pub async fn create_user(&self, tenant: &TenantId, body: &Value, base: &str) -> Result<Resource, ScimFailure> {
         let config = self.config(tenant).await?;
         let desired = scim_user::from_resource(body)?;
+        let user_name = desired.user_name.clone().unwrap_or_else(|| desired.email.as_str().to_owned());
         for _ in 0..WRITE_ATTEMPTS {
-            let existing = self.users.find_by_email(tenant, &desired.email).await?;
-            if existing.as_ref().is_some_and(visible) {
+            let by_name = self.users.find_by_user_name(tenant, &user_name).await?;
+            let by_email = self.users.find_by_email(tenant, &desired.email).await?;
+            if by_name.as_ref().is_some_and(visible) {
                 return Err(ScimFailure::Uniqueness("userName is already in use by another user"));
             }
+            if by_email.as_ref().is_some_and(visible) {
+                return Err(ScimFailure::Uniqueness("the email address is already in use by another user"));
+            }
+            // A user the client deleted comes back as the same user, with their history.
+            let existing = by_name.or(by_email);
             let mut desired = desired.clone();
             if existing.is_some() && desired.active.is_none() {
                 desired.active = Some(true);

@@ -122,7 +122,10 @@ impl UserFetchService {
                 // Someone wrote in between: their write may rest on an older truth, so read Okta again.
                 Err(ProvisionError::Conflict) => continue,
                 Err(
-                    e @ (ProvisionError::Invalid(_) | ProvisionError::EmailTaken | ProvisionError::ExternalIdTaken),
+                    e @ (ProvisionError::Invalid(_)
+                    | ProvisionError::EmailTaken
+                    | ProvisionError::UserNameTaken
+                    | ProvisionError::ExternalIdTaken),
                 ) => return Err(FetchError::Permanent(e.to_string())),
                 Err(ProvisionError::Store(e)) => return Err(FetchError::Retryable(e.to_string())),
             }

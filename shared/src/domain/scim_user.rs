@@ -66,7 +66,7 @@ pub fn user_resource(u: &User, base: &str) -> Value {
         "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA, OUR_SCHEMA],
         "id": u.id.as_str(),
         "externalId": u.external_id.clone().or_else(|| u.okta_id.as_ref().map(|o| o.as_str().to_owned())),
-        "userName": u.email.as_str(),
+        "userName": u.user_name(),
         "displayName": formatted,
         "title": opt(&u.job_title),
         "preferredLanguage": opt(&u.primary_language),
@@ -117,6 +117,8 @@ fn manager_value(u: &User) -> Option<String> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScimUser {
     pub email: Email,
+    /// The userName when it is not the email.
+    pub user_name: Option<String>,
     pub external_id: Option<String>,
     /// `None` when the body leaves `active` out: the user keeps their state (a profile push
     /// never changes it); a new user is active.
@@ -175,8 +177,32 @@ pub fn from_resource(r: &Value) -> Result<ScimUser, ScimInvalid> {
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim(),
         _ => return Err(ScimInvalid::new("invalidValue", "userName is required")),
     };
-    let email = Email::parse(user_name)
-        .map_err(|_| ScimInvalid::new("invalidValue", "userName must be the user's email address"))?;
+    if user_name.chars().count() > MAX_EXTERNAL_ID {
+        return Err(ScimInvalid::new("invalidValue", format!("userName is longer than {MAX_EXTERNAL_ID} characters")));
+    }
+    // The learning platform's email: the work (or primary) email, else a userName that is one.
+    let listed = member(r, "emails").and_then(Value::as_array).and_then(|items| {
+        let is =
+            |i: &&Value, k: &str, v: &Value| member(i, k).is_some_and(|x| x == v || boolean(x, k).ok() == v.as_bool());
+        items
+            .iter()
+            .find(|i| is(i, "type", &json!("work")))
+            .or_else(|| items.iter().find(|i| is(i, "primary", &json!(true))))
+            .or(items.first())
+            .and_then(|i| member(i, "value"))
+            .and_then(Value::as_str)
+    });
+    let email = match (listed.map(Email::parse), Email::parse(user_name)) {
+        (Some(Ok(e)), _) | (None, Ok(e)) => e,
+        (Some(Err(_)), _) => return Err(ScimInvalid::new("invalidValue", "emails[].value is not an email address")),
+        (None, Err(_)) => {
+            return Err(ScimInvalid::new(
+                "invalidValue",
+                "a user needs an email address: give one in emails, or make userName an email address",
+            ))
+        }
+    };
+    let user_name = (super::user::user_name_key(user_name) != email.key()).then(|| user_name.to_owned());
     let external_id = match member(r, "externalId") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,
@@ -285,7 +311,7 @@ pub fn from_resource(r: &Value) -> Result<ScimUser, ScimInvalid> {
         custom_fields,
         warnings,
     };
-    Ok(ScimUser { email, external_id, active, mapped, approvers })
+    Ok(ScimUser { email, user_name, external_id, active, mapped, approvers })
 }
 
 #[cfg(test)]

@@ -76,6 +76,10 @@ pub struct User {
     /// they appear (SPEC §7). `okta:{id}` or `email:{address key}`.
     #[serde(default)]
     pub pending_manager: Option<String>,
+    /// The SCIM `userName` when it is not the email (Entra sends the UPN); unique per tenant,
+    /// case-insensitively, together with every other user's effective userName.
+    #[serde(default)]
+    pub user_name: Option<String>,
     /// The SCIM client's own id for the user (`externalId`), unique per tenant.
     #[serde(default)]
     pub external_id: Option<String>,
@@ -94,7 +98,25 @@ pub struct Approver {
     pub user_id: Option<UserId>,
 }
 
+/// The uniqueness key of a userName: NFC, lowercase (as for emails).
+pub fn user_name_key(raw: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    raw.trim().nfc().collect::<String>().to_lowercase().nfc().collect()
+}
+
 impl User {
+    /// The SCIM userName: the one a client gave, else the email.
+    pub fn user_name(&self) -> &str {
+        self.user_name.as_deref().unwrap_or(self.email.as_str())
+    }
+
+    pub fn user_name_key(&self) -> String {
+        match &self.user_name {
+            Some(n) => user_name_key(n),
+            None => self.email.key().to_owned(),
+        }
+    }
+
     /// A new active user with only the required fields set.
     pub fn new(id: UserId, email: Email, first_name: String, last_name: String, now: DateTime<Utc>) -> Self {
         Self {
@@ -119,6 +141,7 @@ impl User {
             okta_last_updated: None,
             warnings: Vec::new(),
             pending_manager: None,
+            user_name: None,
             external_id: None,
             approvers: Vec::new(),
             version: 0,

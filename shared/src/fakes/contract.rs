@@ -9,8 +9,8 @@ use crate::domain::{Email, OktaUserId, Secret, TenantId, UserId};
 use crate::ports::user_store::UserQuery;
 use crate::ports::{ActivityStore, LoginStateStore, SyncStore};
 use crate::ports::{
-    ChangeLog, ConfigStore, DedupeStore, JobQueue, PendingStore, SecretStore, StoreError, TeamStore, UniqueField,
-    UserReader, UserWriter,
+    ChangeLog, ConfigStore, DedupeStore, GroupStore, JobQueue, PendingStore, SecretStore, StoreError, TeamStore,
+    UniqueField, UserReader, UserWriter,
 };
 
 fn now() -> DateTime<Utc> {
@@ -405,6 +405,113 @@ pub async fn login_state_contract(store: &dyn LoginStateStore) {
     assert_eq!(store.take_login(&acme, "s2", now() + LOGIN_TTL).await.unwrap(), None, "expired");
     assert_eq!(store.take_login(&acme, "s2", now()).await.unwrap(), None, "an expired login is gone too");
     assert_eq!(store.take_login(&acme, "nope", now()).await.unwrap(), None);
+}
+
+/// External ids (unique per tenant, moved on update), and groups with one record per member:
+/// changes are all-or-nothing and refuse a stale view of the members they name.
+pub async fn group_contract(reader: &dyn UserReader, writer: &dyn UserWriter, groups: &dyn GroupStore) {
+    use crate::domain::group::{Group, Member};
+    use crate::domain::GroupId;
+    let (t, other) = (tenant("contract-groups"), tenant("contract-groups-b"));
+
+    let mut ext = user(40, "ext@example.com", None);
+    ext.external_id = Some("a1b2-c3".into());
+    let ext = writer.create_user(&t, &ext, &[change(&ext, Action::Created)]).await.expect("create ext");
+    assert_eq!(reader.find_by_external_id(&t, "a1b2-c3").await.expect("find").map(|u| u.id), Some(ext.id.clone()));
+    assert!(reader.find_by_external_id(&t, "A1B2-C3").await.expect("find").is_none(), "externalId is caseExact");
+    assert!(reader.find_by_external_id(&other, "a1b2-c3").await.expect("find").is_none(), "per tenant");
+    let mut clash = user(41, "clash@example.com", None);
+    clash.external_id = Some("a1b2-c3".into());
+    let dup = writer.create_user(&t, &clash, &[change(&clash, Action::Created)]).await;
+    assert!(matches!(dup, Err(StoreError::Duplicate(UniqueField::ExternalId))), "{dup:?}");
+    let mut moved = ext.clone();
+    moved.external_id = Some("new-ext".into());
+    writer.update_user(&t, &ext, &moved, &[change(&ext, Action::Updated)]).await.expect("move external id");
+    assert!(reader.find_by_external_id(&t, "a1b2-c3").await.expect("find").is_none(), "old claim released");
+    writer.create_user(&t, &clash, &[change(&clash, Action::Created)]).await.expect("freed id reusable");
+
+    // userNames are unique across every user's effective one (a client's, else the email).
+    let mut upn = user(42, "mail@example.com", None);
+    upn.user_name = Some("UPN@corp.example".into());
+    let upn = writer.create_user(&t, &upn, &[change(&upn, Action::Created)]).await.expect("create upn");
+    assert_eq!(
+        reader.find_by_user_name(&t, "upn@CORP.example").await.expect("find").map(|u| u.id),
+        Some(upn.id.clone())
+    );
+    assert_eq!(
+        reader.find_by_user_name(&t, "ext@example.com").await.expect("find").map(|u| u.id),
+        Some(ext.id.clone())
+    );
+    let taken = user(43, "upn@corp.example", None);
+    let dup = writer.create_user(&t, &taken, &[change(&taken, Action::Created)]).await;
+    assert!(matches!(dup, Err(StoreError::Duplicate(UniqueField::UserName))), "{dup:?}");
+    let mut renamed = upn.clone();
+    renamed.user_name = None;
+    writer.update_user(&t, &upn, &renamed, &[change(&upn, Action::Updated)]).await.expect("back to the email");
+    writer.create_user(&t, &taken, &[change(&taken, Action::Created)]).await.expect("userName freed");
+
+    let g = Group {
+        id: GroupId::from_random([9; 16]),
+        display_name: "Tour Guides".into(),
+        external_id: None,
+        created_at: now(),
+        updated_at: now(),
+        version: 0,
+    };
+    let gchange = |action| NewChange {
+        at: now(),
+        actor: Actor::Scim,
+        entity: EntityKind::Group,
+        entity_id: g.id.to_string(),
+        action,
+        changes: Default::default(),
+    };
+    let created = groups.create_group(&t, &g, &gchange(Action::Created)).await.expect("create group");
+    assert_eq!(created.version, 1);
+    assert!(matches!(groups.create_group(&t, &g, &gchange(Action::Created)).await, Err(StoreError::AlreadyExists)));
+    assert!(groups.get_group(&other, &g.id).await.expect("get").is_none(), "per tenant");
+    let (a, b, p) = (Member::User(ext.id.clone()), Member::User(clash.id.clone()), Member::Pending("00uLater".into()));
+    groups
+        .change_members(&t, &g.id, &[a.clone(), p.clone()], &[], None, &gchange(Action::Updated))
+        .await
+        .expect("add members");
+    let mut listed = groups.list_members(&t, &g.id).await.expect("list");
+    listed.sort();
+    let mut want = vec![a.clone(), p.clone()];
+    want.sort();
+    assert_eq!(listed, want);
+    let which = groups.which_members(&t, &g.id, &[a.clone(), b.clone()]).await.expect("which");
+    assert_eq!(which, std::slice::from_ref(&a));
+    assert_eq!(groups.get_group(&t, &g.id).await.expect("get").expect("group").version, 2, "members bump the ETag");
+    // A stale view: adding a present member, or removing an absent one, changes nothing at all.
+    let absent = Member::Pending("nobody".into());
+    for (add, remove) in [(vec![b.clone(), a.clone()], vec![]), (vec![b.clone()], vec![absent])] {
+        let stale = groups.change_members(&t, &g.id, &add, &remove, None, &gchange(Action::Updated)).await;
+        assert!(matches!(stale, Err(StoreError::VersionConflict)), "{stale:?}");
+    }
+    assert!(groups.which_members(&t, &g.id, std::slice::from_ref(&b)).await.expect("which").is_empty(), "atomic");
+    let one_b = std::slice::from_ref(&b);
+    let wrong_version = groups.change_members(&t, &g.id, one_b, &[], Some(1), &gchange(Action::Updated)).await;
+    assert!(matches!(wrong_version, Err(StoreError::VersionConflict)));
+    groups
+        .change_members(&t, &g.id, one_b, std::slice::from_ref(&p), Some(2), &gchange(Action::Updated))
+        .await
+        .expect("swap");
+    let current = groups.get_group(&t, &g.id).await.expect("get").expect("group");
+    let mut renamed = current.clone();
+    renamed.display_name = "Guides".into();
+    let renamed = groups.update_group(&t, &current, &renamed, &gchange(Action::Updated)).await.expect("rename");
+    assert_eq!(renamed.version, 4);
+    assert!(matches!(
+        groups.update_group(&t, &current, &renamed, &gchange(Action::Updated)).await,
+        Err(StoreError::VersionConflict)
+    ));
+    assert_eq!(groups.list_groups(&t).await.expect("list").len(), 1);
+    groups.delete_group(&t, &renamed, &gchange(Action::Deleted)).await.expect("delete");
+    assert!(groups.get_group(&t, &g.id).await.expect("get").is_none());
+    assert!(groups.list_members(&t, &g.id).await.expect("members").is_empty(), "members go with the group");
+    let gone = groups.change_members(&t, &g.id, &[a], &[], None, &gchange(Action::Updated)).await;
+    assert!(matches!(gone, Err(StoreError::VersionConflict)), "no members for a deleted group");
 }
 
 #[cfg(test)]

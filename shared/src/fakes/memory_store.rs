@@ -28,6 +28,7 @@ struct Tenant {
     emails: HashMap<String, UserId>,
     okta_ids: HashMap<String, UserId>,
     external_ids: HashMap<String, UserId>,
+    user_names: HashMap<String, UserId>,
     groups: BTreeMap<String, Group>,
     members: HashMap<String, std::collections::BTreeSet<Member>>,
     changes: Vec<ChangeEvent>,
@@ -65,6 +66,11 @@ impl MemoryStore {
                 if before.is_none_or(|b| &b.id != holder) {
                     return Err(StoreError::Duplicate(UniqueField::OktaId));
                 }
+            }
+        }
+        if let Some(holder) = t.user_names.get(&user.user_name_key()) {
+            if before.is_none_or(|b| &b.id != holder) {
+                return Err(StoreError::Duplicate(UniqueField::UserName));
             }
         }
         if let Some(x) = &user.external_id {
@@ -130,6 +136,12 @@ impl UserReader for MemoryStore {
         Ok(tenants.get(tenant).and_then(|t| t.emails.get(email.key()).and_then(|id| t.users.get(id.as_str()).cloned())))
     }
 
+    async fn find_by_user_name(&self, tenant: &TenantId, user_name: &str) -> Result<Option<User>, StoreError> {
+        let key = crate::domain::user::user_name_key(user_name);
+        let tenants = self.tenants.lock().expect("lock");
+        Ok(tenants.get(tenant).and_then(|t| t.user_names.get(&key).and_then(|id| t.users.get(id.as_str()).cloned())))
+    }
+
     async fn find_by_external_id(&self, tenant: &TenantId, external_id: &str) -> Result<Option<User>, StoreError> {
         let tenants = self.tenants.lock().expect("lock");
         Ok(tenants
@@ -174,6 +186,7 @@ impl UserWriter for MemoryStore {
         if let Some(x) = &user.external_id {
             t.external_ids.insert(x.clone(), user.id.clone());
         }
+        t.user_names.insert(user.user_name_key(), user.id.clone());
         t.users.insert(user.id.as_str().to_owned(), stored.clone());
         Self::append(t, changes);
         Ok(stored)
@@ -204,6 +217,8 @@ impl UserWriter for MemoryStore {
         if let Some(old) = &before.external_id {
             t.external_ids.remove(old);
         }
+        t.user_names.remove(&before.user_name_key());
+        t.user_names.insert(after.user_name_key(), before.id.clone());
         if let Some(new) = &after.external_id {
             t.external_ids.insert(new.clone(), before.id.clone());
         }
@@ -627,5 +642,6 @@ mod tests {
         super::super::contract::sync_store_contract(&store).await;
         super::super::contract::activity_store_contract(&store).await;
         super::super::contract::login_state_contract(&store).await;
+        super::super::contract::group_contract(&store, &store, &store).await;
     }
 }

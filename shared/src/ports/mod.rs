@@ -63,6 +63,7 @@ pub enum UniqueField {
     Email,
     OktaId,
     ExternalId,
+    UserName,
 }
 
 impl std::fmt::Display for UniqueField {
@@ -71,6 +72,7 @@ impl std::fmt::Display for UniqueField {
             Self::Email => "email",
             Self::OktaId => "okta_id",
             Self::ExternalId => "external_id",
+            Self::UserName => "user_name",
         })
     }
 }

@@ -18,6 +18,8 @@ pub trait UserReader: Send + Sync {
     async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError>;
     async fn find_by_okta_id(&self, tenant: &TenantId, okta_id: &OktaUserId) -> Result<Option<User>, StoreError>;
     async fn find_by_email(&self, tenant: &TenantId, email: &Email) -> Result<Option<User>, StoreError>;
+    /// By SCIM `userName` (the email unless a client gave another), case-insensitively.
+    async fn find_by_user_name(&self, tenant: &TenantId, user_name: &str) -> Result<Option<User>, StoreError>;
     /// By the SCIM client's `externalId` (exact).
     async fn find_by_external_id(&self, tenant: &TenantId, external_id: &str) -> Result<Option<User>, StoreError>;
     /// Users in id order, `query.limit` at most, from the opaque `query.cursor`.

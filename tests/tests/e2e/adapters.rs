@@ -41,6 +41,13 @@ async fn dynamodb_activity_counts_by_the_hour_and_keeps_the_latest_instants() {
 }
 
 #[tokio::test]
+async fn dynamodb_groups_keep_one_record_per_member_and_external_ids_unique() {
+    let app = TestApp::spawn().await;
+    let store = app.functions.adapters.store.as_ref();
+    contract::group_contract(store, store, store).await;
+}
+
+#[tokio::test]
 async fn secrets_manager_store_reads_writes_and_creates() {
     let store = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(sdk().await));
     let name = format!("okta-bridge/{}/contract", crate::helpers::unique_stage());

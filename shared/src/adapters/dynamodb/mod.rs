@@ -56,6 +56,10 @@ pub mod keys {
     pub fn external(id: &str) -> String {
         format!("EXTID#{}", crate::domain::secret::sha256_hex(id.as_bytes()))
     }
+    /// A userName claim (every user's effective userName: a client's, else the email).
+    pub fn user_name(key: &str) -> String {
+        format!("UNAME#{}", crate::domain::secret::sha256_hex(key.as_bytes()))
+    }
     pub fn group(id: &str) -> String {
         format!("GROUP#{id}")
     }
@@ -222,6 +226,18 @@ impl DynamoStore {
             .key("pk", s(keys::tenant(tenant)))
             .key("sk", s(sk))
             .condition_expression("user_id = :id")
+            .expression_attribute_values(":id", s(id.as_str()))
+            .build()
+            .expect("delete has table and key");
+        TransactWriteItem::builder().delete(delete).build()
+    }
+
+    fn release_if_held(&self, tenant: &TenantId, sk: String, id: &UserId) -> TransactWriteItem {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(keys::tenant(tenant)))
+            .key("sk", s(sk))
+            .condition_expression("attribute_not_exists(pk) OR user_id = :id")
             .expression_attribute_values(":id", s(id.as_str()))
             .build()
             .expect("delete has table and key");
@@ -406,6 +422,10 @@ impl UserReader for DynamoStore {
         self.user_by_claim(tenant, keys::email(email.key())).await
     }
 
+    async fn find_by_user_name(&self, tenant: &TenantId, user_name: &str) -> Result<Option<User>, StoreError> {
+        self.user_by_claim(tenant, keys::user_name(&crate::domain::user::user_name_key(user_name))).await
+    }
+
     async fn find_by_external_id(&self, tenant: &TenantId, external_id: &str) -> Result<Option<User>, StoreError> {
         self.user_by_claim(tenant, keys::external(external_id)).await
     }
@@ -488,6 +508,8 @@ impl UserWriter for DynamoStore {
                 items.push(self.claim(tenant, keys::external(x), &stored.id));
                 parts.push(Part::Claim(UniqueField::ExternalId));
             }
+            items.push(self.claim(tenant, keys::user_name(&stored.user_name_key()), &stored.id));
+            parts.push(Part::Claim(UniqueField::UserName));
             Ok((items, parts))
         };
         self.write_with_changes(tenant, build, changes, || StoreError::AlreadyExists).await?;
@@ -529,6 +551,12 @@ impl UserWriter for DynamoStore {
                     items.push(self.release(tenant, keys::okta(old.as_str()), &stored.id));
                     parts.push(Part::Release);
                 }
+            }
+            if before.user_name_key() != stored.user_name_key() {
+                items.push(self.claim(tenant, keys::user_name(&stored.user_name_key()), &stored.id));
+                // Users stored before userName claims existed have none to release.
+                items.push(self.release_if_held(tenant, keys::user_name(&before.user_name_key()), &stored.id));
+                parts.extend([Part::Claim(UniqueField::UserName), Part::Release]);
             }
             if before.external_id != stored.external_id {
                 if let Some(new) = &stored.external_id {
