@@ -291,7 +291,7 @@ async fn entra_dialect_end_to_end() {
         r#"externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef""#,
     ] {
         let found = entra.get(&format!("/Users?filter={}", filter(f))).await.json();
-        assert_eq!(ids(&found), [id.clone()], "{f}");
+        assert_eq!(ids(&found), std::slice::from_ref(&id), "{f}");
     }
     let manager = entra.create("boss@testuser.com", json!({"externalId": "boss-object-id"})).await;
 
@@ -345,7 +345,7 @@ async fn entra_dialect_end_to_end() {
     assert_eq!(g.json()["members"].as_array().unwrap().len(), 2);
     let q = format!("/Groups?excludedAttributes=members&filter={}", filter(r#"displayName eq "Group1DisplayName""#));
     let listed = entra.get(&q).await.json();
-    assert_eq!(ids(&listed), [gid.clone()]);
+    assert_eq!(ids(&listed), std::slice::from_ref(&gid));
     assert!(listed["Resources"][0].get("members").is_none());
     let r = entra.patch(&format!("/Groups/{gid}"), &fixture("entra-remove-member.json", &[("member", &manager)])).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
@@ -416,13 +416,13 @@ async fn rfc_examples_as_fixtures() {
     assert_eq!(members(&g.json()), both);
     let remove = fixture("rfc7644-3.5.2.2-remove-member.json", &[("member", &babs)]);
     assert_eq!(c.patch(&format!("/Groups/{gid}"), &remove).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(members(&c.get(&format!("/Groups/{gid}")).await.json()), [mandy.clone()]);
+    assert_eq!(members(&c.get(&format!("/Groups/{gid}")).await.json()), std::slice::from_ref(&mandy));
     let add = fixture("rfc7644-3.5.2.1-add-member.json", &[("member", &babs)]);
     assert_eq!(c.patch(&format!("/Groups/{gid}"), &add).await.status, StatusCode::NO_CONTENT);
     assert_eq!(members(&c.get(&format!("/Groups/{gid}")).await.json()), both);
     let replace = fixture("rfc7644-3.5.2.3-replace-members.json", &[("member", &babs)]);
     assert_eq!(c.patch(&format!("/Groups/{gid}"), &replace).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(members(&c.get(&format!("/Groups/{gid}")).await.json()), [babs.clone()]);
+    assert_eq!(members(&c.get(&format!("/Groups/{gid}")).await.json()), std::slice::from_ref(&babs));
     // PUT replaces the group whole.
     let put = c.put(&format!("/Groups/{gid}"), &json!({"displayName": "Guides", "members": [{"value": mandy}]})).await;
     assert_eq!((put.status, put.json()["displayName"].as_str()), (StatusCode::OK, Some("Guides")));
@@ -583,7 +583,7 @@ async fn tenant_isolation_on_every_route() {
     assert_scim_error(&b.delete(&format!("/Groups/{a_group}")).await, StatusCode::NOT_FOUND);
     let by_id = b.get(&format!("/Users?filter={}", filter(&format!("id eq \"{a_user}\"")))).await.json();
     assert_eq!(by_id["totalResults"], 0);
-    assert_eq!(ids(&b.get("/Users").await.json()), [b_user.clone()]);
+    assert_eq!(ids(&b.get("/Users").await.json()), std::slice::from_ref(&b_user));
     assert_eq!(b.get("/Groups").await.json()["totalResults"], 0);
     // A group in B naming A's user holds a pending value, never A's user.
     let g = b.post("/Groups", &json!({"displayName": "B team", "members": [{"value": a_user}]})).await.json();
