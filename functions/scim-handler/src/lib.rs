@@ -16,8 +16,10 @@ use axum::routing::any;
 use axum::{middleware, Router};
 use serde_json::Value;
 use shared::adapters::aws::Adapters;
+use shared::adapters::emf::EmfMetrics;
 use shared::adapters::http::{
-    bearer, original_path, public_base, read_body, request_span, tenant_of, with_tenant_prefix, BodyError,
+    bearer, flush_metrics, original_path, public_base, read_body, request_span, tenant_of, with_tenant_prefix,
+    BodyError,
 };
 use shared::app::scim::{Resource, ScimFailure, ScimService};
 use shared::app::secrets::SecretService;
@@ -35,6 +37,7 @@ pub struct State {
     pub base_domain: String,
     pub secrets: Arc<SecretService>,
     pub scim: Arc<ScimService>,
+    pub metrics: Arc<EmfMetrics>,
 }
 
 impl State {
@@ -43,6 +46,7 @@ impl State {
             base_domain: a.settings.base_domain.clone(),
             secrets: a.secrets.clone(),
             scim: Arc::new(a.scim_service()),
+            metrics: a.metrics.clone(),
         }
     }
 }
@@ -118,6 +122,7 @@ pub fn router(state: State) -> Router {
     let routes = Router::new().route("/scim/v2", any(scim)).route("/scim/v2/{*rest}", any(scim));
     with_tenant_prefix(routes)
         .fallback(|| async { ScimError::NotFound })
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), flush_metrics))
         .layer(middleware::from_fn(request_span))
         .with_state(state)
 }

@@ -12,7 +12,7 @@ use axum::{middleware, Json, Router};
 use serde_json::json;
 use shared::adapters::aws::Adapters;
 use shared::adapters::emf::EmfMetrics;
-use shared::adapters::http::{read_body, request_span, tenant_of, with_tenant_prefix, BodyError, MIB};
+use shared::adapters::http::{flush_metrics, read_body, request_span, tenant_of, with_tenant_prefix, BodyError, MIB};
 use shared::app::hooks::{HookError, HookService};
 use shared::domain::routing::RoutingError;
 
@@ -78,16 +78,9 @@ pub fn router(state: State) -> Router {
     let routes = Router::new().route("/webhooks/okta", get(verify).post(deliver));
     with_tenant_prefix(routes)
         .fallback(|| async { ReceiverError::NoRoute })
-        .layer(middleware::from_fn_with_state(state.clone(), flush_metrics))
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), flush_metrics))
         .layer(middleware::from_fn(request_span))
         .with_state(state)
-}
-
-/// One EMF line per tenant per request, written once the response is ready.
-async fn flush_metrics(AxState(state): AxState<State>, req: Request, next: middleware::Next) -> Response {
-    let response = next.run(req).await;
-    state.metrics.flush();
-    response
 }
 
 fn header_value(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -183,6 +183,7 @@ impl Adapters {
             self.store.clone(),
             self.store.clone(),
             self.provisioner(),
+            self.telemetry.clone(),
             self.clock.clone(),
             self.random.clone(),
         )

@@ -41,6 +41,17 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
     })
 }
 
+/// Middleware: one EMF line per tenant per request, written once the response is ready.
+pub async fn flush_metrics(
+    axum::extract::State(metrics): axum::extract::State<std::sync::Arc<crate::adapters::emf::EmfMetrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(req).await;
+    metrics.flush();
+    response
+}
+
 /// The tenant a request is for, from `Host` and the original path (SPEC §2).
 pub fn tenant_of(parts: &Parts, base_domain: &str) -> Result<TenantId, RoutingError> {
     let host = parts

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use serde_json::Value;
 use tracing::instrument;
 
-use super::provisioning::{membership_change, ProvisionError, Provisioner};
+use super::provisioning::{membership_change, Outcome, ProvisionError, Provisioner};
+use super::telemetry::Telemetry;
 use crate::domain::change::{diff, Action, Actor, EntityKind, NewChange};
 use crate::domain::group::{Group, Member};
 use crate::domain::mapping::ManagerRef;
@@ -96,6 +97,7 @@ pub struct ScimService {
     users: Arc<dyn UserReader>,
     groups: Arc<dyn GroupStore>,
     provisioner: Arc<Provisioner>,
+    telemetry: Arc<Telemetry>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
 }
@@ -118,10 +120,18 @@ impl ScimService {
         users: Arc<dyn UserReader>,
         groups: Arc<dyn GroupStore>,
         provisioner: Arc<Provisioner>,
+        telemetry: Arc<Telemetry>,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
     ) -> Self {
-        Self { configs, users, groups, provisioner, clock, random }
+        Self { configs, users, groups, provisioner, telemetry, clock, random }
+    }
+
+    /// Counts a user write towards the tenant's metrics (SPEC §14).
+    fn counted(&self, tenant: &TenantId, outcome: Outcome) {
+        if let Some(metric) = outcome.metric() {
+            self.telemetry.count(tenant, metric, 1);
+        }
     }
 
     /// The tenant's config, if SCIM provisioning is on for it.
@@ -264,7 +274,10 @@ impl ScimService {
                 desired.active = Some(true);
             }
             match self.provisioner.apply_scim(&config, existing, &desired).await {
-                Ok((_, u)) => return Ok(Resource { body: user_resource(&u, base), version: u.version }),
+                Ok((outcome, u)) => {
+                    self.counted(tenant, outcome);
+                    return Ok(Resource { body: user_resource(&u, base), version: u.version });
+                }
                 Err(ProvisionError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -320,6 +333,7 @@ impl ScimService {
             let desired = desire(&user_resource(&current, base))?;
             match self.provisioner.apply_scim(&config, Some(current), &desired).await {
                 Ok((outcome, u)) => {
+                    self.counted(tenant, outcome);
                     tracing::info!(?outcome, user_id = %u.id, "SCIM user written");
                     return Ok(Resource { body: user_resource(&u, base), version: u.version });
                 }
@@ -345,7 +359,10 @@ impl ScimService {
             let current = self.visible_user(tenant, id).await?;
             check_if_match(if_match_header, current.version)?;
             match self.provisioner.scim_delete(&config, &current).await {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    self.counted(tenant, Outcome::Deactivated);
+                    return Ok(());
+                }
                 Err(ProvisionError::Conflict) if if_match_header.is_some() => {
                     return Err(ScimFailure::PreconditionFailed)
                 }

@@ -87,6 +87,7 @@ impl Fakes {
             self.store.clone(),
             self.store.clone(),
             self.provisioner(),
+            self.telemetry(),
             self.clock.clone(),
             self.random.clone(),
         )
