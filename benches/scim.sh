@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Benchmark of SCIM at scale (not a test): `GET /Users?filter=userName eq` and `PATCH /Groups/{id}`
+# adding one member to a 10,000-member group, through the scim-handler router on one thread; first
+# on the in-memory store, then against its own AWS emulator. SCIM_USERS, GROUP_MEMBERS and REQUESTS
+# tune it. Figures: stdout and .local/bench/scim.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/okta-bridge/target}"
+. scripts/local-aws.sh
+ensure_moto
+AWS_PORT="${BENCH_AWS_PORT:-4569}"
+while port_in_use "$AWS_PORT" && ! moto_ready "$AWS_PORT"; do AWS_PORT=$((AWS_PORT + 1)); done
+trap stop_moto EXIT INT TERM
+start_moto "$AWS_PORT" .local/moto-bench.log
+aws_env "$AWS_PORT"
+cargo bench -p okta-bridge-tests --bench scim_requests
