@@ -58,3 +58,13 @@ aws_env() { # PORT
   export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
   export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
 }
+
+# A benchmark's own emulator on a free port from BENCH_AWS_PORT (4569), stopped when the script ends.
+start_bench_moto() {
+  ensure_moto
+  local port="${BENCH_AWS_PORT:-4569}"
+  while port_in_use "$port" && ! moto_ready "$port"; do port=$((port + 1)); done
+  trap stop_moto EXIT INT TERM
+  start_moto "$port" .local/moto-bench.log
+  aws_env "$port"
+}

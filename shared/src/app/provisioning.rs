@@ -319,7 +319,7 @@ impl Provisioner {
         existing: Option<User>,
         desired: &ScimUser,
     ) -> Result<(Outcome, User), ProvisionError> {
-        let okta_id = desired.external_id.as_deref().and_then(|x| OktaUserId::parse(x).ok());
+        let okta_id = desired.external_id.as_deref().and_then(OktaUserId::parse_okta_shaped);
         let okta_id = match &existing {
             // Keep an Okta link made by SSO or hooks; link one only if the id is free.
             Some(u) if u.okta_id.is_some() => None,

@@ -106,6 +106,14 @@ impl GroupId {
     }
 }
 
+impl OktaUserId {
+    /// An id in the shape Okta gives users (`00u` and 17 more letters and digits): how a SCIM
+    /// `externalId` is recognised as Okta's own user id, never a customer's employee number.
+    pub fn parse_okta_shaped(value: &str) -> Option<Self> {
+        (value.len() == 20 && value.starts_with("00u")).then(|| Self::parse(value).ok()).flatten()
+    }
+}
+
 impl UserId {
     /// A new id from 16 random bytes (the caller injects the randomness).
     pub fn from_random(bytes: [u8; 16]) -> Self {
@@ -145,5 +153,11 @@ mod tests {
         assert!(OktaUserId::parse("00ub0oNGTSWTBKOLGLNR").is_ok());
         assert!(OktaUserId::parse("00u/../x").is_err());
         assert!(OktaUserId::parse("").is_err());
+        assert!(OktaUserId::parse_okta_shaped("00ujl29u0le5T6Aj10h7").is_some());
+        for not_okta in
+            ["701984", "00ujl29u0le5T6Aj10h", "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef", "00g_l29u0le5T6Aj10h7"]
+        {
+            assert!(OktaUserId::parse_okta_shaped(not_okta).is_none(), "{not_okta}");
+        }
     }
 }

@@ -114,6 +114,9 @@ struct Demo {
     hook_secret: Option<String>,
     scim_token: Option<String>,
     admin_secret_id: String,
+    /// Tenant `demo-scim`: provisioned by SCIM (a client's token, issued fresh each run).
+    scim_tenant: TenantId,
+    scim_tenant_token: String,
 }
 
 async fn seed_demo(f: &Functions, sim: &OktaSim, sim_token: &str, port: u16) -> Result<Demo, Error> {
@@ -141,12 +144,21 @@ async fn seed_demo(f: &Functions, sim: &OktaSim, sim_token: &str, port: u16) -> 
         None
     };
     let admin_secret_id = f.adapters.secrets.names().admin_token.clone();
+    // A second tenant whose users arrive by SCIM, as a new customer's would.
+    let scim_tenant = TenantId::parse("demo-scim")?;
+    let input: TenantConfigInput = serde_json::from_value(serde_json::json!({
+        "okta_domain": "https://demo-scim.okta.com", "provisioning": "scim", "manager_mode": "individual"
+    }))?;
+    admin.put_tenant(&scim_tenant, input).await?;
+    let scim_tenant_token = secrets.issue_scim_token(&scim_tenant).await?.1.expose().to_owned();
     Ok(Demo {
         sso_example: None,
         tenant,
         hook_secret: Some(hook_secret.expose().to_owned()),
         scim_token,
         admin_secret_id,
+        scim_tenant,
+        scim_tenant_token,
     })
 }
 
@@ -234,9 +246,15 @@ fn banner(
  Tenant `{t}` (also at http://{t}.localhost:{port}/...)
    Event hook  {base}/t/{t}/webhooks/okta
      header    Authorization: {hook}
-   SCIM base   {base}/t/{t}/scim/v2
+   SCIM base   {base}/t/{t}/scim/v2   (discovery only: `{t}` provisions by event hooks)
      token     {scim}
    SSO login   {sso}
+
+ Tenant `{st}`: provisioned by SCIM (Okta's or Entra's SCIM client, or curl)
+   SCIM base   {base}/t/{st}/scim/v2
+     token     {st_token}
+   try         curl -H "Authorization: Bearer {st_token}" {base}/t/{st}/scim/v2/Users
+   a whole run ADMIN_TOKEN={admin_token} scripts/scim-demo.sh   (create, find, deactivate, reactivate, push a group)
 
  Demo Okta org {okta}  (the project's Okta simulator, {people} people)
    users       curl {okta}/sim/users
@@ -250,6 +268,8 @@ fn banner(
 ================================================================================
 "#,
         admin_secret = demo.admin_secret_id,
+        st = demo.scim_tenant,
+        st_token = demo.scim_tenant_token,
         hook = shown(&demo.hook_secret, "POST /admin/tenants/demo/event-hook-secret"),
         scim = shown(&demo.scim_token, "POST /admin/tenants/demo/scim-tokens"),
         sso = match &demo.sso_example {

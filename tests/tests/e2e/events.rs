@@ -13,6 +13,7 @@ use crate::helpers::TestApp;
 
 pub const EVENTS_ADMIN_TOKEN: &str = "events-admin-token";
 pub const EVENTS_HOOK_SECRET: &str = "events-hook-secret";
+pub const EVENTS_SCIM_TOKEN: &str = "scim_events-scim-token";
 
 async fn http_status(router: axum::Router, json: &str) -> u16 {
     let req = lambda_http::request::from_str(json).expect("an API Gateway HTTP API (v2) event");
@@ -59,6 +60,34 @@ async fn every_event_file_gets_the_status_in_its_name() {
         )
         .await
         .unwrap();
+    // Tenant `demo-scim` provisions by SCIM; its events authenticate with a fixed SCIM token.
+    let scim_tenant = shared::domain::TenantId::parse("demo-scim").unwrap();
+    let input = serde_json::from_value(
+        serde_json::json!({"okta_domain": "https://demo-scim.okta.com", "provisioning": "scim"}),
+    );
+    let tokens = shared::domain::scim_token::ScimTokenSet {
+        tokens: vec![shared::domain::scim_token::ScimTokenRecord {
+            id: "tok_events".into(),
+            sha256: shared::domain::secret::sha256_hex(EVENTS_SCIM_TOKEN.as_bytes()),
+            created_at: chrono::Utc::now(),
+            revoked_at: None,
+            expires_at: None,
+        }],
+    };
+    let name = names.tenant(&scim_tenant, shared::app::secrets::TenantSecret::ScimTokens);
+    shared::ports::SecretStore::put_secret(
+        &shared::adapters::secrets_manager::SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(
+            crate::helpers::sdk().await,
+        )),
+        &name,
+        &tokens.encode(),
+    )
+    .await
+    .unwrap();
+    // (After the token: the config write reads the token set, and the read is cached.)
+    functions.admin.admin.put_tenant(&scim_tenant, input.unwrap()).await.unwrap();
+    let verified = functions.adapters.secrets.verify_scim_token(&scim_tenant, EVENTS_SCIM_TOKEN).await.unwrap();
+    assert_eq!(verified.as_deref(), Some("tok_events"), "the fixed SCIM token is in place");
     let routers = functions.routers();
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, DeleteRequest, Put, TransactWriteItem, Update, WriteRequest};
 
-use super::{from_item, keys, n, s, to_item, unavailable, DynamoStore, Item, Part};
+use super::{from_item, keys, n, s, unavailable, DynamoStore, Item, Part};
 use crate::domain::change::NewChange;
 use crate::domain::group::{Group, Member};
 use crate::domain::{GroupId, TenantId};
@@ -19,18 +19,7 @@ impl DynamoStore {
         group: &Group,
         read_version: Option<u64>,
     ) -> Result<TransactWriteItem, StoreError> {
-        let mut item = to_item(group)?;
-        item.insert("pk".into(), s(keys::tenant(tenant)));
-        item.insert("sk".into(), s(keys::group(group.id.as_str())));
-        let put = Put::builder().table_name(self.table()).set_item(Some(item));
-        let put = match read_version {
-            None => put.condition_expression("attribute_not_exists(pk)"),
-            Some(v) => put
-                .condition_expression("#v = :v")
-                .expression_attribute_names("#v", "version")
-                .expression_attribute_values(":v", n(v)),
-        };
-        Ok(TransactWriteItem::builder().put(put.build().expect("put has table and item")).build())
+        self.record_put(tenant, keys::group(group.id.as_str()), group, read_version)
     }
 
     fn member_key(tenant: &TenantId, group: &GroupId, m: &Member) -> Item {

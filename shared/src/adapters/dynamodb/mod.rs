@@ -633,9 +633,21 @@ impl DynamoStore {
         team: &Team,
         condition: Option<u64>,
     ) -> Result<TransactWriteItem, StoreError> {
-        let mut item = to_item(team)?;
+        self.record_put(tenant, keys::team(&team.key), team, condition)
+    }
+
+    /// A transaction put of a versioned record of the tenant: new (`None`: must not exist) or
+    /// replacing the version it was read at.
+    fn record_put<T: serde::Serialize>(
+        &self,
+        tenant: &TenantId,
+        sk: String,
+        record: &T,
+        condition: Option<u64>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut item = to_item(record)?;
         item.insert("pk".into(), s(keys::tenant(tenant)));
-        item.insert("sk".into(), s(keys::team(&team.key)));
+        item.insert("sk".into(), s(sk));
         let put = Put::builder().table_name(&self.table).set_item(Some(item));
         let put = match condition {
             None => put.condition_expression("attribute_not_exists(pk)"),

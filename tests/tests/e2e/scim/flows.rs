@@ -388,6 +388,7 @@ async fn rfc_examples_as_fixtures() {
         (Some("Hollywood"), Some("en-US"))
     );
     assert_eq!(stored["manager_id"], Value::Null);
+    assert_eq!(stored["okta_id"], Value::Null, "an employee number is no Okta user id");
     // The same user, read back, is what a list filtered on it returns (RFC 7644 §3.4.2 shape).
     let shape = fixture("rfc7644-3.4.2-list-response.json", &[]);
     let list = c.get(&format!("/Users?filter={}", filter(r#"userName eq "bjensen@example.com""#))).await.json();
