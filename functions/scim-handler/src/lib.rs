@@ -127,12 +127,23 @@ pub fn router(state: State) -> Router {
         .with_state(state)
 }
 
-/// `Bearer <token>`, or the bare token (Okta OIN "Header" auth): a value without a scheme.
-fn presented_token(headers: &HeaderMap) -> Option<&str> {
-    bearer(headers).or_else(|| {
-        let raw = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-        (!raw.is_empty() && !raw.contains(' ')).then_some(raw)
-    })
+/// `Bearer <token>`; the bare token (Okta OIN "Header" auth: a value without a scheme); or Basic
+/// auth with the token as the password (Okta's custom-app "Basic Auth", any username).
+fn presented_token(headers: &HeaderMap) -> Option<String> {
+    if let Some(t) = bearer(headers) {
+        return Some(t.to_owned());
+    }
+    let raw = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    if let Some((scheme, encoded)) = raw.split_once(' ') {
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return None;
+        }
+        use base64::Engine;
+        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+        let (_, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+        return (!password.is_empty()).then(|| password.to_owned());
+    }
+    (!raw.is_empty()).then(|| raw.to_owned())
 }
 
 fn query_pairs(parts: &axum::http::request::Parts) -> Vec<(String, String)> {
@@ -166,7 +177,7 @@ async fn scim(AxState(state): AxState<State>, req: Request) -> Result<Response, 
     let (parts, body) = req.into_parts();
     let tenant = tenant_of(&parts, &state.base_domain)?;
     let token = presented_token(&parts.headers).ok_or(ScimError::Unauthorized)?;
-    match state.secrets.verify_scim_token(&tenant, token).await {
+    match state.secrets.verify_scim_token(&tenant, &token).await {
         Ok(Some(token_id)) => tracing::debug!(token_id = %token_id, "SCIM token accepted"),
         Ok(None) => return Err(ScimError::Unauthorized),
         Err(e) => {

@@ -34,6 +34,12 @@ pub fn service_provider_config(base: &str) -> Value {
             "description": "A SCIM token issued by the okta-bridge admin API, as `Authorization: Bearer <token>` or the bare token.",
             "specUri": "https://www.rfc-editor.org/info/rfc6750",
             "primary": true
+        }, {
+            "type": "httpbasic",
+            "name": "HTTP Basic",
+            "description": "Any username, with a SCIM token as the password (Okta's custom-app Basic Auth).",
+            "specUri": "https://www.rfc-editor.org/info/rfc7617",
+            "primary": false
         }],
         "meta": {"resourceType": "ServiceProviderConfig", "location": format!("{base}/ServiceProviderConfig")}
     })

@@ -38,8 +38,10 @@ async fn tokens_are_per_tenant_and_discovery_has_the_rfc_shapes() {
     let other =
         app.admin("POST", "/admin/tenants/other/scim-tokens", None).await.json()["token"].as_str().unwrap().to_owned();
 
-    // Bearer, or the bare token (Okta OIN "Header" mode).
-    for auth in [format!("Bearer {token}"), format!("bearer {token}"), token.clone()] {
+    // Bearer, the bare token (Okta OIN "Header" mode), or Basic with the token as the password.
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("okta:{token}"));
+    for auth in [format!("Bearer {token}"), format!("bearer {token}"), token.clone(), format!("Basic {basic}")] {
         let r = scim(&app, "/t/acme/scim/v2/ServiceProviderConfig", Some(&auth)).await;
         assert_eq!(r.status, StatusCode::OK, "{auth:.12}: {}", r.body);
         assert_eq!(r.content_type(), "application/scim+json");
@@ -47,10 +49,20 @@ async fn tokens_are_per_tenant_and_discovery_has_the_rfc_shapes() {
         assert_eq!(spc["patch"]["supported"], true);
         assert_eq!(spc["meta"]["location"], "http://127.0.0.1:3000/t/acme/scim/v2/ServiceProviderConfig");
     }
-    // Refused: none, wrong, another tenant's token, another scheme.
-    for auth in
-        [None, Some("Bearer scim_wrong".to_owned()), Some(format!("Bearer {other}")), Some(format!("Basic {token}"))]
-    {
+    // Refused: none, wrong, another tenant's token (any way), another scheme, Basic without a
+    // password or not base64.
+    let other_basic = base64::engine::general_purpose::STANDARD.encode(format!("okta:{other}"));
+    let no_password = base64::engine::general_purpose::STANDARD.encode("okta:");
+    for auth in [
+        None,
+        Some("Bearer scim_wrong".to_owned()),
+        Some(format!("Bearer {other}")),
+        Some(other.clone()),
+        Some(format!("Basic {other_basic}")),
+        Some(format!("Basic {no_password}")),
+        Some(format!("Basic {token}")),
+        Some(format!("Digest {token}")),
+    ] {
         let r = scim(&app, "/t/acme/scim/v2/Users", auth.as_deref()).await;
         assert_scim_error(&r, StatusCode::UNAUTHORIZED);
         assert!(r.headers.get("www-authenticate").is_some());
