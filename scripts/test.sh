@@ -31,7 +31,17 @@ aws_env "$AWS_PORT"
 
 step "cargo test (unit, contract and end-to-end tests against the emulator)"
 mkdir -p .local
+# Every log line of the end-to-end run, and every secret value its tests set or were handed, for
+# the secret-leak sweep below.
+export OKTA_BRIDGE_LOG_FILE="$PWD/.local/e2e-logs.jsonl" OKTA_BRIDGE_SECRETS_FILE="$PWD/.local/test-secrets.txt"
+rm -f "$OKTA_BRIDGE_LOG_FILE" "$OKTA_BRIDGE_SECRETS_FILE"
 cargo test --workspace --all-features 2>&1 | tee .local/test.log
+
+step "secret-leak sweep (every secret the tests set, in every log line of the run)"
+scripts/secret-sweep.sh .local/test-secrets.txt .local/e2e-logs.jsonl .local/test.log
+
+step "fuzzing, a bounded pass (fuzz/run.sh ${FUZZ_SECONDS:-10}; longer runs: fuzz/run.sh 600)"
+fuzz/run.sh "${FUZZ_SECONDS:-10}"
 
 passed=$(awk '/^test result:/ {s += $4} END {print s + 0}' .local/test.log)
 failed=$(awk '/^test result:/ {s += $6} END {print s + 0}' .local/test.log)

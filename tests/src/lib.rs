@@ -4,6 +4,7 @@
 //! tests both use it, so what is tested is what runs.
 pub mod demo_org;
 pub mod dispatch;
+pub mod fault_proxy;
 pub mod oidc_op;
 pub mod okta_sim;
 pub mod okta_sim_admin;

@@ -88,6 +88,9 @@ async fn every_event_file_gets_the_status_in_its_name() {
     functions.admin.admin.put_tenant(&scim_tenant, input.unwrap()).await.unwrap();
     let verified = functions.adapters.secrets.verify_scim_token(&scim_tenant, EVENTS_SCIM_TOKEN).await.unwrap();
     assert_eq!(verified.as_deref(), Some("tok_events"), "the fixed SCIM token is in place");
+    for s in [EVENTS_ADMIN_TOKEN, EVENTS_HOOK_SECRET, EVENTS_SCIM_TOKEN] {
+        crate::helpers::remember_secret(s);
+    }
     let routers = functions.routers();
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");

@@ -23,9 +23,36 @@ static INIT: Once = Once::new();
 #[derive(Clone, Copy)]
 struct Capture;
 
+/// With `OKTA_BRIDGE_LOG_FILE` set (make test sets it), every log line also goes to that file, for
+/// the secret-leak sweep over the whole run.
+fn log_file() -> Option<&'static Mutex<std::fs::File>> {
+    static FILE: OnceLock<Option<Mutex<std::fs::File>>> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = std::env::var("OKTA_BRIDGE_LOG_FILE").ok()?;
+        std::fs::OpenOptions::new().create(true).append(true).open(path).ok().map(Mutex::new)
+    })
+    .as_ref()
+}
+
+/// Remembers a secret value a test set or was handed, for the sweep that greps the whole run's
+/// logs for each (`OKTA_BRIDGE_SECRETS_FILE`, set by make test; otherwise nothing is written).
+pub fn remember_secret(value: &str) {
+    static FILE: OnceLock<Option<Mutex<std::fs::File>>> = OnceLock::new();
+    let file = FILE.get_or_init(|| {
+        let path = std::env::var("OKTA_BRIDGE_SECRETS_FILE").ok()?;
+        std::fs::OpenOptions::new().create(true).append(true).open(path).ok().map(Mutex::new)
+    });
+    if let (Some(f), false) = (file, value.trim().is_empty() || value.contains('\n')) {
+        let _ = writeln!(f.lock().expect("secrets lock"), "{value}");
+    }
+}
+
 impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         LOGS.lock().expect("log lock").extend_from_slice(buf);
+        if let Some(f) = log_file() {
+            let _ = f.lock().expect("log file lock").write_all(buf);
+        }
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -67,15 +94,28 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(None).await
+    }
+
+    /// The stack is created directly; the functions' AWS clients go through `proxy` (fault tests).
+    pub async fn spawn_through(proxy: &harness::fault_proxy::FaultProxy) -> Self {
+        Self::spawn_with(Some(&proxy.sdk_config().await)).await
+    }
+
+    async fn spawn_with(functions_sdk: Option<&aws_config::SdkConfig>) -> Self {
         init_logs();
         let sdk = sdk().await;
         let admin_token = format!("admin-{}", uuid::Uuid::new_v4().simple());
         let mut opts = StackOptions::new(unique_stage());
         opts.secret_values.insert("AdminTokenSecret".into(), admin_token.clone());
         let stack = LocalStack::provision(sdk, opts).await.expect("stack provisions from template.yaml");
+        remember_secret(&admin_token);
+        for value in stack.secret_values.values() {
+            remember_secret(value);
+        }
         let mut env = stack.env.clone();
         env.insert("ALLOW_INSECURE_OKTA".into(), "1".into());
-        let functions = Functions::wire(sdk, &env).expect("functions wire");
+        let functions = Functions::wire(functions_sdk.unwrap_or(sdk), &env).expect("functions wire");
         let template = Template::load(&harness::template::default_path()).expect("template");
         let app = Dispatcher::new(&template, functions.routers()).expect("dispatcher").into_router();
         Self { stack, functions, admin_token, app }
@@ -111,8 +151,19 @@ impl TestApp {
         if body.is_some() {
             req = req.header("content-type", "application/json");
         }
+        if let Some(v) = body.as_ref().and_then(|b| b["value"].as_str()) {
+            remember_secret(v);
+        }
         let body = body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty);
         let reply = self.call(req.body(body).expect("request")).await;
+        // Generated secrets are handed out once, in these fields.
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&reply.body) {
+            for field in ["token", "secret", "admin_token"] {
+                if let Some(s) = v[field].as_str() {
+                    remember_secret(s);
+                }
+            }
+        }
         // Every admin response any test sees must be what the OpenAPI document says.
         crate::openapi::check(method, path, reply.status, reply.content_type(), &reply.body);
         reply

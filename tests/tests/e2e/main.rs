@@ -3,8 +3,10 @@
 mod adapters;
 mod admin;
 mod events;
+mod faults;
 mod helpers;
 mod hooks;
+mod isolation;
 mod local_stack;
 mod okta_client;
 mod openapi;

@@ -3,7 +3,7 @@
 //! fixtures (`tests/fixtures/scim`), every error path, tenant isolation on every route, paging
 //! totals, concurrent member changes, and the references that wait for users to appear. Stored
 //! state is checked through the admin API.
-mod flows;
+pub(crate) mod flows;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

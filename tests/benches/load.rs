@@ -1,0 +1,342 @@
+//! Load (not a test): the dev server's routers served on a loopback port (real TCP, API Gateway's
+//! routing, every function wired to the local AWS emulator, the worker polling SQS), and a bounded
+//! load generator of ours sending concurrent Okta hook deliveries and SCIM traffic at it. Reports
+//! throughput, p50/p99 and errors per kind of request, then drains the worker and checks the stored
+//! state: every user the hooks named equals the Okta simulator's truth, every SCIM user created is
+//! there once, and the group has every member added. Run it with `benches/load.sh`.
+//!
+//! Knobs: `LOAD_CONCURRENCY` (16), `LOAD_DELIVERIES` (60, of 25 events each), `LOAD_OKTA_USERS`
+//! (150), `LOAD_SCIM_USERS` (150: as many creates, lookups and group adds).
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{self, StreamExt};
+use harness::dispatch::Dispatcher;
+use harness::okta_sim::{HookTarget, OktaSim};
+use harness::poller::{poll_once, Target};
+use harness::template::Template;
+use harness::{Functions, LocalStack, StackOptions};
+use serde_json::{json, Value};
+use shared::app::secrets::TenantSecret;
+use shared::domain::{Secret, TenantId};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+fn knob(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+struct Kind {
+    name: &'static str,
+    times: Vec<Duration>,
+    errors: usize,
+    wall: Duration,
+}
+
+impl Kind {
+    fn row(&mut self, concurrency: usize) -> Value {
+        self.times.sort();
+        let p = |q: f64| {
+            let i = ((self.times.len() as f64 - 1.0) * q).round() as usize;
+            self.times.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        };
+        let rate = self.times.len() as f64 / self.wall.as_secs_f64();
+        println!(
+            "| {} | {} | {concurrency} | {rate:.1} | {:.1} ms | {:.1} ms | {} |",
+            self.name,
+            self.times.len(),
+            p(0.5),
+            p(0.99),
+            self.errors
+        );
+        json!({"kind": self.name, "requests": self.times.len(), "concurrency": concurrency, "per_second": rate,
+            "p50_ms": p(0.5), "p99_ms": p(0.99), "errors": self.errors})
+    }
+}
+
+/// Sends `requests` with at most `concurrency` in flight; 2xx is success.
+async fn fire(name: &'static str, requests: Vec<reqwest::RequestBuilder>, concurrency: usize) -> Kind {
+    let started = Instant::now();
+    let results: Vec<(Duration, bool)> = stream::iter(requests)
+        .map(|r| async move {
+            let t = Instant::now();
+            let ok = match r.send().await {
+                Ok(resp) => {
+                    let ok = resp.status().is_success();
+                    let _ = resp.bytes().await;
+                    ok
+                }
+                Err(_) => false,
+            };
+            (t.elapsed(), ok)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let wall = started.elapsed();
+    Kind {
+        name,
+        errors: results.iter().filter(|(_, ok)| !ok).count(),
+        times: results.into_iter().map(|(d, _)| d).collect(),
+        wall,
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    if std::env::var("AWS_ENDPOINT_URL").is_err() {
+        return Err("run benches/load.sh: the load runs against the local AWS emulator".into());
+    }
+    let concurrency = knob("LOAD_CONCURRENCY", 16);
+    let deliveries = knob("LOAD_DELIVERIES", 60);
+    let okta_users = knob("LOAD_OKTA_USERS", 150);
+    let scim_users = knob("LOAD_SCIM_USERS", 150);
+
+    // The system, as make dev runs it: one HTTP server, the worker polling SQS.
+    let sdk = shared::adapters::aws::sdk_config().await;
+    let admin_token = format!("load-{}", uuid::Uuid::new_v4().simple());
+    let mut opts = StackOptions::new(format!("l{}", &uuid::Uuid::new_v4().simple().to_string()[..10]));
+    opts.secret_values.insert("AdminTokenSecret".into(), admin_token.clone());
+    let stack = LocalStack::provision(&sdk, opts).await?;
+    let mut env = stack.env.clone();
+    env.insert("ALLOW_INSECURE_OKTA".into(), "1".into());
+    let functions = Functions::wire(&sdk, &env)?;
+    let router =
+        Dispatcher::new(&Template::load(&harness::template::default_path())?, functions.routers())?.into_router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let queue_url = stack.created["UserFetchQueue"].clone();
+    let queue_arn = stack.bindings.attrs["UserFetchQueue.Arn"].clone();
+    let sqs = functions.adapters.sqs.clone();
+    let worker = Target::Worker(functions.worker.clone());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let poller = {
+        let (sqs, url, arn, stop) = (sqs.clone(), queue_url.clone(), queue_arn.clone(), stop_rx.clone());
+        let worker = Target::Worker(functions.worker.clone());
+        tokio::spawn(async move {
+            while !*stop.borrow() {
+                let _ = poll_once(&sqs, &url, &arn, Duration::from_secs(1), &worker).await;
+            }
+        })
+    };
+
+    // Tenant `load-hooks`: an Okta org with OKTA_USERS assigned people, hooks to our server.
+    let sim = OktaSim::start(0, "00load", "0oaload").await?;
+    sim.set_rate_limit(1_000_000, Duration::from_secs(60));
+    sim.set_auto_deliver(false);
+    let hooks = TenantId::parse("load-hooks")?;
+    functions
+        .admin
+        .admin
+        .put_tenant(
+            &hooks,
+            serde_json::from_value(
+                json!({"okta_domain": sim.base_url, "app_id": "0oaload", "provisioning": "event_hooks"}),
+            )?,
+        )
+        .await?;
+    let secrets = &functions.adapters.secrets;
+    secrets.set(&hooks, TenantSecret::OktaApiToken, Secret::new("00load")).await?;
+    let hook_secret = secrets.rotate_event_hook_secret(&hooks).await?.expose().to_owned();
+    sim.set_hook(HookTarget {
+        url: format!("{base}/t/load-hooks/webhooks/okta"),
+        header: "Authorization".into(),
+        secret: hook_secret.clone(),
+    });
+    let mut okta_ids = Vec::new();
+    for i in 0..okta_users {
+        let p = json!({"firstName": "Load", "lastName": format!("User{i}"), "email": format!("load{i}@hooks.example"), "department": format!("Team {}", i % 8)});
+        okta_ids.push(sim.create_user(p.as_object().cloned().unwrap_or_default(), true));
+    }
+    // Tenant `load-scim`: a SCIM client's token and a group to push members into.
+    let scim = TenantId::parse("load-scim")?;
+    functions
+        .admin
+        .admin
+        .put_tenant(
+            &scim,
+            serde_json::from_value(json!({"okta_domain": "https://load-scim.okta.com", "provisioning": "scim"}))?,
+        )
+        .await?;
+    let token = secrets.issue_scim_token(&scim).await?.1.expose().to_owned();
+    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let scim_url = format!("{base}/t/load-scim/scim/v2");
+    let group: Value = http
+        .post(format!("{scim_url}/Groups"))
+        .bearer_auth(&token)
+        .json(&json!({"displayName": "Load group"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let group_id = group["id"].as_str().ok_or("no group id")?.to_owned();
+
+    println!("\nload: {concurrency} in flight; {deliveries} deliveries of 25 events over {okta_users} Okta users; {scim_users} SCIM users");
+    println!("| kind | requests | concurrency | req/s | p50 | p99 | errors |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut rows = Vec::new();
+
+    // 1. Hook deliveries: 25 profile-update events each, over the Okta users, all new envelopes.
+    let hook_reqs: Vec<_> = (0..deliveries)
+        .map(|d| {
+            let events: Vec<Value> = (0..25)
+                .map(|e| {
+                    let id = &okta_ids[(d * 25 + e) % okta_ids.len()];
+                    json!({"uuid": uuid::Uuid::new_v4().to_string(), "published": "2026-11-26T03:00:00.000Z",
+                        "eventType": "user.account.update_profile", "version": "0",
+                        "target": [{"id": id, "type": "User", "alternateId": "x@hooks.example"}]})
+                })
+                .collect();
+            let body = json!({"eventType": "com.okta.event_hook", "eventId": uuid::Uuid::new_v4().to_string(), "data": {"events": events}});
+            http.post(format!("{base}/t/load-hooks/webhooks/okta")).header("authorization", &hook_secret).json(&body)
+        })
+        .collect();
+    rows.push(fire("POST /webhooks/okta (25 events)", hook_reqs, concurrency).await.row(concurrency));
+
+    // 2. SCIM: creates, then lookups, then group member adds, each wave concurrent.
+    let email = |i: usize| format!("scim{i}@load.example");
+    let creates: Vec<_> = (0..scim_users)
+        .map(|i| {
+            http.post(format!("{scim_url}/Users")).bearer_auth(&token).json(&json!({"userName": email(i),
+                "name": {"givenName": "Scim", "familyName": format!("Load{i}")}, "active": true,
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": format!("Dept {}", i % 5)}}))
+        })
+        .collect();
+    rows.push(fire("POST /scim/v2/Users", creates, concurrency).await.row(concurrency));
+    let lookups: Vec<_> = (0..scim_users)
+        .map(|i| {
+            let f: String =
+                url::form_urlencoded::byte_serialize(format!("userName eq \"{}\"", email(i)).as_bytes()).collect();
+            http.get(format!("{scim_url}/Users?filter={f}")).bearer_auth(&token)
+        })
+        .collect();
+    rows.push(fire("GET /scim/v2/Users?filter=userName eq", lookups, concurrency).await.row(concurrency));
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let q = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+        let page: Value = http
+            .get(format!("{base}/admin/tenants/load-scim/users?limit=200{q}"))
+            .bearer_auth(&admin_token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        ids.extend(
+            page["users"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|u| u["id"].as_str().map(str::to_owned)),
+        );
+        match page["next"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    let adds: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            http.patch(format!("{scim_url}/Groups/{group_id}")).bearer_auth(&token).json(&json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]}))
+        })
+        .collect();
+    rows.push(fire("PATCH /scim/v2/Groups/{id} (+1 member)", adds, concurrency).await.row(concurrency));
+
+    // Drain the worker, then check what is stored.
+    let drain_started = Instant::now();
+    loop {
+        let stats = poll_once(&sqs, &queue_url, &queue_arn, Duration::ZERO, &worker).await?;
+        for receipt in &stats.failed {
+            let _ = sqs
+                .change_message_visibility()
+                .queue_url(&queue_url)
+                .receipt_handle(receipt)
+                .visibility_timeout(0)
+                .send()
+                .await;
+        }
+        if stats.received == 0 {
+            let attrs = sqs
+                .get_queue_attributes()
+                .queue_url(&queue_url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                .send()
+                .await?;
+            let depth: usize = attrs.attributes().map_or(0, |a| {
+                a.iter()
+                    .filter(|(k, _)| k.as_str().starts_with("ApproximateNumberOfMessages"))
+                    .filter_map(|(_, v)| v.parse::<usize>().ok())
+                    .sum()
+            });
+            if depth == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let _ = stop_tx.send(true);
+    poller.abort();
+    let drained = drain_started.elapsed();
+
+    let mut stored: HashMap<String, Value> = HashMap::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let q = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+        let page: Value = http
+            .get(format!("{base}/admin/tenants/load-hooks/users?limit=200{q}"))
+            .bearer_auth(&admin_token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        for u in page["users"].as_array().cloned().unwrap_or_default() {
+            stored.insert(u["okta_id"].as_str().unwrap_or_default().to_owned(), u);
+        }
+        match page["next"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    let named: std::collections::BTreeSet<&String> =
+        (0..deliveries * 25).map(|n| &okta_ids[n % okta_ids.len()]).collect();
+    let mut mismatches = 0;
+    for id in &named {
+        let truth = sim.user(id).ok_or("no sim user")?;
+        match stored.get(*id) {
+            Some(u) if u["email"] == truth["profile"]["email"] && u["last_name"] == truth["profile"]["lastName"] => {}
+            _ => mismatches += 1,
+        }
+    }
+    let scim_count = ids.len();
+    let group_now: Value =
+        http.get(format!("{scim_url}/Groups/{group_id}")).bearer_auth(&token).send().await?.json().await?;
+    let members = group_now["members"].as_array().map_or(0, Vec::len);
+    println!(
+        "\nafter the load (worker drained in {:.1} s): hook users stored {}/{} equal to Okta's truth ({} mismatches); \
+         SCIM users {}/{}; group members {}/{}",
+        drained.as_secs_f64(),
+        named.len() - mismatches,
+        named.len(),
+        mismatches,
+        scim_count,
+        scim_users,
+        members,
+        scim_count
+    );
+    std::fs::create_dir_all(".local/bench")?;
+    std::fs::write(
+        ".local/bench/load.json",
+        serde_json::to_string_pretty(&json!({"rows": rows, "hook_users": named.len(), "mismatches": mismatches,
+            "scim_users": scim_count, "group_members": members, "drain_seconds": drained.as_secs_f64()}))?,
+    )?;
+    if mismatches > 0 || scim_count != scim_users || members != scim_count {
+        return Err("the stored state does not match what was sent".into());
+    }
+    Ok(())
+}
