@@ -274,14 +274,28 @@ impl<'a> Parser<'a> {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
             "null" => Value::Null,
-            _ => match serde_json::from_str::<serde_json::Number>(word) {
-                Ok(n) => Value::Number(n),
-                Err(_) => return err(at, "expected a string, number, true, false or null"),
+            _ => match number(word) {
+                Some(n) => Value::Number(n),
+                None => return err(at, "expected a string, number, true, false or null"),
             },
         };
         self.pos += word.len();
         Ok(value)
     }
+}
+
+/// A JSON number, read exactly: integers as integers, the rest by Rust's correctly rounded float
+/// parser (serde_json's default one is not, so a printed filter could parse back to another number;
+/// the fuzzer found that).
+fn number(word: &str) -> Option<serde_json::Number> {
+    serde_json::from_str::<serde_json::Number>(word).ok()?;
+    if let Ok(i) = word.parse::<i64>() {
+        return Some(i.into());
+    }
+    if let Ok(u) = word.parse::<u64>() {
+        return Some(u.into());
+    }
+    serde_json::Number::from_f64(word.parse::<f64>().ok()?)
 }
 
 /// `name`, `name.sub`, or `urn:…:Resource:name[.sub]` (the URN ends at the last `:`).
@@ -384,8 +398,18 @@ impl fmt::Display for Filter {
         match self {
             Self::Compare(p, op, v) => write!(f, "{p} {} {v}", op.as_str()),
             Self::Present(p) => write!(f, "{p} pr"),
-            Self::And(a, b) => write!(f, "({a} and {b})"),
-            Self::Or(a, b) => write!(f, "({a} or {b})"),
+            // Only the parentheses the tree needs (`and` binds tighter; both group to the left), so
+            // a long flat chain prints flat and parses back within the nesting limit (the fuzzer
+            // found a 17-term chain whose fully parenthesised print was refused as too deep).
+            Self::And(a, b) => {
+                let left = if matches!(**a, Self::Or(..)) { format!("({a})") } else { a.to_string() };
+                let right = if matches!(**b, Self::And(..) | Self::Or(..)) { format!("({b})") } else { b.to_string() };
+                write!(f, "{left} and {right}")
+            }
+            Self::Or(a, b) => {
+                let right = if matches!(**b, Self::Or(..)) { format!("({b})") } else { b.to_string() };
+                write!(f, "{a} or {right}")
+            }
             Self::Not(a) => write!(f, "not ({a})"),
             Self::ValuePath(p, inner) => write!(f, "{p}[{inner}]"),
         }
@@ -554,6 +578,35 @@ mod tests {
 
     fn m(filter: &str) -> bool {
         parse(filter).unwrap_or_else(|e| panic!("{filter}: {e}")).matches(&user())
+    }
+
+    #[test]
+    fn numbers_print_and_parse_back_exactly() {
+        // Found by the fuzzer: serde_json's default float parsing is not correctly rounded.
+        for src in ["pe eq 73e73", "x gt 0.1", "x lt -2.5E-3", "x eq 18446744073709551615", "x eq -9223372036854775808"]
+        {
+            let f = parse(src).unwrap();
+            assert_eq!(parse(&f.to_string()).unwrap(), f, "{src}");
+        }
+        assert!(parse("x eq 1e999").is_err(), "not a finite number");
+    }
+
+    #[test]
+    fn long_flat_chains_print_flat_and_parse_back() {
+        let chain = (0..40).map(|i| format!("a{i} eq {i}")).collect::<Vec<_>>().join(" and ");
+        let f = parse(&chain).unwrap();
+        assert_eq!(f.to_string(), chain);
+        for src in [
+            "a eq 1 and (b eq 2 or c eq 3)",
+            "a eq 1 or b eq 2 and c eq 3",
+            "(a eq 1 or b eq 2) and c eq 3",
+            "a eq 1 and (b eq 2 and c eq 3)",
+            "a eq 1 or (b eq 2 or c eq 3)",
+            "not (a eq 1 or b eq 2) and c pr",
+        ] {
+            let f = parse(src).unwrap();
+            assert_eq!(parse(&f.to_string()).unwrap(), f, "{src} printed as {f}");
+        }
     }
 
     #[test]
