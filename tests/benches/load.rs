@@ -107,6 +107,27 @@ async fn fire(name: &'static str, requests: Vec<reqwest::RequestBuilder>, concur
     }
 }
 
+/// Every user of a tenant, through the admin API's cursor paging.
+async fn admin_users(http: &reqwest::Client, base: &str, token: &str, tenant: &str) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let q = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+        let page: Value = http
+            .get(format!("{base}/admin/tenants/{tenant}/users?limit=200{q}"))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        out.extend(page["users"].as_array().cloned().unwrap_or_default());
+        match page["next"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return Ok(out),
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     if std::env::var("AWS_ENDPOINT_URL").is_err() {
@@ -239,30 +260,11 @@ async fn main() -> Result<(), Error> {
         })
         .collect();
     rows.push(fire("GET /scim/v2/Users?filter=userName eq", lookups, concurrency).await.row(concurrency));
-    let mut ids = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let q = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
-        let page: Value = http
-            .get(format!("{base}/admin/tenants/load-scim/users?limit=200{q}"))
-            .bearer_auth(&admin_token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        ids.extend(
-            page["users"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|u| u["id"].as_str().map(str::to_owned)),
-        );
-        match page["next"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => break,
-        }
-    }
+    let ids: Vec<String> = admin_users(&http, &base, &admin_token, "load-scim")
+        .await?
+        .iter()
+        .filter_map(|u| u["id"].as_str().map(str::to_owned))
+        .collect();
     let adds: Vec<_> = ids
         .iter()
         .map(|id| {
@@ -309,25 +311,11 @@ async fn main() -> Result<(), Error> {
     poller.abort();
     let drained = drain_started.elapsed();
 
-    let mut stored: HashMap<String, Value> = HashMap::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let q = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
-        let page: Value = http
-            .get(format!("{base}/admin/tenants/load-hooks/users?limit=200{q}"))
-            .bearer_auth(&admin_token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        for u in page["users"].as_array().cloned().unwrap_or_default() {
-            stored.insert(u["okta_id"].as_str().unwrap_or_default().to_owned(), u);
-        }
-        match page["next"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => break,
-        }
-    }
+    let stored: HashMap<String, Value> = admin_users(&http, &base, &admin_token, "load-hooks")
+        .await?
+        .into_iter()
+        .map(|u| (u["okta_id"].as_str().unwrap_or_default().to_owned(), u))
+        .collect();
     let named: std::collections::BTreeSet<&String> =
         (0..deliveries * 25).map(|n| &okta_ids[n % okta_ids.len()]).collect();
     let mut mismatches = 0;
