@@ -200,6 +200,7 @@ impl Bench {
             okta.clone(),
             provisioner.clone(),
             fakes.telemetry(),
+            clock.clone(),
         ));
         let queue = fakes.queue.clone();
         let sync = SyncService::new(

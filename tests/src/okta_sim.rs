@@ -273,6 +273,28 @@ struct ListQuery {
     expand: Option<String>,
 }
 
+async fn api_get_app(State(sim): Sim, headers: HeaderMap, Path(app): Path<String>) -> Response {
+    let found = sim.admitted(&headers, |org| {
+        (app == org.app_id).then(|| {
+            json!({
+                "id": org.app_id, "name": "oidc_client", "label": "Learning platform", "status": "ACTIVE",
+                "signOnMode": "OPENID_CONNECT", "created": "2026-01-05T10:00:00.000Z",
+                "lastUpdated": "2026-01-05T10:00:00.000Z",
+                "_links": {"users": {"href": format!("/api/v1/apps/{}/users", org.app_id)}},
+            })
+        })
+    });
+    let (reply_headers, body) = match found {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    delay_of(&reply_headers).await;
+    match body {
+        Some(v) => (reply_headers, Json(v)).into_response(),
+        None => not_found(reply_headers, &format!("{app} (AppInstance)")),
+    }
+}
+
 async fn api_get_app_user(
     State(sim): Sim,
     headers: HeaderMap,
@@ -365,6 +387,7 @@ impl OktaSim {
         };
         let app = Router::new()
             .route("/api/v1/users/{id}", get(api_get_user))
+            .route("/api/v1/apps/{app}", get(api_get_app))
             .route("/api/v1/apps/{app}/users", get(api_list_app_users))
             .route("/api/v1/apps/{app}/users/{id}", get(api_get_app_user))
             .merge(crate::okta_sim_admin::routes())
@@ -384,6 +407,12 @@ impl OktaSim {
     }
 
     /// Replaces the API token the org accepts (the old one is revoked, as an Okta admin would).
+    /// Deletes the app from the org (a wrong `app_id` from then on): every app endpoint answers
+    /// 404 `E0000007`, the single assignment read exactly as for an unassigned user.
+    pub fn delete_app(&self) {
+        self.with(|o| o.app_id = format!("{}-deleted", o.app_id));
+    }
+
     pub fn set_token(&self, token: &str) {
         self.with(|o| o.token = token.to_owned());
     }

@@ -62,6 +62,9 @@ impl ApiError {
                 SyncError::RunNotFound => (StatusCode::NOT_FOUND, "sync_run_not_found"),
                 SyncError::NotEnabled => (StatusCode::CONFLICT, "event_hooks_not_enabled"),
                 SyncError::NotAwaitingApproval => (StatusCode::CONFLICT, "not_awaiting_approval"),
+                SyncError::RunExpired => (StatusCode::CONFLICT, "run_expired"),
+                SyncError::Starting => (StatusCode::CONFLICT, "run_starting"),
+                SyncError::AnotherRunActive(_) => (StatusCode::CONFLICT, "another_run_active"),
                 SyncError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             },
         }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::adapters::http::{bearer, read_body, request_span};
 use shared::app::admin::UserFilter;
-use shared::domain::sync_run::RunTrigger;
+use shared::domain::sync_run::{RunList, RunTrigger};
 use shared::domain::tenant::TenantConfigInput;
 use shared::domain::{Secret, TenantId};
 
@@ -50,6 +50,9 @@ pub fn router(state: State) -> Router {
         .route(&format!("{t}/sync-runs"), get(list_sync_runs))
         .route(&format!("{t}/sync-runs/{{id}}"), get(get_sync_run))
         .route(&format!("{t}/sync-runs/{{id}}/approve"), post(approve_sync_run))
+        .route(&format!("{t}/sync-runs/{{id}}/diff"), get(get_sync_run_diff))
+        .route(&format!("{t}/sync-runs/{{id}}/errors"), get(get_sync_run_errors))
+        .route(&format!("{t}/sync-runs/{{id}}/candidates"), get(get_sync_run_candidates))
         // Groups arrive with SCIM provisioning; until then the route says so plainly.
         .route(&format!("{t}/groups"), get(ops::list_groups))
         .fallback(|| async { ApiError::NoRoute })
@@ -286,7 +289,52 @@ async fn get_sync_run(AxState(s): AxState<State>, Path((t, id)): Path<(String, S
     Ok(Json(s.sync.get(&t, &id).await?).into_response())
 }
 
+/// Approval: `202` with the run, running again; the sync function applies the held list (each
+/// user re-checked) and the run record counts what was applied and skipped.
 async fn approve_sync_run(AxState(s): AxState<State>, Path((t, id)): Path<(String, String)>) -> Result<Response> {
     let t = tenant(&t)?;
-    Ok(Json(s.sync.approve(&t, &id).await?).into_response())
+    Ok((StatusCode::ACCEPTED, Json(s.sync.approve(&t, &id).await?)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListPageQuery {
+    cursor: Option<String>,
+}
+
+/// A page of a run's diff (dry runs) or error list: `{"entries": [...], "next": cursor | null}`.
+async fn run_list_page(s: &State, t: &str, id: &str, uri: &Uri, list: RunList) -> Result<Response> {
+    let t = tenant(t)?;
+    let q: ListPageQuery = query(uri)?;
+    let from = match q.cursor.as_deref() {
+        None | Some("") => 0,
+        Some(c) => c.parse::<u64>().map_err(|_| ApiError::BadRequest("cursor is not one this API gave".into()))?,
+    };
+    let (entries, next) = s.sync.run_list::<serde_json::Value>(&t, id, list, from).await?;
+    Ok(Json(json!({"entries": entries, "next": next.map(|n| n.to_string())})).into_response())
+}
+
+async fn get_sync_run_diff(
+    AxState(s): AxState<State>,
+    Path((t, id)): Path<(String, String)>,
+    uri: Uri,
+) -> Result<Response> {
+    run_list_page(&s, &t, &id, &uri, RunList::Diff).await
+}
+
+async fn get_sync_run_errors(
+    AxState(s): AxState<State>,
+    Path((t, id)): Path<(String, String)>,
+    uri: Uri,
+) -> Result<Response> {
+    run_list_page(&s, &t, &id, &uri, RunList::Errors).await
+}
+
+/// The users a run would deactivate (held runs: what approval applies), as `Candidate`s.
+async fn get_sync_run_candidates(
+    AxState(s): AxState<State>,
+    Path((t, id)): Path<(String, String)>,
+    uri: Uri,
+) -> Result<Response> {
+    run_list_page(&s, &t, &id, &uri, RunList::Candidates).await
 }

@@ -69,6 +69,14 @@ async fn process(record: &SqsMessage, state: &State) -> MessageResult {
             tracing::warn!(receives, error = %why, "job failed; it will be retried");
             backoff(receives)
         }
+        Err(FetchError::Config(failure)) => {
+            tracing::error!(
+                receives,
+                code = failure.code(),
+                "the tenant's Okta configuration is wrong; nobody is deactivated and the job is retried"
+            );
+            backoff(receives)
+        }
         Err(FetchError::Permanent(why)) => {
             tracing::error!(receives, error = %why, "job cannot succeed; it will reach the DLQ for a person to look at");
             backoff(receives)

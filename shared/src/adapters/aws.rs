@@ -206,6 +206,7 @@ impl Adapters {
             self.okta.clone(),
             self.provisioner(),
             self.telemetry.clone(),
+            self.clock.clone(),
         )
     }
 

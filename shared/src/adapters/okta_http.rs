@@ -12,7 +12,7 @@ use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
-use crate::domain::okta::{AppUser, OktaUser};
+use crate::domain::okta::{AppUser, OktaApp, OktaUser};
 use crate::domain::OktaUserId;
 use crate::ports::okta::{AppUserPage, OktaError, OktaOrg, RateLimit};
 use crate::ports::OktaDirectory;
@@ -245,6 +245,14 @@ impl OktaDirectory for OktaHttp {
         })
     }
 
+    async fn get_app(&self, org: &OktaOrg, app_id: &str) -> Result<Option<OktaApp>, OktaError> {
+        let url = format!("{}/api/v1/apps/{}", org.base_url, encode(app_id));
+        Ok(match self.get_json(org, &url).await? {
+            Fetched::Found(app, _) => Some(app),
+            Fetched::NotFound => None,
+        })
+    }
+
     async fn get_app_user(&self, org: &OktaOrg, app_id: &str, user: &OktaUserId) -> Result<Option<AppUser>, OktaError> {
         let url = format!("{}/api/v1/apps/{}/users/{}", org.base_url, encode(app_id), encode(user.as_str()));
         Ok(match self.get_json(org, &url).await? {
@@ -280,7 +288,7 @@ impl OktaDirectory for OktaHttp {
                 }
                 Ok(AppUserPage { users, next })
             }
-            Fetched::NotFound => Err(OktaError::Protocol(format!("app {app_id} not found"))),
+            Fetched::NotFound => Err(OktaError::AppNotFound),
         }
     }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::admin::AdminError;
 use super::secrets::SecretService;
 use crate::domain::health::{judge, Health, HealthFacts, SecretFacts};
+use crate::domain::sync_run::{RunErrorEntry, RunList};
 use crate::domain::TenantId;
 use crate::ports::{ActivityStore, Clock, ConfigStore, PendingStore, QueueAdmin, SyncStore};
 
@@ -79,6 +80,19 @@ impl HealthService {
             None => (None, None),
         };
         let secrets = secrets?;
+        let last_sync = runs?.into_iter().next();
+        let last_sync_errors = match last_sync.as_ref().filter(|r| r.counts.errors > 0) {
+            Some(run) => self
+                .runs
+                .get_chunks(tenant, &run.id, RunList::Errors, 0, 1)
+                .await?
+                .into_iter()
+                .flat_map(|(_, entries)| entries)
+                .filter_map(|e| serde_json::from_str::<RunErrorEntry>(&e).ok())
+                .take(5)
+                .collect(),
+            None => Vec::new(),
+        };
         let facts = |s: &super::secrets::SecretState| SecretFacts {
             set: s.set,
             set_at: s.set_at,
@@ -91,7 +105,8 @@ impl HealthService {
                 activity: activity?,
                 queue,
                 dlq,
-                last_sync: runs?.into_iter().next(),
+                last_sync,
+                last_sync_errors,
                 pending_references: pending? as u64,
                 okta_api_token: facts(&secrets.okta_api_token),
                 event_hook_secret: facts(&secrets.event_hook_secret),

@@ -85,6 +85,25 @@ impl From<StoreError> for ProvisionError {
     }
 }
 
+/// What [`Provisioner::converge_detailed`] did or, in a dry run, would do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Converged {
+    pub outcome: Outcome,
+    /// The stored user it concerns (none for a user a dry run would create).
+    pub user_id: Option<UserId>,
+    /// The fields an update changes (or would change).
+    pub fields: Vec<String>,
+    /// Profile values the mapping skipped with a warning (SPEC §6).
+    pub warnings: usize,
+}
+
+/// What one create or update wrote: the user as stored (as it was, in a dry run) and the fields.
+struct Written {
+    outcome: Outcome,
+    user: Option<User>,
+    fields: Vec<String>,
+}
+
 /// Whether to write, or only to say what would be written (a dry run: no user, team, change-log
 /// or pending-reference write happens).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,7 +245,6 @@ impl Provisioner {
     }
 
     /// Brings the stored user to `truth`. A `Conflict` means: fetch the truth again and retry.
-    #[instrument(skip_all, fields(tenant = %config.tenant, okta_user = %okta_id))]
     pub async fn converge(
         &self,
         config: &TenantConfig,
@@ -235,19 +253,35 @@ impl Provisioner {
         actor: Actor,
         mode: Mode,
     ) -> Result<Outcome, ProvisionError> {
+        Ok(self.converge_detailed(config, okta_id, truth, actor, mode).await?.outcome)
+    }
+
+    /// [`Provisioner::converge`], saying also which user and which fields (what a dry run's diff
+    /// shows) and how many field warnings the mapping recorded.
+    #[instrument(skip_all, fields(tenant = %config.tenant, okta_user = %okta_id))]
+    pub async fn converge_detailed(
+        &self,
+        config: &TenantConfig,
+        okta_id: &OktaUserId,
+        truth: &Truth,
+        actor: Actor,
+        mode: Mode,
+    ) -> Result<Converged, ProvisionError> {
         let tenant = &config.tenant;
         let email = match truth {
             Truth::Present { user, .. } => user.attr("email").and_then(|e| Email::parse(&e).ok()),
             Truth::Gone => None,
         };
         let existing = self.find(tenant, okta_id, email.as_ref()).await?;
+        let user_id = existing.as_ref().map(|u| u.id.clone());
+        let done = |outcome| Converged { outcome, user_id: user_id.clone(), fields: Vec::new(), warnings: 0 };
         match plan(truth, existing.as_ref()) {
-            Plan::Nothing => Ok(Outcome::Unchanged),
+            Plan::Nothing => Ok(done(Outcome::Unchanged)),
             Plan::Stale => {
                 tracing::info!("older Okta state ignored");
-                Ok(Outcome::Stale)
+                Ok(done(Outcome::Stale))
             }
-            Plan::Deactivate(_) if mode == Mode::DryRun => Ok(Outcome::Deactivated),
+            Plan::Deactivate(_) if mode == Mode::DryRun => Ok(done(Outcome::Deactivated)),
             Plan::Deactivate(reason) => {
                 let before = existing.expect("plan deactivates only stored users");
                 let mut after = before.clone();
@@ -266,7 +300,7 @@ impl Provisioner {
                 );
                 self.writer.update_user(tenant, &before, &after, &[c]).await?;
                 tracing::info!(user_id = %before.id, reason = ?reason, "user deactivated");
-                Ok(Outcome::Deactivated)
+                Ok(done(Outcome::Deactivated))
             }
             Plan::Upsert => {
                 let Truth::Present { user: okta, .. } = truth else { unreachable!("upsert needs a present user") };
@@ -280,11 +314,16 @@ impl Provisioner {
                     tracing::warn!(?fields, "Okta profile fields skipped");
                 }
                 let target = Target::from_okta(okta_id, okta, &mapped);
-                let (outcome, _) = match existing {
+                let written = match existing {
                     None => self.create(config, &target, actor, mode).await?,
                     Some(before) => self.update(config, &target, before, actor, mode).await?,
                 };
-                Ok(outcome)
+                Ok(Converged {
+                    outcome: written.outcome,
+                    user_id: written.user.map(|u| u.id).or(user_id),
+                    fields: written.fields,
+                    warnings: mapped.warnings.len(),
+                })
             }
         }
     }
@@ -329,11 +368,12 @@ impl Provisioner {
             },
         };
         let target = Target::from_scim(desired, okta_id);
-        let (outcome, stored) = match existing {
+        let written = match existing {
             None => self.create(config, &target, Actor::Scim, Mode::Apply).await?,
             Some(before) => self.update(config, &target, before, Actor::Scim, Mode::Apply).await?,
         };
-        Ok((outcome, stored.expect("an applied write returns the user")))
+        let stored = written.user.ok_or_else(|| ProvisionError::Invalid("an applied write returned no user".into()))?;
+        Ok((written.outcome, stored))
     }
 
     /// SCIM `DELETE`: deactivated as `scim_deleted`, kept with its history (SPEC §3, §9).
@@ -354,7 +394,7 @@ impl Provisioner {
         target: &Target<'_>,
         actor: Actor,
         mode: Mode,
-    ) -> Result<(Outcome, Option<User>), ProvisionError> {
+    ) -> Result<Written, ProvisionError> {
         let mapped = target.mapped;
         let email = mapped
             .email
@@ -364,7 +404,7 @@ impl Provisioner {
         let mut user = User::new(UserId::from_random(self.random.bytes16()), email, String::new(), String::new(), now);
         target.stamp(&mut user);
         if mode == Mode::DryRun {
-            return Ok((Outcome::Created, None));
+            return Ok(Written { outcome: Outcome::Created, user: None, fields: Vec::new() });
         }
         let mut pending = PendingList::new();
         self.place(config, &mut user, mapped, actor, &mut pending, mode).await?;
@@ -383,7 +423,7 @@ impl Provisioner {
         let stored = self.writer.create_user(&config.tenant, &user, &changes).await?;
         tracing::info!(user_id = %stored.id, "user created");
         self.after_write(config, &stored, pending, actor, true).await?;
-        Ok((Outcome::Created, Some(stored)))
+        Ok(Written { outcome: Outcome::Created, user: Some(stored), fields: Vec::new() })
     }
 
     async fn update(
@@ -393,7 +433,7 @@ impl Provisioner {
         before: User,
         actor: Actor,
         mode: Mode,
-    ) -> Result<(Outcome, Option<User>), ProvisionError> {
+    ) -> Result<Written, ProvisionError> {
         let mapped = target.mapped;
         let mut after = before.clone();
         target.stamp(&mut after);
@@ -413,8 +453,9 @@ impl Provisioner {
             if mode == Mode::Apply {
                 self.register(&config.tenant, pending, actor).await?;
             }
-            return Ok((Outcome::Unchanged, Some(before)));
+            return Ok(Written { outcome: Outcome::Unchanged, user: Some(before), fields: Vec::new() });
         }
+        let fields: Vec<String> = changed.keys().cloned().collect();
         let (action, outcome) = if reactivating {
             (Action::Reactivated, Outcome::Reactivated)
         } else if deactivating {
@@ -423,7 +464,7 @@ impl Provisioner {
             (Action::Updated, Outcome::Updated)
         };
         if mode == Mode::DryRun {
-            return Ok((outcome, None));
+            return Ok(Written { outcome, user: Some(before), fields });
         }
         after.updated_at = self.clock.now();
         let mut changes = vec![self.change(actor, EntityKind::User, before.id.as_str(), action, changed)];
@@ -436,7 +477,7 @@ impl Provisioner {
             || before.external_id != stored.external_id;
         self.after_write(config, &stored, pending, actor, identity_changed || reactivating).await?;
         tracing::info!(user_id = %stored.id, ?action, "user written");
-        Ok((outcome, Some(stored)))
+        Ok(Written { outcome, user: Some(stored), fields })
     }
 
     /// Resolves each approver's email to a user, or leaves it pending until one exists.

@@ -10,21 +10,54 @@ use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 use super::provisioning::{Mode, Outcome, ProvisionError, Provisioner};
-use super::user_fetch::UserFetchService;
+use super::user_fetch::{token_failure, FetchError, UserFetchService};
 use crate::domain::activity::ActivityEvent;
 use crate::domain::change::Actor;
 use crate::domain::convergence::Truth;
-use crate::domain::sync_run::{brake_holds, RunStatus, RunTrigger, SyncRun};
+use crate::domain::sync_run::{
+    brake_holds, Candidate, DiffAction, DiffEntry, RunErrorEntry, RunFailure, RunList, RunPhase, RunStatus, RunTrigger,
+    SyncRun, CANDIDATE_CHUNK,
+};
 use crate::domain::tenant::{Provisioning, TenantConfig};
 use crate::domain::user::{User, UserStatus};
 use crate::domain::{OktaUserId, TenantId};
-use crate::ports::okta::OktaError;
+use crate::ports::okta::{OktaError, OktaOrg};
+use crate::ports::sync_store::load_list;
 use crate::ports::user_store::UserQuery;
 use crate::ports::{Clock, ConfigStore, JobQueue, OktaDirectory, Random, StoreError, SyncStore, UserReader};
 
 /// Okta's largest page for app users (okta-wire.md §0).
 pub const PAGE_SIZE: u32 = 500;
 const SAMPLES: usize = 10;
+/// Chunks of a run's list per page of the admin API (a chunk is one Okta page: ≤ 500 entries).
+const LIST_CHUNKS_PER_PAGE: u32 = 1;
+/// How long a run waits before retrying Okta or the store after a transient failure.
+const TRANSIENT_PAUSE: Duration = Duration::from_secs(30);
+
+/// What the phases of one invocation share.
+struct RunContext<'a> {
+    config: &'a TenantConfig,
+    org: &'a OktaOrg,
+    app_id: &'a str,
+    deadline: Option<Instant>,
+}
+
+/// Why applying a candidate stopped short.
+enum Pause {
+    RateLimited(Duration),
+    Transient(String),
+    Failed(RunFailure, String),
+}
+
+/// An Okta answer that says the configuration is wrong (never anything about a user).
+fn failure_of(e: &OktaError) -> Option<RunFailure> {
+    match e {
+        OktaError::Unauthorized { code } => Some(token_failure(code)),
+        OktaError::AppNotFound => Some(RunFailure::AppNotFound),
+        OktaError::Protocol(_) => Some(RunFailure::OktaProtocol),
+        OktaError::RateLimited { .. } | OktaError::Unavailable(_) => None,
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct SyncOptions {
@@ -70,6 +103,12 @@ pub enum SyncError {
     RunNotFound,
     #[error("the run is not waiting for approval")]
     NotAwaitingApproval,
+    #[error("the run was held more than 24 hours ago: start a new run")]
+    RunExpired,
+    #[error("another run is starting for this tenant; try again in a moment")]
+    Starting,
+    #[error("another run ({0}) is in progress for this tenant; approve when it has finished")]
+    AnotherRunActive(String),
     #[error("{0}")]
     Unavailable(String),
 }
@@ -133,7 +172,7 @@ impl SyncService {
         // Time-ordered, so runs list newest first by key.
         let now = self.clock.now();
         let rnd = self.random.bytes16();
-        format!("run_{}_{:02x}{:02x}{:02x}{:02x}", now.format("%Y%m%dT%H%M%S%3f"), rnd[0], rnd[1], rnd[2], rnd[3])
+        format!("run_{}_{:02x}{:02x}{:02x}{:02x}", now.format("%Y%m%dT%H%M%S%3f"), rnd[12], rnd[13], rnd[14], rnd[15])
     }
 
     async fn send(&self, run: &SyncRun, delay: Duration) -> Result<(), SyncError> {
@@ -172,17 +211,8 @@ impl SyncService {
         Ok(n)
     }
 
-    /// The active Okta-linked users no page of this run listed.
-    async fn unseen_active(&self, tenant: &TenantId, seen: &HashSet<String>) -> Result<Vec<User>, SyncError> {
-        let mut unseen = Vec::new();
-        self.for_each_active_page(tenant, |page| {
-            unseen.extend(page.into_iter().filter(|u| u.okta_id.as_ref().is_some_and(|o| !seen.contains(o.as_str()))))
-        })
-        .await?;
-        Ok(unseen)
-    }
-
-    /// Starts a run, or returns the one already running for the tenant (`true`).
+    /// Starts a run, or returns the one already running for the tenant (`true`). The lease is
+    /// taken first, atomically: whoever holds it is the only run that writes.
     #[instrument(skip_all, fields(tenant = %tenant))]
     pub async fn start(
         &self,
@@ -194,15 +224,37 @@ impl SyncService {
         let now = self.clock.now();
         let mut run = SyncRun::new(self.run_id(), tenant.clone(), trigger, dry_run, now);
         if let Some(holder) = self.runs.acquire_lease(tenant, &run.id, now + self.options.lease, now).await? {
-            if let Some(running) = self.runs.get_run(tenant, &holder).await? {
-                return Ok((running, true));
+            return match self.runs.get_run(tenant, &holder).await? {
+                Some(running) => Ok((running, true)),
+                // The holder took the lease a moment ago and has not stored its record yet.
+                None => Err(SyncError::Starting),
+            };
+        }
+        let created = async {
+            run.active_at_start = self.count_active(tenant).await?;
+            let run = self.runs.create_run(&run).await?;
+            self.send(&run, Duration::ZERO).await?;
+            Ok::<_, SyncError>(run)
+        }
+        .await;
+        match created {
+            Ok(run) => {
+                tracing::info!(run = %run.id, dry_run, ?trigger, "sync run started");
+                Ok((run, false))
+            }
+            Err(e) => {
+                // Nothing will continue this run: give the lease back so the next start is not blocked.
+                if let Some(stored) = self.runs.get_run(tenant, &run.id).await.ok().flatten() {
+                    let mut failed = stored;
+                    failed.status = RunStatus::Failed;
+                    failed.error = Some(format!("could not be started: {e}"));
+                    failed.finished_at = Some(self.clock.now());
+                    let _ = self.runs.save_run(&failed).await;
+                }
+                let _ = self.runs.release_lease(tenant, &run.id).await;
+                Err(e)
             }
         }
-        run.active_at_start = self.count_active(tenant).await?;
-        let run = self.runs.create_run(&run).await?;
-        self.send(&run, Duration::ZERO).await?;
-        tracing::info!(run = %run.id, dry_run, ?trigger, "sync run started");
-        Ok((run, false))
     }
 
     /// The nightly fan-out: a run for every tenant with event-hook provisioning.
@@ -227,6 +279,29 @@ impl SyncService {
         Ok(self.runs.list_runs(tenant, limit).await?)
     }
 
+    /// One page of a run's diff (dry runs) or error list: the entries of up to `chunks` chunks
+    /// from chunk `from`, and the chunk to ask for next.
+    pub async fn run_list<T: serde::de::DeserializeOwned>(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        list: RunList,
+        from: u64,
+    ) -> Result<(Vec<T>, Option<u64>), SyncError> {
+        let run = self.get(tenant, id).await?;
+        let total = match list {
+            RunList::Diff => run.diff_chunks,
+            RunList::Errors => run.error_chunks,
+            RunList::Candidates => run.candidate_chunks,
+            RunList::Seen => run.counts.pages + 1,
+        };
+        let chunks = self.runs.get_chunks(tenant, id, list, from, LIST_CHUNKS_PER_PAGE).await?;
+        let next = chunks.last().map(|(n, _)| n + 1).filter(|n| *n < total);
+        let entries =
+            chunks.into_iter().flat_map(|(_, entries)| entries).filter_map(|e| serde_json::from_str(&e).ok()).collect();
+        Ok((entries, next))
+    }
+
     /// Time left before the reserve; the page loop stops there and continues in a new invocation.
     fn time_left(&self, deadline: Option<Instant>) -> bool {
         deadline.is_none_or(|d| d.saturating_duration_since(Instant::now()) > self.options.reserve)
@@ -242,10 +317,17 @@ impl SyncService {
         (remaining <= floor && reset > now).then(|| Duration::from_secs((reset - now + 1).clamp(1, 900) as u64))
     }
 
+    /// Renews the tenant's lease for this run: `false` when another run holds it (this run must
+    /// stop writing at once).
+    async fn hold_lease(&self, run: &SyncRun) -> Result<bool, SyncError> {
+        let now = self.clock.now();
+        Ok(self.runs.acquire_lease(&run.tenant, &run.id, now + self.options.lease, now).await?.is_none())
+    }
+
     /// Continues a run from its checkpoint until it ends, time runs short, or Okta says wait.
     #[instrument(skip_all, fields(tenant = %msg.tenant, run = %msg.run_id))]
     pub async fn resume(&self, msg: &SyncMessage, deadline: Option<Instant>) -> Result<Step, SyncError> {
-        let Some(mut run) = self.runs.get_run(&msg.tenant, &msg.run_id).await? else { return Ok(Step::Dropped) };
+        let Some(run) = self.runs.get_run(&msg.tenant, &msg.run_id).await? else { return Ok(Step::Dropped) };
         if run.version != msg.version || run.status != RunStatus::Running {
             tracing::info!(expected = run.version, got = msg.version, "stale or duplicate continuation dropped");
             return Ok(Step::Dropped);
@@ -253,48 +335,70 @@ impl SyncService {
         let config = match self.config(&msg.tenant).await {
             Ok(c) => c,
             Err(e @ (SyncError::TenantNotFound | SyncError::NotEnabled)) => {
-                return self.fail(run, &e.to_string()).await
+                return self.fail(run, RunFailure::NotConfigured, &e.to_string()).await
             }
             Err(e) => return Err(e),
         };
         let org = match self.fetch.org(&config).await {
             Ok(org) => org,
-            Err(e) => return self.fail(run, &e.to_string()).await,
+            Err(FetchError::Config(f)) => return self.fail(run, f, "the tenant has no Okta API token").await,
+            Err(e) => return Err(SyncError::Unavailable(e.to_string())),
         };
-        let Some(app_id) = config.app_id.clone() else { return self.fail(run, "the tenant has no app_id").await };
+        let Some(app_id) = config.app_id.clone() else {
+            return self.fail(run, RunFailure::NotConfigured, "the tenant has no app_id").await;
+        };
+        if !self.hold_lease(&run).await? {
+            return self.lease_lost(run).await;
+        }
+        let ctx = RunContext { config: &config, org: &org, app_id: &app_id, deadline };
+        match run.phase {
+            RunPhase::Listing => self.list_pages(&ctx, run).await,
+            RunPhase::Deactivating => self.apply_candidates(&ctx, run).await,
+        }
+    }
+
+    /// The listing phase: every page of app users converged, checkpointed after each page.
+    async fn list_pages(&self, ctx: &RunContext<'_>, mut run: SyncRun) -> Result<Step, SyncError> {
         let mode = if run.dry_run { Mode::DryRun } else { Mode::Apply };
         let mut pages_now = 0;
         while !run.listing_done {
-            if pages_now >= self.options.max_pages_per_invocation || !self.time_left(deadline) {
+            if pages_now >= self.options.max_pages_per_invocation || !self.time_left(ctx.deadline) {
                 return self.checkpoint_and_continue(run, Duration::ZERO).await;
             }
-            if let Some(wait) = self.over_budget(&org.base_url) {
+            if let Some(wait) = self.over_budget(&ctx.org.base_url) {
                 tracing::info!(wait_s = wait.as_secs(), "rate-limit budget used: waiting for Okta's reset");
                 return self.checkpoint_and_continue(run, wait).await;
             }
-            let page =
-                match self.okta.list_app_users(&org, &app_id, run.cursor.as_deref(), self.options.page_size).await {
-                    Ok(page) => page,
-                    Err(OktaError::RateLimited { retry_after }) => {
-                        run.counts.okta_calls += 1;
-                        return self.checkpoint_and_continue(run, retry_after).await;
-                    }
-                    Err(OktaError::Unauthorized { code }) => {
-                        // Retrying cannot help until an admin sets a working token.
-                        run.counts.okta_calls += 1;
-                        return self.fail(run, &format!("Okta refused the API token ({code}); set a new one")).await;
-                    }
-                    Err(e) => {
-                        // Not fatal yet: the message is retried (with SQS's backoff) from this checkpoint.
-                        return Err(SyncError::Unavailable(format!("Okta: {e}")));
-                    }
-                };
+            if pages_now > 0 && !self.hold_lease(&run).await? {
+                return self.lease_lost(run).await;
+            }
+            let listed =
+                self.okta.list_app_users(ctx.org, ctx.app_id, run.cursor.as_deref(), self.options.page_size).await;
             run.counts.okta_calls += 1;
+            let page = match listed {
+                Ok(page) => page,
+                Err(OktaError::RateLimited { retry_after }) => {
+                    return self.checkpoint_and_continue(run, retry_after).await
+                }
+                Err(e) => match failure_of(&e) {
+                    Some(f) => return self.fail(run, f, &e.to_string()).await,
+                    // Not fatal yet: the message is retried (with SQS's backoff) from this checkpoint.
+                    None => return Err(SyncError::Unavailable(format!("Okta: {e}"))),
+                },
+            };
             self.fetch.telemetry().record(&run.tenant, ActivityEvent::OktaTokenUsed).await;
-            self.apply_page(&config, &mut run, &page.users, mode).await?;
+            let (diff, errors) = self.apply_page(ctx.config, &mut run, &page.users, mode).await?;
             run.counts.pages += 1;
             let seen: Vec<String> = page.users.iter().map(|u| u.id.clone()).collect();
-            self.runs.save_seen(&run.tenant, &run.id, run.counts.pages, &seen).await?;
+            self.runs.put_chunk(&run.tenant, &run.id, RunList::Seen, run.counts.pages, &seen).await?;
+            if !diff.is_empty() {
+                self.put_json_chunk(&run, RunList::Diff, run.diff_chunks, &diff).await?;
+                run.diff_chunks += 1;
+            }
+            if !errors.is_empty() {
+                self.put_json_chunk(&run, RunList::Errors, run.error_chunks, &errors).await?;
+                run.error_chunks += 1;
+            }
             run.cursor = page.next;
             run.listing_done = run.cursor.is_none();
             run = match self.save(&run).await? {
@@ -303,7 +407,22 @@ impl SyncService {
             };
             pages_now += 1;
         }
-        self.finish(&config, run, false).await
+        self.make_candidates(ctx, run).await
+    }
+
+    async fn put_json_chunk<T: Serialize>(
+        &self,
+        run: &SyncRun,
+        list: RunList,
+        chunk: u64,
+        entries: &[T],
+    ) -> Result<(), SyncError> {
+        let lines = entries
+            .iter()
+            .map(|e| serde_json::to_string(e).map_err(|e| SyncError::Unavailable(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.runs.put_chunk(&run.tenant, &run.id, list, chunk, &lines).await?;
+        Ok(())
     }
 
     async fn apply_page(
@@ -312,35 +431,262 @@ impl SyncService {
         run: &mut SyncRun,
         users: &[crate::domain::okta::AppUser],
         mode: Mode,
-    ) -> Result<(), SyncError> {
+    ) -> Result<(Vec<DiffEntry>, Vec<RunErrorEntry>), SyncError> {
+        let mut diff = Vec::new();
+        let mut errors = Vec::new();
         for app_user in users {
             run.counts.seen += 1;
             let (Ok(okta_id), Some(user)) =
                 (OktaUserId::parse(&app_user.id), app_user.embedded.as_ref().and_then(|e| e.user.clone()))
             else {
                 run.counts.errors += 1;
-                tracing::warn!("app user without an embedded user or with an invalid id skipped");
+                errors.push(RunErrorEntry {
+                    okta_id: app_user.id.clone(),
+                    login: None,
+                    reason: "Okta listed the assignment without the user (no _embedded.user) or with an invalid id"
+                        .into(),
+                });
                 continue;
             };
+            let login = user.attr("login");
+            let email = user.attr("email");
             let truth = Truth::Present { user, assigned: true };
             let mut outcome = Err(ProvisionError::Conflict);
             for _ in 0..3 {
-                outcome = self.provisioner.converge(config, &okta_id, &truth, Actor::Sync, mode).await;
+                outcome = self.provisioner.converge_detailed(config, &okta_id, &truth, Actor::Sync, mode).await;
                 if !matches!(outcome, Err(ProvisionError::Conflict)) {
                     break;
                 }
             }
-            match outcome {
-                Ok(Outcome::Created) => run.counts.created += 1,
-                Ok(Outcome::Updated) => run.counts.updated += 1,
-                Ok(Outcome::Reactivated) => run.counts.reactivated += 1,
-                Ok(Outcome::Deactivated) => run.counts.deactivated += 1,
-                Ok(Outcome::Unchanged | Outcome::Stale) => run.counts.unchanged += 1,
+            let done = match outcome {
+                Ok(done) => done,
                 Err(ProvisionError::Store(e)) => return Err(e.into()),
                 Err(e) => {
                     run.counts.errors += 1;
+                    let reason = self.explain(&config.tenant, &e, email.as_deref()).await;
                     tracing::warn!(okta_user = %okta_id, error = %e, "user skipped by the sync");
+                    errors.push(RunErrorEntry { okta_id: okta_id.to_string(), login, reason });
+                    continue;
                 }
+            };
+            run.counts.warnings += done.warnings as u64;
+            let action = match done.outcome {
+                Outcome::Created => {
+                    run.counts.created += 1;
+                    DiffAction::Create
+                }
+                Outcome::Updated => {
+                    run.counts.updated += 1;
+                    DiffAction::Update
+                }
+                Outcome::Reactivated => {
+                    run.counts.reactivated += 1;
+                    DiffAction::Reactivate
+                }
+                Outcome::Deactivated => {
+                    run.counts.deactivated += 1;
+                    DiffAction::Deactivate
+                }
+                Outcome::Unchanged | Outcome::Stale => {
+                    run.counts.unchanged += 1;
+                    continue;
+                }
+            };
+            if mode == Mode::DryRun {
+                diff.push(DiffEntry {
+                    okta_id: okta_id.to_string(),
+                    user_id: done.user_id,
+                    email,
+                    action,
+                    fields: done.fields,
+                });
+            }
+        }
+        Ok((diff, errors))
+    }
+
+    /// Why a user could not be stored, in words an admin can act on.
+    async fn explain(&self, tenant: &TenantId, e: &ProvisionError, email: Option<&str>) -> String {
+        match e {
+            ProvisionError::EmailTaken => {
+                let holder = match email.and_then(|e| crate::domain::Email::parse(e).ok()) {
+                    Some(email) => self.users.find_by_email(tenant, &email).await.ok().flatten(),
+                    None => None,
+                };
+                match holder.and_then(|h| h.okta_id) {
+                    Some(other) => format!(
+                        "their email belongs to Okta user {other}, already linked here: two Okta users share one email"
+                    ),
+                    None => "their email belongs to another user here, not linked to Okta".into(),
+                }
+            }
+            ProvisionError::Conflict => "the user kept changing while the run wrote it; the next run retries".into(),
+            other => other.to_string(),
+        }
+    }
+
+    /// After the last page: the active Okta-linked users no page listed become candidates, except
+    /// those converged after the run started. Why that rule: a page read at minute 3 says nothing
+    /// about a joiner assigned at minute 4 whose hook created them at minute 5 with an Okta id
+    /// that sorts before the cursor; their record's `updated_at` does. Whoever is left is
+    /// persisted with the version the run saw, shown to the brake, and deactivated only after a
+    /// final re-read of their assignment (see [`SyncService::apply_candidates`]): together, proof.
+    async fn make_candidates(&self, ctx: &RunContext<'_>, mut run: SyncRun) -> Result<Step, SyncError> {
+        let seen: HashSet<String> =
+            load_list(self.runs.as_ref(), &run.tenant, &run.id, RunList::Seen).await?.into_iter().collect();
+        // Clocks of two Lambdas agree to well under a millisecond (AWS Time Sync); a joiner whose
+        // write a skewed clock stamped just before the start is still caught by the re-read.
+        let since = run.started_at;
+        let mut candidates = Vec::new();
+        let mut protected = 0;
+        self.for_each_active_page(&run.tenant, |page| {
+            for u in page {
+                let Some(okta_id) = u.okta_id.as_ref().filter(|o| !seen.contains(o.as_str())) else { continue };
+                if u.updated_at >= since {
+                    protected += 1;
+                    continue;
+                }
+                candidates.push(Candidate {
+                    user_id: u.id.clone(),
+                    okta_id: okta_id.to_string(),
+                    email: u.email.as_str().to_owned(),
+                    version: u.version,
+                });
+            }
+        })
+        .await?;
+        drop(seen);
+        run.counts.protected = protected;
+        run.pending_deactivations = candidates.len() as u64;
+        run.samples = candidates.iter().take(SAMPLES).map(|c| c.user_id.to_string()).collect();
+        if run.dry_run {
+            let diff: Vec<DiffEntry> = candidates
+                .iter()
+                .map(|c| DiffEntry {
+                    okta_id: c.okta_id.clone(),
+                    user_id: Some(c.user_id.clone()),
+                    email: Some(c.email.clone()),
+                    action: DiffAction::Deactivate,
+                    fields: Vec::new(),
+                })
+                .collect();
+            for chunk in diff.chunks(CANDIDATE_CHUNK) {
+                self.put_json_chunk(&run, RunList::Diff, run.diff_chunks, chunk).await?;
+                run.diff_chunks += 1;
+            }
+            return self.complete(run).await;
+        }
+        for (i, chunk) in candidates.chunks(CANDIDATE_CHUNK).enumerate() {
+            self.put_json_chunk(&run, RunList::Candidates, i as u64, chunk).await?;
+        }
+        run.candidate_chunks = candidates.len().div_ceil(CANDIDATE_CHUNK) as u64;
+        if brake_holds(candidates.len() as u64, run.active_at_start, ctx.config.deactivation_brake_percent) {
+            tracing::warn!(candidates = candidates.len(), active = run.active_at_start, "brake: deactivations held");
+            run.status = RunStatus::NeedsApproval;
+            run.held_at = Some(self.clock.now());
+            let Some(saved) = self.save(&run).await? else { return Ok(Step::Dropped) };
+            self.runs.release_lease(&saved.tenant, &saved.id).await?;
+            self.emit_metrics(&saved);
+            return Ok(Step::Finished(RunStatus::NeedsApproval));
+        }
+        run.phase = RunPhase::Deactivating;
+        let Some(saved) = self.save(&run).await? else { return Ok(Step::Dropped) };
+        self.apply_candidates(ctx, saved).await
+    }
+
+    /// Applies the persisted candidate list, chunk by chunk: a candidate is deactivated only if
+    /// their record is still the version the list was made from and Okta, asked now, does not
+    /// assign them (a `404` counts only once the app itself is confirmed). Everyone else is
+    /// skipped and counted. Checkpointed, budgeted and continued like the listing.
+    async fn apply_candidates(&self, ctx: &RunContext<'_>, mut run: SyncRun) -> Result<Step, SyncError> {
+        let mut first = true;
+        while run.apply_chunk < run.candidate_chunks {
+            if !self.time_left(ctx.deadline) {
+                return self.checkpoint_and_continue(run, Duration::ZERO).await;
+            }
+            if !first && !self.hold_lease(&run).await? {
+                return self.lease_lost(run).await;
+            }
+            first = false;
+            let chunk = self.runs.get_chunks(&run.tenant, &run.id, RunList::Candidates, run.apply_chunk, 1).await?;
+            let entries = chunk.into_iter().next().map(|(_, e)| e).unwrap_or_default();
+            while (run.apply_offset as usize) < entries.len() {
+                if let Some(wait) = self.over_budget(&ctx.org.base_url) {
+                    return self.checkpoint_and_continue(run, wait).await;
+                }
+                let Ok(candidate) = serde_json::from_str::<Candidate>(&entries[run.apply_offset as usize]) else {
+                    run.counts.skipped += 1;
+                    run.apply_offset += 1;
+                    continue;
+                };
+                match self.apply_candidate(ctx, &mut run, &candidate).await {
+                    Ok(()) => run.apply_offset += 1,
+                    Err(Pause::RateLimited(wait)) => return self.checkpoint_and_continue(run, wait).await,
+                    Err(Pause::Transient(why)) => {
+                        tracing::warn!(error = %why, "deactivation paused; the run continues from its checkpoint");
+                        return self.checkpoint_and_continue(run, TRANSIENT_PAUSE).await;
+                    }
+                    Err(Pause::Failed(f, why)) => return self.fail(run, f, &why).await,
+                }
+            }
+            run.apply_chunk += 1;
+            run.apply_offset = 0;
+            run = match self.save(&run).await? {
+                Some(saved) => saved,
+                None => return Ok(Step::Dropped),
+            };
+        }
+        run.pending_deactivations = 0;
+        self.complete(run).await
+    }
+
+    async fn apply_candidate(&self, ctx: &RunContext<'_>, run: &mut SyncRun, c: &Candidate) -> Result<(), Pause> {
+        let store = |e: StoreError| Pause::Transient(e.to_string());
+        let current = self.users.get_user(&run.tenant, &c.user_id).await.map_err(store)?;
+        let Some(user) = current.filter(|u| u.version == c.version && u.status == UserStatus::Active) else {
+            tracing::info!(user_id = %c.user_id, "candidate skipped: changed since the list was made");
+            run.counts.skipped += 1;
+            return Ok(());
+        };
+        let Ok(okta_id) = OktaUserId::parse(&c.okta_id) else {
+            run.counts.skipped += 1;
+            return Ok(());
+        };
+        run.counts.okta_calls += 1;
+        match self.okta.get_app_user(ctx.org, ctx.app_id, &okta_id).await {
+            Ok(Some(_)) => {
+                tracing::info!(user_id = %c.user_id, "candidate skipped: Okta assigns them again");
+                run.counts.skipped += 1;
+                return Ok(());
+            }
+            Ok(None) => {}
+            Err(OktaError::RateLimited { retry_after }) => return Err(Pause::RateLimited(retry_after)),
+            Err(e) => {
+                return Err(match failure_of(&e) {
+                    Some(f) => Pause::Failed(f, e.to_string()),
+                    None => Pause::Transient(e.to_string()),
+                })
+            }
+        }
+        match self.fetch.confirm_app(ctx.org, ctx.app_id).await {
+            Ok(called) => run.counts.okta_calls += u64::from(called),
+            Err(FetchError::RateLimited(wait)) => return Err(Pause::RateLimited(wait)),
+            Err(FetchError::Config(f)) => {
+                self.fetch.telemetry().record(&run.tenant, ActivityEvent::OktaProblem(f)).await;
+                return Err(Pause::Failed(f, f.message().into()));
+            }
+            Err(e) => return Err(Pause::Transient(e.to_string())),
+        }
+        match self.provisioner.deactivate_unassigned(ctx.config, &user, Actor::Sync).await {
+            Ok(Outcome::Deactivated) => {
+                run.counts.deactivated += 1;
+                run.counts.applied += 1;
+            }
+            Ok(_) | Err(ProvisionError::Conflict) => run.counts.skipped += 1,
+            Err(ProvisionError::Store(e)) => return Err(store(e)),
+            Err(e) => {
+                run.counts.skipped += 1;
+                tracing::warn!(user_id = %c.user_id, error = %e, "deactivation skipped");
             }
         }
         Ok(())
@@ -351,11 +697,7 @@ impl SyncService {
         let mut next = run.clone();
         next.updated_at = self.clock.now();
         match self.runs.save_run(&next).await {
-            Ok(saved) => {
-                let now = self.clock.now();
-                self.runs.acquire_lease(&run.tenant, &run.id, now + self.options.lease, now).await?;
-                Ok(Some(saved))
-            }
+            Ok(saved) => Ok(Some(saved)),
             Err(StoreError::VersionConflict) => {
                 tracing::warn!("checkpoint lost to another invocation of the same run; stopping here");
                 Ok(None)
@@ -365,16 +707,33 @@ impl SyncService {
     }
 
     async fn checkpoint_and_continue(&self, run: SyncRun, delay: Duration) -> Result<Step, SyncError> {
+        if !self.hold_lease(&run).await? {
+            return self.lease_lost(run).await;
+        }
         let Some(saved) = self.save(&run).await? else { return Ok(Step::Dropped) };
         self.send(&saved, delay).await?;
         Ok(Step::Continued { delay })
     }
 
-    async fn fail(&self, mut run: SyncRun, why: &str) -> Result<Step, SyncError> {
-        run.status = RunStatus::Failed;
-        run.error = Some(why.to_owned());
+    async fn complete(&self, mut run: SyncRun) -> Result<Step, SyncError> {
+        run.status = RunStatus::Completed;
         run.finished_at = Some(self.clock.now());
-        tracing::error!(error = why, "sync run failed");
+        let Some(saved) = self.save(&run).await? else { return Ok(Step::Dropped) };
+        self.runs.release_lease(&saved.tenant, &saved.id).await?;
+        self.emit_metrics(&saved);
+        tracing::info!(counts = ?saved.counts, "sync run completed");
+        Ok(Step::Finished(RunStatus::Completed))
+    }
+
+    async fn fail(&self, mut run: SyncRun, failure: RunFailure, why: &str) -> Result<Step, SyncError> {
+        run.status = RunStatus::Failed;
+        run.failure = Some(failure);
+        run.error = Some(format!("{}: {why}", failure.code()));
+        run.finished_at = Some(self.clock.now());
+        tracing::error!(code = failure.code(), error = why, "sync run failed");
+        if matches!(failure, RunFailure::AppNotFound | RunFailure::OktaTokenInvalid | RunFailure::OktaTokenForbidden) {
+            self.fetch.telemetry().record(&run.tenant, ActivityEvent::OktaProblem(failure)).await;
+        }
         if self.save(&run).await?.is_some() {
             self.runs.release_lease(&run.tenant, &run.id).await?;
         }
@@ -382,59 +741,51 @@ impl SyncService {
         Ok(Step::Finished(RunStatus::Failed))
     }
 
-    /// After the last page: deactivate the Okta-linked users no page listed, unless the brake
-    /// holds (or it is a dry run, or `approved` applies what the brake held).
-    async fn finish(&self, config: &TenantConfig, mut run: SyncRun, approved: bool) -> Result<Step, SyncError> {
-        let seen: HashSet<String> = self.runs.load_seen(&run.tenant, &run.id).await?;
-        let candidates = self.unseen_active(&run.tenant, &seen).await?;
-        drop(seen);
-        run.pending_deactivations = candidates.len() as u64;
-        run.samples = candidates.iter().take(SAMPLES).map(|u| u.id.to_string()).collect();
-        let held =
-            !approved && brake_holds(candidates.len() as u64, run.active_at_start, config.deactivation_brake_percent);
-        if run.dry_run || held {
-            run.status = if run.dry_run { RunStatus::Completed } else { RunStatus::NeedsApproval };
-            if held && !run.dry_run {
-                tracing::warn!(
-                    candidates = candidates.len(),
-                    active = run.active_at_start,
-                    "brake: deactivations held for approval"
-                );
-            }
-        } else {
-            for user in &candidates {
-                match self.provisioner.deactivate_unassigned(config, user, Actor::Sync).await {
-                    Ok(Outcome::Deactivated) => run.counts.deactivated += 1,
-                    Ok(_) => {}
-                    Err(ProvisionError::Store(e)) => return Err(e.into()),
-                    Err(e) => {
-                        run.counts.errors += 1;
-                        tracing::warn!(user_id = %user.id, error = %e, "deactivation skipped");
-                    }
-                }
-            }
-            run.pending_deactivations = 0;
-            run.status = RunStatus::Completed;
-        }
-        if run.status == RunStatus::Completed {
-            run.finished_at = Some(self.clock.now());
-        }
-        let Some(saved) = self.save(&run).await? else { return Ok(Step::Dropped) };
-        self.runs.release_lease(&saved.tenant, &saved.id).await?;
-        self.emit_metrics(&saved);
-        tracing::info!(status = ?saved.status, counts = ?saved.counts, "sync run finished its listing");
-        Ok(Step::Finished(saved.status))
+    /// Another run holds the tenant's lease: this one stops writing and says so.
+    async fn lease_lost(&self, run: SyncRun) -> Result<Step, SyncError> {
+        let mut stopped = run;
+        stopped.status = RunStatus::Failed;
+        stopped.failure = Some(RunFailure::LeaseLost);
+        stopped.error = Some(format!("{}: {}", RunFailure::LeaseLost.code(), RunFailure::LeaseLost.message()));
+        stopped.finished_at = Some(self.clock.now());
+        tracing::warn!("lease lost to another run: stopping without writing");
+        self.save(&stopped).await?;
+        self.emit_metrics(&stopped);
+        Ok(Step::Finished(RunStatus::Failed))
     }
 
-    /// Applies the deactivations a run's brake held.
+    /// Approves a held run: its persisted list is applied, by the sync function (which may call
+    /// Okta), each candidate re-checked. Answers at once with the run, running again.
     pub async fn approve(&self, tenant: &TenantId, id: &str) -> Result<SyncRun, SyncError> {
-        let config = self.config(tenant).await?;
-        let run = self.get(tenant, id).await?;
+        self.config(tenant).await?;
+        let mut run = self.get(tenant, id).await?;
         if run.status != RunStatus::NeedsApproval {
             return Err(SyncError::NotAwaitingApproval);
         }
-        self.finish(&config, run, true).await?;
-        self.get(tenant, id).await
+        let now = self.clock.now();
+        if run.hold_expired(now) {
+            return Err(SyncError::RunExpired);
+        }
+        if let Some(holder) = self.runs.acquire_lease(tenant, id, now + self.options.lease, now).await? {
+            return Err(SyncError::AnotherRunActive(holder));
+        }
+        run.status = RunStatus::Running;
+        run.phase = RunPhase::Deactivating;
+        run.approved_at = Some(now);
+        run.apply_chunk = 0;
+        run.apply_offset = 0;
+        run.updated_at = now;
+        let saved = match self.runs.save_run(&run).await {
+            Ok(saved) => saved,
+            Err(StoreError::VersionConflict) => return Err(SyncError::NotAwaitingApproval),
+            Err(e) => {
+                let _ = self.runs.release_lease(tenant, id).await;
+                return Err(e.into());
+            }
+        };
+        self.send(&saved, Duration::ZERO).await?;
+        tracing::info!(run = %id, candidates = saved.pending_deactivations, "held run approved");
+        Ok(saved)
     }
 
     /// One CloudWatch Embedded Metric Format line per finished run (SPEC §14).

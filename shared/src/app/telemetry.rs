@@ -36,7 +36,10 @@ impl Telemetry {
     fn throttle(event: &ActivityEvent) -> Option<(&'static str, Duration)> {
         match event {
             ActivityEvent::JobDone { .. } => Some(("job", Duration::seconds(30))),
-            ActivityEvent::OktaTokenUsed => Some(("okta_token", Duration::hours(1))),
+            // Often enough that a configuration problem shows as fixed within minutes of the fix.
+            ActivityEvent::OktaTokenUsed => Some(("okta_token", Duration::minutes(5))),
+            // A wrong app id fails every job: one write per process every half minute says so.
+            ActivityEvent::OktaProblem(_) => Some(("okta_problem", Duration::seconds(30))),
             ActivityEvent::HookVerified | ActivityEvent::Delivery { .. } => None,
         }
     }
@@ -50,6 +53,10 @@ impl Telemetry {
                 return;
             }
             last.insert(key, now);
+            if kind == "okta_problem" {
+                // The next successful call must be written at once: it is what clears the problem.
+                last.remove(&(tenant.clone(), "okta_token"));
+            }
         }
         if let Err(e) = self.activity.record(tenant, now, event).await {
             tracing::warn!(error = %e, ?event, "activity not recorded (health may lag)");

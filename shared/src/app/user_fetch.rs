@@ -1,6 +1,9 @@
 //! One user-fetch job (SPEC §5): read Okta's truth for the user and converge to it.
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use tracing::instrument;
 
@@ -12,9 +15,15 @@ use crate::domain::change::Actor;
 use crate::domain::convergence::Truth;
 use crate::domain::job::UserFetchJob;
 use crate::domain::okta::OktaLifecycle;
+use crate::domain::sync_run::RunFailure;
 use crate::domain::tenant::{Provisioning, TenantConfig};
+use crate::domain::{OktaUserId, TenantId};
 use crate::ports::okta::{OktaError, OktaOrg};
-use crate::ports::{ConfigStore, OktaDirectory};
+use crate::ports::{Clock, ConfigStore, OktaDirectory};
+
+fn poisoned() -> FetchError {
+    FetchError::Retryable("a lock was poisoned".into())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -27,7 +36,25 @@ pub enum FetchError {
     /// Will not succeed by retrying (Okta's data cannot be stored); goes to the DLQ for a person.
     #[error("{0}")]
     Permanent(String),
+    /// Okta says the tenant's configuration is wrong (the app, the token or its permissions), not
+    /// anything about the user: nobody is deactivated, health shows the reason, and the job is
+    /// retried with backoff (then kept in the DLQ) until an admin fixes the configuration.
+    #[error("the tenant's Okta configuration is wrong: {}", .0.code())]
+    Config(RunFailure),
 }
+
+/// What an `401`/`403` from Okta says about the tenant's API token.
+pub fn token_failure(code: &str) -> RunFailure {
+    match code {
+        "E0000005" | "E0000006" | "E0000022" | "403" => RunFailure::OktaTokenForbidden,
+        _ => RunFailure::OktaTokenInvalid,
+    }
+}
+
+/// How long a confirmed app is trusted before a `404` must confirm it again.
+pub const APP_CONFIRMATION_TTL: chrono::Duration = chrono::Duration::seconds(60);
+/// Confirmed apps remembered at most (one per tenant in practice); the cache starts over beyond.
+const APP_CACHE_MAX: usize = 10_000;
 
 /// The visibility delay of a failed job: 30 s doubling per receive, at most 15 minutes.
 pub fn backoff(receive_count: u32) -> Duration {
@@ -40,29 +67,17 @@ pub struct UserFetchService {
     okta: Arc<dyn OktaDirectory>,
     provisioner: Arc<Provisioner>,
     telemetry: Arc<Telemetry>,
-}
-
-/// Reads the truth: the user, and (only when it matters) the app assignment.
-pub async fn okta_truth(
-    okta: &dyn OktaDirectory,
-    org: &OktaOrg,
-    app_id: &str,
-    user: &crate::domain::OktaUserId,
-) -> Result<Truth, OktaError> {
-    match okta.get_user(org, user.as_str()).await? {
-        None => Ok(Truth::Gone),
-        Some(u) if u.lifecycle() != OktaLifecycle::Active => Ok(Truth::Present { user: u, assigned: false }),
-        Some(u) => {
-            let assigned = okta.get_app_user(org, app_id, user).await?.is_some();
-            Ok(Truth::Present { user: u, assigned })
-        }
-    }
+    clock: Arc<dyn Clock>,
+    /// (tenant, app id) → until when Okta's word that the app exists is trusted.
+    confirmed_apps: Mutex<HashMap<(TenantId, String), DateTime<Utc>>>,
 }
 
 impl From<OktaError> for FetchError {
     fn from(e: OktaError) -> Self {
         match e {
             OktaError::RateLimited { retry_after } => Self::RateLimited(retry_after),
+            OktaError::Unauthorized { code } => Self::Config(token_failure(&code)),
+            OktaError::AppNotFound => Self::Config(RunFailure::AppNotFound),
             other => Self::Retryable(other.to_string()),
         }
     }
@@ -75,8 +90,62 @@ impl UserFetchService {
         okta: Arc<dyn OktaDirectory>,
         provisioner: Arc<Provisioner>,
         telemetry: Arc<Telemetry>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { configs, secrets, okta, provisioner, telemetry }
+        Self { configs, secrets, okta, provisioner, telemetry, clock, confirmed_apps: Mutex::new(HashMap::new()) }
+    }
+
+    /// Okta answers a missing app exactly as an unassigned user (`404 E0000007`, okta-wire.md
+    /// §3.4), so before a `404` may count as "not assigned" (or "deleted") the app itself must be
+    /// confirmed: `Ok` when it exists (`true` if that took a call to Okta), `Config(AppNotFound)`
+    /// when it does not. A confirmation is cached for [`APP_CONFIRMATION_TTL`], so a burst of
+    /// leavers costs one extra call.
+    pub async fn confirm_app(&self, org: &OktaOrg, app_id: &str) -> Result<bool, FetchError> {
+        let key = (org.tenant.clone(), app_id.to_owned());
+        let now = self.clock.now();
+        if self.confirmed_apps.lock().map_err(|_| poisoned())?.get(&key).is_some_and(|until| *until > now) {
+            return Ok(false);
+        }
+        match self.okta.get_app(org, app_id).await? {
+            Some(_) => {
+                let mut cache = self.confirmed_apps.lock().map_err(|_| poisoned())?;
+                if cache.len() >= APP_CACHE_MAX {
+                    cache.clear();
+                }
+                cache.insert(key, now + APP_CONFIRMATION_TTL);
+                Ok(true)
+            }
+            None => {
+                self.confirmed_apps.lock().map_err(|_| poisoned())?.remove(&key);
+                Err(FetchError::Config(RunFailure::AppNotFound))
+            }
+        }
+    }
+
+    /// Reads the truth: the user, and (only when it matters) the app assignment. Any answer that
+    /// would deactivate (a `404` for the user or for the assignment) first confirms the app.
+    pub async fn okta_truth(&self, org: &OktaOrg, app_id: &str, user: &OktaUserId) -> Result<Truth, FetchError> {
+        let truth = match self.okta.get_user(org, user.as_str()).await? {
+            None => Truth::Gone,
+            Some(u) if u.lifecycle() != OktaLifecycle::Active => Truth::Present { user: u, assigned: false },
+            Some(u) => {
+                let assigned = self.okta.get_app_user(org, app_id, user).await?.is_some();
+                Truth::Present { user: u, assigned }
+            }
+        };
+        if matches!(truth, Truth::Gone | Truth::Present { assigned: false, .. }) {
+            self.confirm_app(org, app_id).await?;
+        }
+        Ok(truth)
+    }
+
+    /// Records a configuration problem for health, and passes the error on.
+    pub async fn note(&self, tenant: &TenantId, e: FetchError) -> FetchError {
+        if let FetchError::Config(failure) = &e {
+            tracing::error!(code = failure.code(), "Okta says the tenant's configuration is wrong");
+            self.telemetry.record(tenant, ActivityEvent::OktaProblem(*failure)).await;
+        }
+        e
     }
 
     pub fn telemetry(&self) -> &Arc<Telemetry> {
@@ -90,7 +159,7 @@ impl UserFetchService {
             .current(&config.tenant, TenantSecret::OktaApiToken)
             .await
             .map_err(|e| FetchError::Retryable(e.to_string()))?
-            .ok_or_else(|| FetchError::Retryable("the tenant has no Okta API token".into()))?;
+            .ok_or(FetchError::Config(RunFailure::NotConfigured))?;
         Ok(OktaOrg { tenant: config.tenant.clone(), base_url: config.okta_domain.clone(), api_token: token })
     }
 
@@ -109,7 +178,10 @@ impl UserFetchService {
         let app_id = config.app_id.clone().ok_or_else(|| FetchError::Permanent("the tenant has no app_id".into()))?;
         let org = self.org(&config).await?;
         for _ in 0..3 {
-            let truth = okta_truth(self.okta.as_ref(), &org, &app_id, &job.okta_user_id).await?;
+            let truth = match self.okta_truth(&org, &app_id, &job.okta_user_id).await {
+                Ok(truth) => truth,
+                Err(e) => return Err(self.note(&job.tenant, e).await),
+            };
             self.telemetry.record(&job.tenant, ActivityEvent::OktaTokenUsed).await;
             match self.provisioner.converge(&config, &job.okta_user_id, &truth, Actor::Hook, Mode::Apply).await {
                 Ok(outcome) => {

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Duration, Timelike, Utc};
 use serde::Serialize;
 
+use super::sync_run::RunFailure;
+
 /// Okta expires an API token that has not been used for this long (okta-wire.md §0).
 pub const OKTA_TOKEN_IDLE_EXPIRY: Duration = Duration::days(30);
 
@@ -18,6 +20,8 @@ pub enum ActivityEvent {
     JobDone { waited_seconds: u64 },
     /// A call to Okta's API with the tenant's token succeeded.
     OktaTokenUsed,
+    /// Okta said the tenant's configuration is wrong (the app, the token, its permissions).
+    OktaProblem(RunFailure),
 }
 
 /// The recorded activity, as read back for health.
@@ -31,6 +35,18 @@ pub struct Activity {
     pub last_job_at: Option<DateTime<Utc>>,
     pub last_job_waited_seconds: Option<u64>,
     pub okta_token_used_at: Option<DateTime<Utc>>,
+    /// The latest configuration problem Okta reported, and when; a later successful call to
+    /// Okta ([`Activity::okta_token_used_at`]) means it has been fixed.
+    pub okta_problem: Option<RunFailure>,
+    pub okta_problem_at: Option<DateTime<Utc>>,
+}
+
+impl Activity {
+    /// The configuration problem still standing: reported, and no successful call since.
+    pub fn open_okta_problem(&self) -> Option<(RunFailure, DateTime<Utc>)> {
+        let (problem, at) = (self.okta_problem?, self.okta_problem_at?);
+        self.okta_token_used_at.is_none_or(|ok| ok <= at).then_some((problem, at))
+    }
 }
 
 /// The hourly bucket an instant falls in, as a sortable key (`2026112523`).

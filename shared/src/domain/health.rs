@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::activity::{Activity, OKTA_TOKEN_IDLE_EXPIRY};
-use super::sync_run::{RunStatus, SyncRun};
+use super::sync_run::{RunErrorEntry, RunFailure, RunStatus, SyncRun};
 use super::tenant::Provisioning;
 
 /// An Okta API token this close to expiry is a warning.
@@ -59,6 +59,8 @@ pub struct HealthFacts {
     pub queue: Option<QueueDepth>,
     pub dlq: Option<QueueDepth>,
     pub last_sync: Option<SyncRun>,
+    /// The first few users the last run could not store.
+    pub last_sync_errors: Vec<RunErrorEntry>,
     pub pending_references: u64,
     pub okta_api_token: SecretFacts,
     pub event_hook_secret: SecretFacts,
@@ -115,6 +117,10 @@ pub struct SyncSummary {
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
+    pub failure: Option<RunFailure>,
+    /// Users it could not store, and the first few of them with the reason.
+    pub errors: u64,
+    pub first_errors: Vec<RunErrorEntry>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -218,9 +224,41 @@ pub fn judge(facts: HealthFacts, now: DateTime<Utc>) -> Health {
             format!("{} job(s) in the dead-letter queue: look at the logs, then redrive.", dlq.total()),
         ));
     }
+    if let Some((failure, at)) = a.open_okta_problem() {
+        problems.push(problem(
+            Level::Failing,
+            failure.code(),
+            format!("{} (reported {})", failure.message(), at.format("%Y-%m-%d %H:%M UTC")),
+        ));
+    }
+    if let Some(run) = facts.last_sync.as_ref().filter(|r| r.counts.errors > 0) {
+        let first: Vec<String> = facts
+            .last_sync_errors
+            .iter()
+            .take(3)
+            .map(|e| format!("{} ({}): {}", e.login.as_deref().unwrap_or("no login"), e.okta_id, e.reason))
+            .collect();
+        problems.push(problem(
+            Level::Warning,
+            "last_sync_errors",
+            format!(
+                "The last sync run could not store {} user(s); its errors list says who and why. First: {}",
+                run.counts.errors,
+                first.join("; ")
+            ),
+        ));
+    }
     match facts.last_sync.as_ref().map(|r| r.status) {
         Some(RunStatus::Failed) => {
-            problems.push(problem(Level::Failing, "last_sync_failed", "The last sync run failed."))
+            let why = facts.last_sync.as_ref().and_then(|r| r.failure).map(RunFailure::message);
+            problems.push(problem(
+                Level::Failing,
+                "last_sync_failed",
+                match why {
+                    Some(why) => format!("The last sync run failed: {why}"),
+                    None => "The last sync run failed.".to_owned(),
+                },
+            ))
         }
         Some(RunStatus::NeedsApproval) => problems.push(problem(
             Level::Warning,
@@ -259,6 +297,9 @@ pub fn judge(facts: HealthFacts, now: DateTime<Utc>) -> Health {
             started_at: r.started_at,
             finished_at: r.finished_at,
             error: r.error,
+            failure: r.failure,
+            errors: r.counts.errors,
+            first_errors: facts.last_sync_errors,
         }),
         pending_references: facts.pending_references,
         secrets: SecretsHealth {
@@ -297,6 +338,7 @@ mod tests {
             queue: Some(QueueDepth::default()),
             dlq: Some(QueueDepth::default()),
             last_sync: None,
+            last_sync_errors: Vec::new(),
             pending_references: 0,
             okta_api_token: set(now() - Duration::days(40)),
             event_hook_secret: set(now() - Duration::days(3)),

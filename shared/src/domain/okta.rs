@@ -67,6 +67,20 @@ pub struct AppUser {
     pub embedded: Option<AppUserEmbedded>,
 }
 
+/// An app integration (`GET /api/v1/apps/{appId}`), as far as the bridge checks it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OktaApp {
+    pub id: String,
+    /// `ACTIVE` or `INACTIVE`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// `OPENID_CONNECT`, `SAML_2_0`, ...
+    #[serde(default, rename = "signOnMode")]
+    pub sign_on_mode: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AppUserEmbedded {
     #[serde(default)]

@@ -348,12 +348,28 @@ pub async fn sync_store_contract(store: &dyn SyncStore) {
     assert_eq!(store.get_run(&t, "0001-run").await.expect("get").expect("found"), v2);
     assert!(store.get_run(&tenant("contract-other"), "0001-run").await.expect("get").is_none());
 
-    store.save_seen(&t, &first.id, 1, &["00u1".into(), "00u2".into()]).await.expect("seen");
-    store.save_seen(&t, &first.id, 2, &["00u3".into()]).await.expect("seen");
-    store.save_seen(&t, &first.id, 2, &["00u3".into()]).await.expect("seen again is idempotent");
-    let seen = store.load_seen(&t, &first.id).await.expect("load");
-    assert_eq!(seen.len(), 3);
-    assert!(store.load_seen(&t, &second.id).await.expect("load").is_empty());
+    use crate::domain::sync_run::RunList;
+    let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    store.put_chunk(&t, &first.id, RunList::Seen, 1, &ids(&["00u1", "00u2"])).await.expect("seen");
+    store.put_chunk(&t, &first.id, RunList::Seen, 2, &ids(&["00u3"])).await.expect("seen");
+    store.put_chunk(&t, &first.id, RunList::Seen, 2, &ids(&["00u3"])).await.expect("seen again is idempotent");
+    let seen = crate::ports::sync_store::load_list(store, &t, &first.id, RunList::Seen).await.expect("load");
+    assert_eq!(seen, ids(&["00u1", "00u2", "00u3"]));
+    assert!(crate::ports::sync_store::load_list(store, &t, &second.id, RunList::Seen).await.expect("load").is_empty());
+    // Lists are apart from each other and paged by chunk number; JSON entries come back whole.
+    let entry = r#"{"okta_id":"00u9","reason":"a \"quoted\" reason\nwith an escaped newline"}"#.to_owned();
+    for n in 0..5 {
+        store.put_chunk(&t, &first.id, RunList::Errors, n, &[entry.clone(), format!("{n}")]).await.expect("errors");
+    }
+    let page = store.get_chunks(&t, &first.id, RunList::Errors, 1, 2).await.expect("chunks");
+    assert_eq!(page, vec![(1, vec![entry.clone(), "1".into()]), (2, vec![entry.clone(), "2".into()])]);
+    assert_eq!(store.get_chunks(&t, &first.id, RunList::Errors, 5, 2).await.expect("chunks"), vec![]);
+    assert!(store.get_chunks(&t, &first.id, RunList::Diff, 0, 10).await.expect("chunks").is_empty());
+    assert!(store
+        .get_chunks(&tenant("contract-other"), &first.id, RunList::Errors, 0, 10)
+        .await
+        .expect("x")
+        .is_empty());
 }
 
 /// Activity: hourly counters summed over the last day, latest instants kept (an older record never

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::group::{Group, Member};
 use crate::domain::sso::LoginState;
-use crate::domain::sync_run::SyncRun;
+use crate::domain::sync_run::{RunList, SyncRun};
 use crate::domain::team::{Team, Waiting};
 use crate::domain::tenant::TenantConfig;
 use crate::domain::user::User;
@@ -42,7 +42,7 @@ struct Tenant {
 
 /// The DynamoDB store's semantics in memory: the same uniqueness, versioning and change-log rules.
 /// A run's seen Okta ids, by page number.
-type SeenPages = BTreeMap<u64, Vec<String>>;
+type Chunks = BTreeMap<u64, Vec<String>>;
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -50,7 +50,7 @@ pub struct MemoryStore {
     tenants: Mutex<HashMap<TenantId, Tenant>>,
     runs: Mutex<BTreeMap<(TenantId, String), SyncRun>>,
     leases: Mutex<HashMap<TenantId, (String, DateTime<Utc>)>>,
-    seen: Mutex<HashMap<(TenantId, String), SeenPages>>,
+    lists: Mutex<HashMap<(TenantId, String, RunList), Chunks>>,
     logins: Mutex<HashMap<(TenantId, String), LoginState>>,
 }
 
@@ -468,6 +468,15 @@ impl DedupeStore for MemoryStore {
     }
 }
 
+impl MemoryStore {
+    /// Which run holds the tenant's sync lease at `now`, if any (for tests that check that only
+    /// the holder writes).
+    pub fn lease_holder(&self, tenant: &TenantId, now: DateTime<Utc>) -> Option<String> {
+        let leases = self.leases.lock().expect("lock");
+        leases.get(tenant).filter(|(_, until)| *until >= now).map(|(holder, _)| holder.clone())
+    }
+}
+
 #[async_trait]
 impl SyncStore for MemoryStore {
     async fn create_run(&self, run: &SyncRun) -> Result<SyncRun, StoreError> {
@@ -529,33 +538,37 @@ impl SyncStore for MemoryStore {
         Ok(())
     }
 
-    async fn save_seen(
+    async fn put_chunk(
         &self,
         tenant: &TenantId,
         run_id: &str,
-        page: u64,
-        okta_ids: &[String],
+        list: RunList,
+        chunk: u64,
+        entries: &[String],
     ) -> Result<(), StoreError> {
-        self.seen
+        self.lists
             .lock()
             .expect("lock")
-            .entry((tenant.clone(), run_id.to_owned()))
+            .entry((tenant.clone(), run_id.to_owned(), list))
             .or_default()
-            .insert(page, okta_ids.to_vec());
+            .insert(chunk, entries.to_vec());
         Ok(())
     }
 
-    async fn load_seen(
+    async fn get_chunks(
         &self,
         tenant: &TenantId,
         run_id: &str,
-    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        list: RunList,
+        from: u64,
+        max: u32,
+    ) -> Result<Vec<(u64, Vec<String>)>, StoreError> {
         Ok(self
-            .seen
+            .lists
             .lock()
             .expect("lock")
-            .get(&(tenant.clone(), run_id.to_owned()))
-            .map(|pages| pages.values().flatten().cloned().collect())
+            .get(&(tenant.clone(), run_id.to_owned(), list))
+            .map(|chunks| chunks.range(from..).take(max as usize).map(|(n, e)| (*n, e.clone())).collect())
             .unwrap_or_default())
     }
 }
@@ -578,6 +591,11 @@ impl ActivityStore for MemoryStore {
             }
             ActivityEvent::OktaTokenUsed => {
                 latest(&mut t.activity.okta_token_used_at);
+            }
+            ActivityEvent::OktaProblem(problem) => {
+                if latest(&mut t.activity.okta_problem_at) {
+                    t.activity.okta_problem = Some(problem);
+                }
             }
             ActivityEvent::JobDone { waited_seconds } => {
                 if latest(&mut t.activity.last_job_at) {

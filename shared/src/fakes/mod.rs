@@ -2,6 +2,7 @@
 //! adapters must both pass, so a fake never drifts from the adapter it stands in for.
 pub mod contract;
 mod memory_metrics;
+mod memory_okta;
 mod memory_queue;
 mod memory_secrets;
 mod memory_store;
@@ -10,6 +11,7 @@ mod time;
 use std::sync::Arc;
 
 pub use memory_metrics::MemoryMetrics;
+pub use memory_okta::MemoryOkta;
 pub use memory_queue::MemoryQueue;
 pub use memory_secrets::MemorySecrets;
 pub use memory_store::MemoryStore;
@@ -93,26 +95,42 @@ impl Fakes {
         )
     }
 
-    /// The sync on fakes, calling Okta through `okta`.
-    pub fn sync_service(&self, okta: Arc<dyn crate::ports::OktaDirectory>) -> crate::app::sync::SyncService {
-        let fetch = Arc::new(crate::app::user_fetch::UserFetchService::new(
+    /// The worker's use case on fakes, calling Okta through `okta`.
+    pub fn user_fetch_service(
+        &self,
+        okta: Arc<dyn crate::ports::OktaDirectory>,
+    ) -> crate::app::user_fetch::UserFetchService {
+        crate::app::user_fetch::UserFetchService::new(
             self.store.clone(),
             self.secret_service(),
-            okta.clone(),
+            okta,
             self.provisioner(),
             self.telemetry(),
-        ));
+            self.clock.clone(),
+        )
+    }
+
+    /// The sync on fakes, calling Okta through `okta`.
+    pub fn sync_service(&self, okta: Arc<dyn crate::ports::OktaDirectory>) -> crate::app::sync::SyncService {
+        self.sync_service_with(okta, crate::app::sync::SyncOptions::default())
+    }
+
+    pub fn sync_service_with(
+        &self,
+        okta: Arc<dyn crate::ports::OktaDirectory>,
+        options: crate::app::sync::SyncOptions,
+    ) -> crate::app::sync::SyncService {
         crate::app::sync::SyncService::new(
             self.store.clone(),
             self.store.clone(),
             self.store.clone(),
-            okta,
-            fetch,
+            okta.clone(),
+            Arc::new(self.user_fetch_service(okta)),
             self.provisioner(),
             self.queue.clone(),
             self.clock.clone(),
             self.random.clone(),
-            crate::app::sync::SyncOptions::default(),
+            options,
         )
     }
 

@@ -3,7 +3,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::Cause;
-use crate::domain::okta::{AppUser, OktaUser};
+use crate::domain::okta::{AppUser, OktaApp, OktaUser};
 use crate::domain::{OktaUserId, Secret};
 
 /// Which Okta org to call, and with what token.
@@ -38,7 +38,11 @@ pub trait OktaDirectory: Send + Sync {
     /// A user by id or login; `None` when Okta answers `E0000007` (deleted or never existed).
     async fn get_user(&self, org: &OktaOrg, id_or_login: &str) -> Result<Option<OktaUser>, OktaError>;
 
-    /// One app assignment; `None` when the user is not assigned.
+    /// The app integration; `None` when Okta answers `E0000007` (no such app in the org).
+    async fn get_app(&self, org: &OktaOrg, app_id: &str) -> Result<Option<OktaApp>, OktaError>;
+
+    /// One app assignment; `None` when Okta answers `E0000007`, which it also answers for a
+    /// missing app: confirm the app with [`OktaDirectory::get_app`] before reading it as "not assigned".
     async fn get_app_user(&self, org: &OktaOrg, app_id: &str, user: &OktaUserId) -> Result<Option<AppUser>, OktaError>;
 
     /// A page of app users with `expand=user`; `next` is the `Link: rel="next"` URL to pass back.
@@ -65,6 +69,9 @@ pub enum OktaError {
     /// `5xx`, timeouts and connection errors that outlived the client's own retries.
     #[error("Okta is unavailable")]
     Unavailable(#[source] Cause),
+    /// `404 E0000007` for the app's own user list: the configured app does not exist.
+    #[error("Okta has no app with the configured app id")]
+    AppNotFound,
     /// Okta answered something that is not what its API documents.
     #[error("unexpected Okta response: {0}")]
     Protocol(String),

@@ -1,13 +1,11 @@
-use std::collections::HashSet;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
-use crate::domain::sync_run::SyncRun;
+use crate::domain::sync_run::{RunList, SyncRun};
 use crate::domain::TenantId;
 
-/// Sync runs, the per-tenant lease, and the Okta ids each run has seen.
+/// Sync runs, the per-tenant lease, and the lists each run keeps (seen ids, candidates, diff, errors).
 #[async_trait]
 pub trait SyncStore: Send + Sync {
     /// Stores a new run (`run.version` 0) and returns it at version 1.
@@ -18,8 +16,8 @@ pub trait SyncStore: Send + Sync {
     /// The newest runs first.
     async fn list_runs(&self, tenant: &TenantId, limit: u32) -> Result<Vec<SyncRun>, StoreError>;
 
-    /// Takes the tenant's one-run-at-a-time lease for `run_id` until `until`, unless another run
-    /// holds an unexpired lease: then `Some(that run's id)`.
+    /// Takes (or renews) the tenant's one-run-at-a-time lease for `run_id` until `until`, atomically,
+    /// unless another run holds an unexpired lease: then `Some(that run's id)`.
     async fn acquire_lease(
         &self,
         tenant: &TenantId,
@@ -29,13 +27,42 @@ pub trait SyncStore: Send + Sync {
     ) -> Result<Option<String>, StoreError>;
     async fn release_lease(&self, tenant: &TenantId, run_id: &str) -> Result<(), StoreError>;
 
-    /// Records the Okta ids of one page (idempotent per page number).
-    async fn save_seen(
+    /// Stores chunk `chunk` of one of a run's lists (idempotent: the same chunk again replaces it).
+    async fn put_chunk(
         &self,
         tenant: &TenantId,
         run_id: &str,
-        page: u64,
-        okta_ids: &[String],
+        list: RunList,
+        chunk: u64,
+        entries: &[String],
     ) -> Result<(), StoreError>;
-    async fn load_seen(&self, tenant: &TenantId, run_id: &str) -> Result<HashSet<String>, StoreError>;
+
+    /// Chunks `from..` of a run's list, in order, at most `max` of them, each with its number.
+    async fn get_chunks(
+        &self,
+        tenant: &TenantId,
+        run_id: &str,
+        list: RunList,
+        from: u64,
+        max: u32,
+    ) -> Result<Vec<(u64, Vec<String>)>, StoreError>;
+}
+
+/// Every entry of a run's list, chunk by chunk (for the seen ids of a run).
+pub async fn load_list(
+    store: &dyn SyncStore,
+    tenant: &TenantId,
+    run_id: &str,
+    list: RunList,
+) -> Result<Vec<String>, StoreError> {
+    let mut all = Vec::new();
+    let mut from = 0;
+    loop {
+        let chunks = store.get_chunks(tenant, run_id, list, from, 100).await?;
+        let Some(last) = chunks.last().map(|(n, _)| *n) else { return Ok(all) };
+        for (_, entries) in chunks {
+            all.extend(entries);
+        }
+        from = last + 1;
+    }
 }

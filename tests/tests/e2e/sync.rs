@@ -91,10 +91,23 @@ async fn unassigned_users_are_deactivated_and_the_brake_holds_for_approval() {
         .app
         .admin("POST", &format!("/admin/tenants/acme/sync-runs/{}/approve", held["id"].as_str().unwrap()), None)
         .await;
-    assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
+    assert_eq!(approved.status, StatusCode::ACCEPTED, "{}", approved.body);
+    assert_eq!(approved.json()["status"], "running", "the sync function applies the held list");
+    w.app.drain_sync().await;
+    let applied = w
+        .app
+        .admin("GET", &format!("/admin/tenants/acme/sync-runs/{}", held["id"].as_str().unwrap()), None)
+        .await
+        .json();
     assert_eq!(
-        (approved.json()["status"].as_str(), approved.json()["deactivated"].as_u64()),
-        (Some("completed"), Some(5))
+        (
+            applied["status"].as_str(),
+            applied["deactivated"].as_u64(),
+            applied["applied"].as_u64(),
+            applied["skipped"].as_u64()
+        ),
+        (Some("completed"), Some(5), Some(5), Some(0)),
+        "{applied}"
     );
     assert_eq!(w.user_by_okta_id(&ids[1]).await.unwrap()["status_reason"], "unassigned");
     let again = w

@@ -34,7 +34,7 @@ impl DynamoStore {
         tenant: &TenantId,
         name: &str,
         at: DateTime<Utc>,
-        extra: Option<(&str, u64)>,
+        extra: Option<(&str, AttributeValue)>,
     ) -> Result<(), StoreError> {
         let mut update = self
             .client
@@ -49,7 +49,7 @@ impl DynamoStore {
             Some((field, value)) => update
                 .update_expression("SET #a = :at, #x = :x")
                 .expression_attribute_names("#x", field)
-                .expression_attribute_values(":x", n(value)),
+                .expression_attribute_values(":x", value),
             None => update.update_expression("SET #a = :at"),
         };
         match update.send().await {
@@ -68,7 +68,10 @@ impl ActivityStore for DynamoStore {
             ActivityEvent::HookVerified => self.set_latest(tenant, "hook_verified_at", at, None).await,
             ActivityEvent::OktaTokenUsed => self.set_latest(tenant, "okta_token_used_at", at, None).await,
             ActivityEvent::JobDone { waited_seconds } => {
-                self.set_latest(tenant, "last_job_at", at, Some(("last_job_waited_seconds", waited_seconds))).await
+                self.set_latest(tenant, "last_job_at", at, Some(("last_job_waited_seconds", n(waited_seconds)))).await
+            }
+            ActivityEvent::OktaProblem(problem) => {
+                self.set_latest(tenant, "okta_problem_at", at, Some(("okta_problem", s(problem.code())))).await
             }
             ActivityEvent::Delivery { events, jobs } => {
                 // The bucket carries its own latest delivery, so one write records both.
@@ -98,6 +101,11 @@ impl ActivityStore for DynamoStore {
             last_job_at: instant(&status, "last_job_at"),
             last_job_waited_seconds: number(&status, "last_job_waited_seconds"),
             okta_token_used_at: instant(&status, "okta_token_used_at"),
+            okta_problem: status
+                .get("okta_problem")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|code| serde_json::from_value(serde_json::Value::String(code.clone())).ok()),
+            okta_problem_at: instant(&status, "okta_problem_at"),
             ..Activity::default()
         };
         let day = self

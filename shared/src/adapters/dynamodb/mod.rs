@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use crate::domain::change::{ChangeEvent, NewChange};
-use crate::domain::sync_run::SyncRun;
+use crate::domain::sync_run::{RunList, SyncRun};
 use crate::domain::team::{Team, Waiting};
 use crate::domain::tenant::TenantConfig;
 use crate::domain::user::User;
@@ -93,8 +93,16 @@ pub mod keys {
         format!("SYNCRUN#{id}")
     }
     pub const SYNC_LEASE: &str = "SYNCLEASE";
-    pub fn sync_seen(t: &TenantId, run: &str) -> String {
-        format!("TENANT#{t}#SYNCSEEN#{run}")
+    /// One partition per list of a run; the seen ids keep the key they always had.
+    pub fn sync_list(t: &TenantId, run: &str, list: crate::domain::sync_run::RunList) -> String {
+        use crate::domain::sync_run::RunList;
+        match list {
+            RunList::Seen => format!("TENANT#{t}#SYNCSEEN#{run}"),
+            other => format!("TENANT#{t}#SYNCLIST#{run}#{}", other.as_str()),
+        }
+    }
+    pub fn chunk(n: u64) -> String {
+        format!("{n:010}")
     }
     pub fn seq(n: u64) -> String {
         format!("{n:020}")
@@ -904,8 +912,9 @@ impl DynamoStore {
     }
 }
 
-/// Seen-id pages outlive their run by two weeks, for inspection, then expire.
-const SEEN_TTL_DAYS: i64 = 14;
+/// A run's lists (seen ids, candidates, diff, errors) outlive it by two weeks, for inspection and
+/// for approving a held run (which must happen within 24 hours), then expire.
+const RUN_LIST_TTL_DAYS: i64 = 14;
 
 impl DynamoStore {
     async fn put_run(&self, run: &SyncRun) -> Result<SyncRun, StoreError> {
@@ -999,20 +1008,21 @@ impl SyncStore for DynamoStore {
         }
     }
 
-    async fn save_seen(
+    async fn put_chunk(
         &self,
         tenant: &TenantId,
         run_id: &str,
-        page: u64,
-        okta_ids: &[String],
+        list: RunList,
+        chunk: u64,
+        entries: &[String],
     ) -> Result<(), StoreError> {
-        let expires = (chrono::Utc::now() + chrono::Duration::days(SEEN_TTL_DAYS)).timestamp();
+        let expires = (chrono::Utc::now() + chrono::Duration::days(RUN_LIST_TTL_DAYS)).timestamp();
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(keys::sync_seen(tenant, run_id)))
-            .item("sk", s(format!("{page:010}")))
-            .item("ids", s(okta_ids.join("\n")))
+            .item("pk", s(keys::sync_list(tenant, run_id, list)))
+            .item("sk", s(keys::chunk(chunk)))
+            .item("ids", s(entries.join("\n")))
             .item("expires_at", AttributeValue::N(expires.to_string()))
             .send()
             .await
@@ -1020,17 +1030,48 @@ impl SyncStore for DynamoStore {
         Ok(())
     }
 
-    async fn load_seen(
+    async fn get_chunks(
         &self,
         tenant: &TenantId,
         run_id: &str,
-    ) -> Result<std::collections::HashSet<String>, StoreError> {
-        // Every page item of the run ("0000000001", ...): digits sort between "0" and ":".
-        let (items, _) = self.query_all(keys::sync_seen(tenant, run_id), "0", false).await?;
-        Ok(items
-            .iter()
-            .filter_map(|i| i.get("ids").and_then(|v| v.as_s().ok()))
-            .flat_map(|ids| ids.split('\n').filter(|id| !id.is_empty()).map(str::to_owned).collect::<Vec<_>>())
-            .collect())
+        list: RunList,
+        from: u64,
+        max: u32,
+    ) -> Result<Vec<(u64, Vec<String>)>, StoreError> {
+        let mut chunks = Vec::new();
+        let mut start: Option<Item> = None;
+        while chunks.len() < max as usize {
+            // Chunk keys are ten digits: everything from `from` up to ":" (after "9").
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :p AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":p", s(keys::sync_list(tenant, run_id, list)))
+                .expression_attribute_values(":from", s(keys::chunk(from)))
+                .expression_attribute_values(":to", s(":"))
+                .consistent_read(true)
+                .limit(max.clamp(1, 100) as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items.unwrap_or_default() {
+                let n = item.get("sk").and_then(|v| v.as_s().ok()).and_then(|v| v.parse().ok());
+                let entries = item
+                    .get("ids")
+                    .and_then(|v| v.as_s().ok())
+                    .map(|ids| ids.split('\n').filter(|e| !e.is_empty()).map(str::to_owned).collect::<Vec<_>>());
+                if let (Some(n), Some(entries)) = (n, entries) {
+                    chunks.push((n, entries));
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        chunks.truncate(max as usize);
+        Ok(chunks)
     }
 }
