@@ -53,3 +53,15 @@ pub fn seed(sim: &OktaSim) -> usize {
     sim.create_user(person("Nora Notassigned", Some("Engineering"), "Contractor", "Leeds"), false);
     count + 1
 }
+
+/// `extra` more assigned people (`DEMO_EXTRA_USERS` in `make dev`): an org of a few thousand, to
+/// watch "Sync users" take a while and to change Okta while it runs.
+pub fn seed_extra(sim: &OktaSim, extra: usize) -> usize {
+    let cities = ["London", "Leeds", "Manchester", "Bristol", "Edinburgh"];
+    for i in 0..extra {
+        let (department, _) = DEPARTMENTS[i % DEPARTMENTS.len()];
+        let name = format!("Extra Person{i:05}");
+        sim.create_user(person(&name, Some(department), "Associate", cities[i % cities.len()]), true);
+    }
+    extra
+}

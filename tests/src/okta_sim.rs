@@ -447,10 +447,19 @@ impl OktaSim {
     }
 
     /// Creates an ACTIVE user with this profile (`login` defaults to `email`); returns its id.
-    pub fn create_user(&self, mut profile: Map<String, Value>, assign: bool) -> String {
-        self.with(|o| {
-            let id = format!("00u{:017}", o.next_id);
+    pub fn create_user(&self, profile: Map<String, Value>, assign: bool) -> String {
+        let id = self.with(|o| {
             o.next_id += 1;
+            format!("00u{:017}", o.next_id - 1)
+        });
+        self.create_user_with_id(&id, profile, assign)
+    }
+
+    /// Creates a user with this id (Okta's ids are not ordered by creation: a new person may sort
+    /// before everyone a running sync has already listed).
+    pub fn create_user_with_id(&self, id: &str, mut profile: Map<String, Value>, assign: bool) -> String {
+        let id = id.to_owned();
+        self.with(|o| {
             if !profile.contains_key("login") {
                 let email = profile.get("email").cloned().unwrap_or(Value::Null);
                 profile.insert("login".into(), email);
@@ -587,6 +596,12 @@ impl OktaSim {
 
     pub fn pending_events(&self) -> usize {
         self.with(|o| o.events.len())
+    }
+
+    /// Drops the pending events undelivered (an event hook that was off, or deliveries Okta gave
+    /// up on): only a sync can learn what they said.
+    pub fn discard_events(&self) {
+        self.with(|o| o.events.clear());
     }
 
     /// Sends every pending event to the hook as Okta would, possibly duplicated and reordered.

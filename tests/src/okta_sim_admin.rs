@@ -42,6 +42,9 @@ async fn list(State(sim): State<OktaSim>) -> Response {
 #[derive(Deserialize)]
 struct CreateQuery {
     assign: Option<bool>,
+    /// An Okta id of the caller's choosing (`00u` and 17 letters or digits): Okta's ids are not
+    /// ordered by creation, so a new person may sort before everyone a running sync has listed.
+    id: Option<String>,
 }
 
 async fn create(
@@ -52,7 +55,20 @@ async fn create(
     if !profile.get("email").is_some_and(Value::is_string) {
         return (StatusCode::BAD_REQUEST, Json(json!({"error": "profile.email is required"}))).into_response();
     }
-    let id = sim.create_user(profile, q.assign.unwrap_or(true));
+    let assign = q.assign.unwrap_or(true);
+    let id = match q.id {
+        Some(id) if id.len() == 20 && id.starts_with("00u") && id.chars().all(|c| c.is_ascii_alphanumeric()) => {
+            if sim.user(&id).is_some() {
+                return (StatusCode::CONFLICT, Json(json!({"error": "a user with this id exists"}))).into_response();
+            }
+            sim.create_user_with_id(&id, profile, assign)
+        }
+        Some(_) => {
+            return (StatusCode::BAD_REQUEST, Json(json!({"error": "id must be 00u and 17 letters or digits"})))
+                .into_response()
+        }
+        None => sim.create_user(profile, assign),
+    };
     let delivered = after_change(&sim).await;
     (StatusCode::CREATED, Json(json!({"id": id, "hooks": delivered}))).into_response()
 }

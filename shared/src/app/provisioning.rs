@@ -611,51 +611,135 @@ impl Provisioner {
         };
         match config.manager_mode {
             ManagerMode::None => {}
-            ManagerMode::Individual => match &mapped.manager {
-                Field::Keep => {}
-                Field::Clear => {
-                    user.manager_id = None;
-                    user.pending_manager = None;
-                }
-                Field::Set(reference) => match self.lookup(&config.tenant, reference).await? {
-                    Some(m) if m.id == user.id => {
-                        user.warnings.push(FieldWarning {
-                            field: "manager".into(),
-                            message: "a user cannot manage themselves".into(),
-                        });
+            ManagerMode::Individual => self.place_own_manager(config, user, &mapped.manager, pending).await?,
+            ManagerMode::TeamFirstUser => {
+                let team = match team {
+                    Some(team) if mode == Mode::Apply => {
+                        Some(self.follow_first_user(config, team, user, &mapped.manager, actor).await?)
                     }
-                    Some(m) if self.would_cycle(&config.tenant, &user.id, &m).await? => {
-                        user.warnings.push(FieldWarning {
-                            field: "manager".into(),
-                            message: "refused: it would make a management cycle".into(),
-                        });
+                    other => other,
+                };
+                match (&mapped.manager, team) {
+                    // A member's own manager from Okta is their override, whatever the team's.
+                    (Field::Set(_), _) => self.place_own_manager(config, user, &mapped.manager, pending).await?,
+                    (_, Some(team)) if team.manager_id.as_ref() != Some(&user.id) => {
+                        let inherited = match &team.manager_id {
+                            Some(id) => self.users.get_user(&config.tenant, id).await?,
+                            None => None,
+                        };
+                        match inherited {
+                            Some(m) if self.would_cycle(&config.tenant, &user.id, &m).await? => {
+                                user.manager_id = None;
+                                user.pending_manager = None;
+                                user.warnings.push(FieldWarning {
+                                    field: "manager".into(),
+                                    message: "the team's manager refused: it would make a management cycle".into(),
+                                });
+                            }
+                            _ => {
+                                user.manager_id = team.manager_id.clone();
+                                user.pending_manager = team.pending_manager.clone();
+                                if let Some(target) = team.pending_manager.as_deref().and_then(ManagerRef::from_key) {
+                                    pending.push((target, Waiting::UserManager(user.id.clone())));
+                                }
+                            }
+                        }
                     }
-                    Some(m) => {
-                        user.manager_id = Some(m.id);
+                    _ => {
+                        user.manager_id = None;
                         user.pending_manager = None;
                     }
-                    None => {
-                        user.manager_id = None;
-                        user.pending_manager = Some(reference.key());
-                        pending.push((reference.clone(), Waiting::UserManager(user.id.clone())));
-                    }
-                },
-            },
-            ManagerMode::TeamFirstUser => match team {
-                Some(team) if team.manager_id.as_ref() != Some(&user.id) => {
-                    user.manager_id = team.manager_id.clone();
-                    user.pending_manager = team.pending_manager.clone();
-                    if let Some(target) = team.pending_manager.as_deref().and_then(ManagerRef::from_key) {
-                        pending.push((target, Waiting::UserManager(user.id.clone())));
-                    }
                 }
-                _ => {
-                    user.manager_id = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// The user's own manager from the identity provider (an override in `team_first_user`
+    /// mode): resolved, refused with a warning (themselves, a cycle), or pending.
+    async fn place_own_manager(
+        &self,
+        config: &TenantConfig,
+        user: &mut User,
+        manager: &Field<ManagerRef>,
+        pending: &mut PendingList,
+    ) -> Result<(), ProvisionError> {
+        match manager {
+            Field::Keep => {}
+            Field::Clear => {
+                user.manager_id = None;
+                user.pending_manager = None;
+            }
+            Field::Set(reference) => match self.lookup(&config.tenant, reference).await? {
+                Some(m) if m.id == user.id => {
+                    user.warnings.push(FieldWarning {
+                        field: "manager".into(),
+                        message: "a user cannot manage themselves".into(),
+                    });
+                }
+                Some(m) if self.would_cycle(&config.tenant, &user.id, &m).await? => {
+                    user.warnings.push(FieldWarning {
+                        field: "manager".into(),
+                        message: "refused: it would make a management cycle".into(),
+                    });
+                }
+                Some(m) => {
+                    user.manager_id = Some(m.id);
                     user.pending_manager = None;
+                }
+                None => {
+                    user.manager_id = None;
+                    user.pending_manager = Some(reference.key());
+                    pending.push((reference.clone(), Waiting::UserManager(user.id.clone())));
                 }
             },
         }
         Ok(())
+    }
+
+    /// `team_first_user`: when the team's first user's manager changes in Okta, the team's manager
+    /// follows (members without an override of their own get the new one at their next
+    /// convergence: a hook, or the nightly sync at the latest). Returns the team as it is now.
+    async fn follow_first_user(
+        &self,
+        config: &TenantConfig,
+        team: Team,
+        user: &User,
+        manager: &Field<ManagerRef>,
+        actor: Actor,
+    ) -> Result<Team, ProvisionError> {
+        if team.first_user.as_ref() != Some(&user.id) || matches!(manager, Field::Keep) {
+            return Ok(team);
+        }
+        let (manager_id, pending_manager, target) = match manager {
+            Field::Set(reference) => match self.lookup(&config.tenant, reference).await? {
+                // The first user cannot manage their own team through themselves: no team manager.
+                Some(m) if m.id == user.id => (None, None, None),
+                Some(m) => (Some(m.id), None, None),
+                None => (None, Some(reference.key()), Some(reference.clone())),
+            },
+            _ => (None, None, None),
+        };
+        if team.manager_id == manager_id && team.pending_manager == pending_manager {
+            return Ok(team);
+        }
+        let mut after = team.clone();
+        after.manager_id = manager_id;
+        after.pending_manager = pending_manager;
+        after.updated_at = self.clock.now();
+        let c = self.change(actor, EntityKind::Team, &team.key, Action::Updated, diff(Some(&team), &after));
+        let stored = match self.teams.update_team(&config.tenant, &team, &after, &c).await {
+            Ok(stored) => stored,
+            // Someone else changed the team: the next convergence of this user tries again.
+            Err(StoreError::VersionConflict) => return Ok(team),
+            Err(e) => return Err(e.into()),
+        };
+        tracing::info!(team = %team.key, "team manager follows its first user's manager");
+        if let Some(target) = target {
+            self.register(&config.tenant, vec![(target, Waiting::TeamManager(team.key.clone()))], actor).await?;
+            return self.teams.get_team(&config.tenant, &team.key).await?.ok_or(ProvisionError::Conflict);
+        }
+        Ok(stored)
     }
 
     /// The team named by the department, created on first use. In `team_first_user` mode the
@@ -679,6 +763,7 @@ impl Provisioner {
         let mut team = Team::new(name, self.clock.now());
         let mut pending_target = None;
         if config.manager_mode == ManagerMode::TeamFirstUser {
+            team.first_user = Some(user.id.clone());
             if let Field::Set(reference) = &mapped.manager {
                 match self.lookup(&config.tenant, reference).await? {
                     Some(m) if m.id != user.id => team.manager_id = Some(m.id),
@@ -706,6 +791,17 @@ impl Provisioner {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Resolves the pending references waiting for `user` after another path gave them a new
+    /// identity key (single sign-on linking an Okta id by verified email).
+    pub async fn resolve_references(
+        &self,
+        config: &TenantConfig,
+        user: &User,
+        actor: Actor,
+    ) -> Result<(), ProvisionError> {
+        self.resolve_waiting(config, user, actor).await
     }
 
     /// Resolves every pending reference that names `user` (by Okta id or email).

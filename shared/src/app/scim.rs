@@ -495,6 +495,27 @@ impl ScimService {
         self.config(tenant).await?;
         let g = self.group(tenant, id).await?;
         check_if_match(if_match_header, g.version)?;
+        // Members leave first, each batch with its membership change, so a consumer of the change
+        // log sees who left (SPEC §3). A DELETE that stops half-way leaves the group with fewer
+        // members; the client's retry finishes the job.
+        let members = self.groups.list_members(tenant, &g.id).await?;
+        for chunk in members.chunks(MEMBER_BATCH) {
+            let mut remove = chunk.to_vec();
+            for _ in 0..=WRITE_ATTEMPTS {
+                if remove.is_empty() {
+                    break;
+                }
+                let change = membership_change(self.clock.now(), Actor::Scim, &g.id, &[], &remove);
+                match self.groups.change_members(tenant, &g.id, &[], &remove, None, &change).await {
+                    Ok(()) => break,
+                    // Someone removed one of them meanwhile: remove the ones still there.
+                    Err(StoreError::VersionConflict) => {
+                        remove = self.groups.which_members(tenant, &g.id, &remove).await?;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
         let change = self.group_change(&g.id, Action::Deleted, Default::default());
         match self.groups.delete_group(tenant, &g, &change).await {
             Ok(()) | Err(StoreError::VersionConflict) => Ok(()),

@@ -226,7 +226,15 @@ impl SsoService {
             match link(by_okta, by_email, who, config.jit_provisioning) {
                 Link::Existing(user) => return Ok(user),
                 Link::ByEmail(user) => match self.store_okta_id(tenant, &user, who).await {
-                    Ok(user) => return Ok(user),
+                    Ok(user) => {
+                        // Hooks or a sync may have named them as a manager by Okta id already.
+                        match self.provisioner.resolve_references(config, &user, Actor::Sso).await {
+                            Ok(()) => {}
+                            Err(ProvisionError::Store(e)) => return Err(e.into()),
+                            Err(e) => tracing::warn!(error = %e, "pending references not resolved at sign-in"),
+                        }
+                        return Ok(user);
+                    }
                     Err(StoreError::VersionConflict | StoreError::Duplicate(_)) => continue,
                     Err(e) => return Err(e.into()),
                 },

@@ -15,6 +15,10 @@ pub struct Team {
     /// The team's manager while they are not (yet) a user here (`team_first_user` mode).
     #[serde(default)]
     pub pending_manager: Option<String>,
+    /// The user whose job created the team (`team_first_user` mode): their Okta manager is the
+    /// team's manager, and follows when it changes in Okta.
+    #[serde(default)]
+    pub first_user: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: u64,
@@ -31,6 +35,7 @@ impl Team {
             name: name.trim().to_owned(),
             manager_id: None,
             pending_manager: None,
+            first_user: None,
             created_at: now,
             updated_at: now,
             version: 0,

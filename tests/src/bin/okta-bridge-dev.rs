@@ -39,7 +39,8 @@ async fn main() -> Result<(), Error> {
     let sim_port: u16 = std::env::var("OKTA_SIM_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(9010);
     let sim_token = format!("00sim{}", harness::stack::generate(36));
     let sim = OktaSim::start(sim_port, &sim_token, DEMO_APP_ID).await?;
-    let people = harness::demo_org::seed(&sim);
+    let extra: usize = std::env::var("DEMO_EXTRA_USERS").ok().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let people = harness::demo_org::seed(&sim) + harness::demo_org::seed_extra(&sim, extra);
     let mut demo = seed_demo(&functions, &sim, &sim_token, port).await?;
     // The demo org's sign-in: a real OpenID provider whose accounts are the demo org's people.
     let oidc_port: u16 = std::env::var("OIDC_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(9011);
@@ -260,6 +261,8 @@ fn banner(
    users       curl {okta}/sim/users
    change one  curl -X PATCH -H 'Content-Type: application/json' -d '{{"title": "Principal Engineer"}}' {okta}/sim/users/<id>
    lifecycle   curl -X POST {okta}/sim/users/<id>/deactivate   (reactivate, suspend, unsuspend, assign, unassign)
+   a joiner    curl -X POST -H 'Content-Type: application/json' -d '{{"firstName": "Jo", "lastName": "Iner", "email": "jo@demo.example"}}' "{okta}/sim/users?id=00u00000000000000001"
+               (an id that sorts before everyone a running sync has listed; DEMO_EXTRA_USERS=3000 make dev for a bigger org)
    then see    curl -H "Authorization: Bearer {admin_token}" "{base}/admin/tenants/{t}/users?okta_id=<id>"
 
  Worker        polling {queue} (batches of 10, partial failures, DLQ after 5 receives)

@@ -189,6 +189,32 @@ async fn an_existing_user_signs_in_and_a_verified_email_links_once() {
     }
 }
 
+/// A hook or a sync named Bob as a manager by his Okta id before Bob had one here: when single
+/// sign-on links that Okta id to him by verified email, the waiting reference resolves (SPEC §7).
+#[tokio::test]
+async fn linking_at_sign_in_resolves_the_references_waiting_for_that_okta_id() {
+    use shared::domain::mapping::ManagerRef;
+    use shared::domain::team::Waiting;
+    use shared::ports::{PendingStore, UserReader};
+    let s = Sso::new(false, 600).await;
+    let tenant = TenantId::parse("acme").unwrap();
+    let store = &s.app.functions.adapters.store;
+    let reference = ManagerRef::OktaId(OktaUserId::parse("00ulinkme00001").unwrap()).key();
+    let mut report = seed_user(&s.app, "rey@acme.example", Some("00ureport00001"), UserStatus::Active).await;
+    let mut waiting = report.clone();
+    waiting.pending_manager = Some(reference.clone());
+    report = store.update_user(&tenant, &report, &waiting, &[]).await.unwrap();
+    store.add_pending(&tenant, &reference, &Waiting::UserManager(report.id.clone())).await.unwrap();
+
+    let r = s.sign_in("00ulinkme00001").await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.body);
+    let bob = store.find_by_okta_id(&tenant, &OktaUserId::parse("00ulinkme00001").unwrap()).await.unwrap().unwrap();
+    let report = store.get_user(&tenant, &report.id).await.unwrap().unwrap();
+    assert_eq!(report.manager_id.as_ref(), Some(&bob.id), "{report:?}");
+    assert_eq!(report.pending_manager, None);
+    assert!(store.pending_for(&tenant, &reference).await.unwrap().is_empty(), "the pending record is gone");
+}
+
 #[tokio::test]
 async fn refusals_for_the_wrong_person_say_why_and_create_no_session() {
     let s = Sso::new(false, 600).await;

@@ -259,3 +259,171 @@ async fn a_429_storm_is_waited_out() {
     assert_eq!(done.counts.created, 12);
     assert!(waits >= 2, "the run waited for Okta's reset {waits} times");
 }
+
+/// Runs every message on the sync queue through `sync` until the run ends.
+async fn drive(w: &World, sync: &SyncService) {
+    let mut msg = next_message(w).await;
+    let mut steps = 0;
+    while let Some(m) = msg.take() {
+        match sync.resume(&m, None).await.unwrap() {
+            Step::Finished(_) => {}
+            Step::Continued { .. } | Step::Dropped => msg = next_message(w).await,
+        }
+        steps += 1;
+        assert!(steps < 200, "the run never ended");
+    }
+}
+
+/// SPEC §8: a joiner assigned while a run is in flight, whose hook lands after the page that would
+/// have listed them (their Okta id sorts before the run's cursor), stays active.
+#[tokio::test]
+async fn a_joiner_whose_hook_lands_behind_the_cursor_is_never_deactivated() {
+    let w = World::new("individual").await;
+    people(&w, 20, "j");
+    w.sync().await;
+    let sync = paged(&w, SyncOptions { page_size: 5, max_pages_per_invocation: 1, ..SyncOptions::default() });
+    let (run, _) = sync.start(&w.tenant_id(), shared::domain::sync_run::RunTrigger::Admin, false).await.unwrap();
+    for _ in 0..2 {
+        let m = next_message(&w).await.expect("a message");
+        assert!(matches!(sync.resume(&m, None).await.unwrap(), Step::Continued { .. }));
+    }
+    // Ten users listed; the joiner's id sorts before all of them.
+    let joiner = w.sim.create_user_with_id(
+        "00u00000000000000000",
+        profile("Jo", "Iner", "jo.iner@sync.example", json!({"department": "New"})),
+        true,
+    );
+    w.sync().await;
+    assert_eq!(w.user_by_okta_id(&joiner).await.unwrap()["status"], "active");
+    drive(&w, &sync).await;
+    let done = sync.get(&w.tenant_id(), &run.id).await.unwrap();
+    assert_eq!(done.status, RunStatus::Completed, "{done:?}");
+    assert_eq!((done.counts.deactivated, done.counts.protected), (0, 1), "{done:?}");
+    assert_eq!(w.user_by_okta_id(&joiner).await.unwrap()["status"], "active", "the joiner stays in");
+}
+
+/// SPEC §8: approval applies exactly the held list, each re-checked: a joiner who arrived during the
+/// hold is not touched, a held user Okta assigns again is skipped, the rest are deactivated.
+#[tokio::test]
+async fn approving_a_held_run_applies_exactly_its_list() {
+    let w = World::new("individual").await;
+    let ids = people(&w, 10, "h");
+    assert_eq!(run_sync(&w, "").await["created"], 10);
+    // Half of them unassigned with their hooks lost: only a sync can see it.
+    for id in &ids[..5] {
+        w.sim.unassign(id);
+    }
+    w.sim.discard_events();
+    let held = run_sync(&w, "").await;
+    assert_eq!((held["status"].as_str(), held["pending_deactivations"].as_u64()), (Some("needs_approval"), Some(5)));
+    let run_id = held["id"].as_str().unwrap().to_owned();
+    let listed = w.app.admin("GET", &format!("/admin/tenants/acme/sync-runs/{run_id}/candidates"), None).await.json();
+    let mut held_okta: Vec<String> =
+        listed["entries"].as_array().unwrap().iter().map(|c| c["okta_id"].as_str().unwrap().to_owned()).collect();
+    held_okta.sort();
+    assert_eq!(held_okta, ids[..5].to_vec(), "the held list is exactly the unassigned users");
+    // During the hold: a joiner arrives by hook, and one held user is assigned again (hook lost).
+    let joiner = w.sim.create_user(profile("New", "Joiner", "new.joiner@sync.example", json!({})), true);
+    w.sync().await;
+    w.sim.assign(&ids[0]);
+    w.sim.discard_events();
+    let r = w.app.admin("POST", &format!("/admin/tenants/acme/sync-runs/{run_id}/approve"), None).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    w.app.drain_sync().await;
+    let done = w.app.admin("GET", &format!("/admin/tenants/acme/sync-runs/{run_id}"), None).await.json();
+    assert_eq!(
+        (done["status"].as_str(), done["applied"].as_u64(), done["skipped"].as_u64()),
+        (Some("completed"), Some(4), Some(1)),
+        "{done}"
+    );
+    assert_eq!(w.user_by_okta_id(&joiner).await.unwrap()["status"], "active");
+    assert_eq!(w.user_by_okta_id(&ids[0]).await.unwrap()["status"], "active", "assigned again: skipped");
+    for id in &ids[1..5] {
+        assert_eq!(w.user_by_okta_id(id).await.unwrap()["status_reason"], "unassigned");
+    }
+    for id in &ids[5..] {
+        assert_eq!(w.user_by_okta_id(id).await.unwrap()["status"], "active");
+    }
+}
+
+/// SPEC §8: a wrong (or deleted) app is not an unassignment: on the hook path and in a run nobody
+/// is deactivated, and health says why.
+#[tokio::test]
+async fn a_wrong_app_id_deactivates_nobody_and_health_says_why() {
+    let w = World::new("individual").await;
+    let ids = people(&w, 4, "a");
+    w.sync().await;
+    w.sim.delete_app();
+    // A leaver's hook: Okta answers 404 E0000007 for the assignment, as for an unassigned user.
+    w.sim.unassign(&ids[0]);
+    let statuses = w.sim.deliver(Default::default()).await;
+    assert!(statuses.iter().all(|s| *s == 200));
+    let stats = w.app.drain(true).await;
+    assert!(!stats.failed.is_empty() || stats.received > 0, "{stats:?}");
+    assert_eq!(w.user_by_okta_id(&ids[0]).await.unwrap()["status"], "active", "not deactivated on a 404 for the app");
+    let health = w.app.admin("GET", "/admin/tenants/acme/health", None).await.json();
+    let codes: Vec<&str> = health["problems"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap()).collect();
+    assert!(codes.contains(&"app_not_found"), "{health}");
+    // A run: failed with the reason; nobody deactivated.
+    let run = run_sync(&w, "").await;
+    assert_eq!((run["status"].as_str(), run["failure"].as_str()), (Some("failed"), Some("app_not_found")), "{run}");
+    for u in w.all_users().await {
+        assert_eq!(u["status"], "active", "{u}");
+    }
+    let health = w.app.admin("GET", "/admin/tenants/acme/health", None).await.json();
+    let failed = health["problems"].as_array().unwrap().iter().find(|p| p["code"] == "last_sync_failed").unwrap();
+    assert!(failed["message"].as_str().unwrap().contains("app id"), "{failed}");
+}
+
+/// SPEC §8: a dry run returns the diff itself, and a run's errors say who and why.
+#[tokio::test]
+async fn a_dry_run_lists_its_diff_and_errors_say_who_and_why() {
+    let w = World::new("individual").await;
+    let ids = people(&w, 4, "x");
+    run_sync(&w, "").await;
+    w.sim.update_profile(&ids[0], json!({"title": "Director"}).as_object().unwrap().clone());
+    w.sim.unassign(&ids[1]);
+    let new = people(&w, 1, "y");
+    // Two Okta users with one email: the second cannot be stored.
+    let twin = w.sim.create_user(profile("Twin", "Two", "x2@sync.example", json!({})), true);
+    w.sim.discard_events();
+    let dry = run_sync(&w, "?dry_run=true").await;
+    let id = dry["id"].as_str().unwrap();
+    // Paged: follow `next` to the end.
+    let mut entries = Vec::new();
+    let mut cursor = String::new();
+    let mut pages = 0;
+    loop {
+        let page =
+            w.app.admin("GET", &format!("/admin/tenants/acme/sync-runs/{id}/diff?cursor={cursor}"), None).await.json();
+        entries.extend(page["entries"].as_array().unwrap().iter().cloned());
+        pages += 1;
+        match page["next"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 2, "the page's changes, then the deactivations");
+    let diff = json!(entries);
+    let action_of = |okta: &str| entries.iter().find(|e| e["okta_id"] == okta).map(|e| e["action"].clone());
+    assert_eq!(action_of(&ids[0]), Some(json!("update")), "{diff}");
+    let update = entries.iter().find(|e| e["okta_id"] == ids[0].as_str()).unwrap();
+    assert_eq!(update["fields"], json!(["job_title"]), "{update}");
+    assert_eq!(action_of(&ids[1]), Some(json!("deactivate")));
+    assert_eq!(action_of(&new[0]), Some(json!("create")));
+    // Applied for real: the twin's email belongs to another Okta user already linked here.
+    let run = run_sync(&w, "").await;
+    assert_eq!(run["errors"], 1, "{run}");
+    let errors = w
+        .app
+        .admin("GET", &format!("/admin/tenants/acme/sync-runs/{}/errors", run["id"].as_str().unwrap()), None)
+        .await
+        .json();
+    let e = &errors["entries"][0];
+    assert_eq!(e["okta_id"], twin.as_str(), "{errors}");
+    assert_eq!(e["login"], "x2@sync.example");
+    assert!(e["reason"].as_str().unwrap().contains(&format!("belongs to Okta user {}", ids[2])), "{e}");
+    let health = w.app.admin("GET", "/admin/tenants/acme/health", None).await.json();
+    assert_eq!(health["last_sync"]["errors"], 1, "{health}");
+    assert_eq!(health["last_sync"]["first_errors"][0]["okta_id"], twin.as_str());
+}

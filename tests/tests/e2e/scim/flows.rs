@@ -430,7 +430,16 @@ async fn rfc_examples_as_fixtures() {
     // PUT replaces the group whole.
     let put = c.put(&format!("/Groups/{gid}"), &json!({"displayName": "Guides", "members": [{"value": mandy}]})).await;
     assert_eq!((put.status, put.json()["displayName"].as_str()), (StatusCode::OK, Some("Guides")));
-    assert_eq!(members(&put.json()), [mandy]);
+    assert_eq!(members(&put.json()), std::slice::from_ref(&mandy));
+    // Deleting the group writes its members' removals to the change log, then the deletion.
+    assert_eq!(c.delete(&format!("/Groups/{gid}")).await.status, StatusCode::NO_CONTENT);
+    let log = c.app.admin("GET", &format!("/admin/tenants/{}/changes?after=0&limit=1000", c.tenant), None).await.json();
+    let log = log["changes"].as_array().unwrap();
+    let last_two: Vec<&Value> = log.iter().rev().take(2).collect();
+    assert_eq!((last_two[0]["entity"].as_str(), last_two[0]["action"].as_str()), (Some("group"), Some("deleted")));
+    assert_eq!(last_two[1]["entity"], "membership", "{}", last_two[1]);
+    assert_eq!(last_two[1]["entity_id"], gid.as_str());
+    assert_eq!(last_two[1]["changes"][mandy.as_str()], json!({"before": true, "after": false}));
 }
 
 #[tokio::test]
