@@ -127,14 +127,20 @@ pub fn router(state: State) -> Router {
         .with_state(state)
 }
 
-/// `Bearer <token>`; the bare token (Okta OIN "Header" auth: a value without a scheme); or Basic
-/// auth with the token as the password (Okta's custom-app "Basic Auth", any username).
-fn presented_token(headers: &HeaderMap) -> Option<String> {
+/// `Bearer <token>`; `Static <token>` (setup guides that have the admin paste the scheme into
+/// Okta's "API token" field, which Okta then sends as the whole header); the bare token (Okta OIN
+/// "Header" auth: a value without a scheme); or Basic auth with the token as the password (Okta's
+/// custom-app "Basic Auth", any username).
+pub fn presented_token(headers: &HeaderMap) -> Option<String> {
     if let Some(t) = bearer(headers) {
         return Some(t.to_owned());
     }
     let raw = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     if let Some((scheme, encoded)) = raw.split_once(' ') {
+        if scheme.eq_ignore_ascii_case("static") {
+            let token = encoded.trim();
+            return (!token.is_empty()).then(|| token.to_owned());
+        }
         if !scheme.eq_ignore_ascii_case("basic") {
             return None;
         }

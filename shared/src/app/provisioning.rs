@@ -139,6 +139,8 @@ struct Target<'a> {
     reason: Option<StatusReason>,
     /// `Some` sets the approvers (SCIM extension).
     approvers: Option<&'a [Email]>,
+    /// `Some` keeps the SCIM client's attributes as written.
+    scim_attributes: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 impl<'a> Target<'a> {
@@ -152,6 +154,7 @@ impl<'a> Target<'a> {
             status: Some(UserStatus::Active),
             reason: None,
             approvers: None,
+            scim_attributes: None,
         }
     }
 
@@ -170,6 +173,7 @@ impl<'a> Target<'a> {
             status,
             reason,
             approvers: Some(&desired.approvers),
+            scim_attributes: Some(&desired.attributes),
         }
     }
 
@@ -188,6 +192,9 @@ impl<'a> Target<'a> {
         }
         if let Some(n) = &self.user_name {
             user.user_name = n.clone();
+        }
+        if let Some(a) = self.scim_attributes {
+            user.scim_attributes = Some(a.clone());
         }
         let Some(status) = self.status else { return };
         let keep_reason = user.status == UserStatus::Deactivated

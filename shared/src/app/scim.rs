@@ -295,7 +295,7 @@ impl ScimService {
         base: &str,
     ) -> Result<Resource, ScimFailure> {
         let desired = scim_user::from_resource(body)?;
-        self.write_user(tenant, id, if_match_header, base, |_| Ok(desired.clone())).await
+        self.write_user(tenant, id, if_match_header, base, |_, _| Ok(desired.clone())).await
     }
 
     /// `PATCH /Users/{id}`: the operations applied to the user's SCIM form, stored as a PUT of it.
@@ -308,10 +308,14 @@ impl ScimService {
         base: &str,
     ) -> Result<Resource, ScimFailure> {
         let ops = scim_patch::parse_request(body)?;
-        self.write_user(tenant, id, if_match_header, base, |current| {
+        self.write_user(tenant, id, if_match_header, base, |user, current| {
             let mut resource = current.clone();
             scim_patch::apply(&mut resource, &ops)?;
-            Ok(scim_user::from_resource(&resource)?)
+            let mut desired = scim_user::from_resource(&resource)?;
+            if let Some(written) = &user.scim_attributes {
+                desired.attributes = scim_user::patched_attributes(written, current, &resource);
+            }
+            Ok(desired)
         })
         .await
     }
@@ -324,13 +328,13 @@ impl ScimService {
         id: &str,
         if_match_header: Option<&str>,
         base: &str,
-        desire: impl Fn(&Value) -> Result<scim_user::ScimUser, ScimFailure>,
+        desire: impl Fn(&User, &Value) -> Result<scim_user::ScimUser, ScimFailure>,
     ) -> Result<Resource, ScimFailure> {
         let config = self.config(tenant).await?;
         for _ in 0..WRITE_ATTEMPTS {
             let current = self.visible_user(tenant, id).await?;
             check_if_match(if_match_header, current.version)?;
-            let desired = desire(&user_resource(&current, base))?;
+            let desired = desire(&current, &user_resource(&current, base))?;
             match self.provisioner.apply_scim(&config, Some(current), &desired).await {
                 Ok((outcome, u)) => {
                     self.counted(tenant, outcome);

@@ -85,6 +85,9 @@ pub struct ChangeEvent {
 /// Bookkeeping fields that are not part of what changed.
 const NOT_CHANGES: [&str; 3] = ["version", "updated_at", "okta_last_updated"];
 
+/// Fields that hold a whole document: the change lists only its top-level members that changed.
+const SUMMARISED: [&str; 1] = ["scim_attributes"];
+
 /// The top-level fields that differ between two serialised records.
 pub fn diff<T: Serialize>(before: Option<&T>, after: &T) -> BTreeMap<String, FieldChange> {
     let to_map = |v: Value| match v {
@@ -100,10 +103,35 @@ pub fn diff<T: Serialize>(before: Option<&T>, after: &T) -> BTreeMap<String, Fie
         }
         let old = before.get(key).cloned().unwrap_or(Value::Null);
         if &old != new {
-            out.insert(key.clone(), FieldChange { before: old, after: new.clone() });
+            let change = if SUMMARISED.contains(&key.as_str()) {
+                summarise(&old, new)
+            } else {
+                FieldChange { before: old, after: new.clone() }
+            };
+            out.insert(key.clone(), change);
+        }
+    }
+    for key in SUMMARISED {
+        if let (Some(old), None) = (before.get(key), after.get(key)) {
+            out.insert(key.to_owned(), summarise(old, &Value::Null));
         }
     }
     out
+}
+
+/// The members of two documents that differ, each side with only those members.
+fn summarise(old: &Value, new: &Value) -> FieldChange {
+    let empty = serde_json::Map::new();
+    let (o, n) = (old.as_object().unwrap_or(&empty), new.as_object().unwrap_or(&empty));
+    let mut before = serde_json::Map::new();
+    let mut after = serde_json::Map::new();
+    for key in o.keys().chain(n.keys()) {
+        if o.get(key) != n.get(key) {
+            before.insert(key.clone(), o.get(key).cloned().unwrap_or(Value::Null));
+            after.insert(key.clone(), n.get(key).cloned().unwrap_or(Value::Null));
+        }
+    }
+    FieldChange { before: Value::Object(before), after: Value::Object(after) }
 }
 
 #[cfg(test)]

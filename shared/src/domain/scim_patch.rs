@@ -119,6 +119,14 @@ fn apply_named(resource: &mut Value, op: OpKind, name: &str, value: &Value) -> R
     if name.eq_ignore_ascii_case("id") {
         return check_id(resource, value);
     }
+    // `name.givenName` as a key of a path-less value (some clients send sub-attributes so).
+    if name.contains('.') && !name.to_ascii_lowercase().starts_with("urn:") {
+        let path = super::scim_filter::parse_attr_path(name)
+            .ok_or_else(|| PatchError { scim_type: "invalidPath", detail: format!("{name:?} is not an attribute") })?;
+        let target = PatchPath { attr: path, filter: None, sub: None };
+        let single = Operation { op, path: None, raw_path: None, value: Some(value.clone()) };
+        return apply_path(resource, &single, &target);
+    }
     if name.to_ascii_lowercase().starts_with("urn:") {
         if let (Value::Object(inner), false) = (value, is_attribute_urn(name)) {
             let ext = object_mut(child_object(resource, name));

@@ -31,7 +31,7 @@ pub fn service_provider_config(base: &str) -> Value {
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",
-            "description": "A SCIM token issued by the okta-bridge admin API, as `Authorization: Bearer <token>` or the bare token.",
+            "description": "A SCIM token issued by the okta-bridge admin API, as `Authorization: Bearer <token>`, `Static <token>` or the bare token.",
             "specUri": "https://www.rfc-editor.org/info/rfc6750",
             "primary": true
         }, {
@@ -107,7 +107,12 @@ fn schema(id: &str, name: &str, description: &str, attributes: Vec<Value>, base:
 pub fn schemas(base: &str) -> Vec<Value> {
     let user = vec![
         with(
-            attr("userName", "string", "Unique identifier for the User: here, the email address."),
+            attr(
+                "userName",
+                "string",
+                "Unique identifier for the User, kept as sent and compared case-insensitively. Every attribute \
+                 a client sends is stored as sent and read back (at most 32768 bytes per user).",
+            ),
             json!({"required": true, "uniqueness": "server"}),
         ),
         complex(
@@ -136,7 +141,16 @@ pub fn schemas(base: &str) -> Vec<Value> {
             attr("password", "string", "Accepted and discarded: passwords are Okta's."),
             json!({"mutability": "writeOnly", "returned": "never"}),
         ),
-        complex("emails", "Email addresses.", true, multi_value_subs("string", &["work", "home", "other"])),
+        with(
+            complex(
+                "emails",
+                "Email addresses. Required here: the learning platform invites and signs people in by email. \
+                 The work (else primary) address is the user's; a userName that is an email address will do.",
+                true,
+                multi_value_subs("string", &["work", "home", "other"]),
+            ),
+            json!({"required": true}),
+        ),
         complex(
             "phoneNumbers",
             "Phone numbers.",

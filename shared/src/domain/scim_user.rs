@@ -48,7 +48,204 @@ fn opt(v: &Option<String>) -> Value {
 }
 
 /// The user as SCIM shows it; `base` is the tenant's `.../scim/v2`.
+///
+/// A user a SCIM client wrote reads back as it was written: every attribute the client sent, as
+/// it sent it (`userName` in its own case, `nickName`, `phoneNumbers`, every address, extensions
+/// ...). Two exceptions, both on purpose. `id`, `meta` and `active` are the server's. And where the
+/// learning platform's own value of a mapped field has moved away from what the client's
+/// attributes map to (single sign-on or an admin changed the user after the client wrote it),
+/// the platform's value is shown: the client then sees the difference and writes its truth again,
+/// instead of believing a value the platform no longer holds.
 pub fn user_resource(u: &User, base: &str) -> Value {
+    let platform = platform_resource(u, base);
+    let Some(attributes) = &u.scim_attributes else { return platform };
+    let Ok(desired) = from_resource(&Value::Object(attributes.clone())) else { return platform };
+    let written = platform_resource(&desired.view_of(u), base);
+    let mut out = platform.clone();
+    merge(&mut out, attributes);
+    for path in MAPPED_PATHS {
+        let (p, w) = (at(&platform, path), at(&written, path));
+        if p != w {
+            set_at(&mut out, path, p.cloned());
+        }
+    }
+    for (list, sub) in [("emails", "value"), ("addresses", "locality"), ("photos", "value")] {
+        let value = |r: &Value| primary(member(r, list)).and_then(|e| member(e, sub)).cloned();
+        let (p, w) = (value(&platform), value(&written));
+        if p != w {
+            set_primary(&mut out, list, sub, p);
+        }
+    }
+    // The manager: what the client named, while the platform still has a manager for the user.
+    let manager = |r: &Value| member(r, ENTERPRISE_SCHEMA).and_then(|e| member(e, "manager")).cloned();
+    if manager(&platform).is_none() {
+        set_at(&mut out, &[ENTERPRISE_SCHEMA, "manager"], None);
+    }
+    for server in ["id", "meta", "active"] {
+        set_at(&mut out, &[server], platform.get(server).cloned());
+    }
+    let mut schemas: Vec<Value> = platform["schemas"].as_array().cloned().unwrap_or_default();
+    for extra in member(&Value::Object(attributes.clone()), "schemas").and_then(Value::as_array).into_iter().flatten() {
+        if !schemas.contains(extra) {
+            schemas.push(extra.clone());
+        }
+    }
+    set_at(&mut out, &["schemas"], Some(Value::Array(schemas)));
+    out
+}
+
+/// The single-valued attributes the platform maps (SPEC §9), by path.
+const MAPPED_PATHS: [&[&str]; 13] = [
+    &["userName"],
+    &["externalId"],
+    &["title"],
+    &["preferredLanguage"],
+    &["name", "givenName"],
+    &["name", "familyName"],
+    &["name", "honorificPrefix"],
+    &[ENTERPRISE_SCHEMA, "department"],
+    &[OUR_SCHEMA, "contentRegion"],
+    &[OUR_SCHEMA, "customField1"],
+    &[OUR_SCHEMA, "customField2"],
+    &[OUR_SCHEMA, "customField3"],
+    &[OUR_SCHEMA, "approvers"],
+];
+
+/// The key of `map` that names `name` (attribute names are case-insensitive).
+fn key_of(map: &Map<String, Value>, name: &str) -> Option<String> {
+    map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
+}
+
+fn at<'v>(v: &'v Value, path: &[&str]) -> Option<&'v Value> {
+    path.iter().try_fold(v, |v, k| member(v, k)).filter(|v| !v.is_null())
+}
+
+/// Sets (or, with `None`, removes) the attribute at `path`, keeping the spelling already there.
+fn set_at(v: &mut Value, path: &[&str], value: Option<Value>) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut cur = v;
+    for k in parents {
+        let Value::Object(map) = cur else { return };
+        let key = key_of(map, k).unwrap_or_else(|| (*k).to_owned());
+        if value.is_none() && !map.contains_key(&key) {
+            return;
+        }
+        cur = map.entry(key).or_insert_with(|| Value::Object(Map::new()));
+    }
+    let Value::Object(map) = cur else { return };
+    let key = key_of(map, last).unwrap_or_else(|| (*last).to_owned());
+    match value {
+        Some(v) => {
+            map.insert(key, v);
+        }
+        None => {
+            map.remove(&key);
+        }
+    }
+}
+
+/// Puts `value` in the primary (else first) entry of a multi-valued attribute, or removes it.
+fn set_primary(out: &mut Value, list: &str, sub: &str, value: Option<Value>) {
+    let Value::Object(map) = out else { return };
+    let key = key_of(map, list).unwrap_or_else(|| list.to_owned());
+    let items = map.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+    let Value::Array(items) = items else { return };
+    let chosen = items
+        .iter()
+        .position(|i| member(i, "primary").is_some_and(|p| boolean(p, "primary").unwrap_or(false)))
+        .or((!items.is_empty()).then_some(0));
+    match (chosen, value) {
+        (Some(i), v) => set_at(&mut items[i], &[sub], v),
+        (None, Some(v)) => items.push(json!({sub: v, "primary": true})),
+        (None, None) => {}
+    }
+}
+
+/// The client's attributes over the platform's: complex attributes member by member.
+fn merge(out: &mut Value, attributes: &Map<String, Value>) {
+    let Value::Object(map) = out else { return };
+    for (k, v) in attributes {
+        let existing = key_of(map, k);
+        match (existing.as_ref().and_then(|e| map.get_mut(e)), v) {
+            (Some(Value::Object(inner)), Value::Object(theirs)) => {
+                for (ik, iv) in theirs {
+                    if let Some(old) = key_of(inner, ik) {
+                        inner.remove(&old);
+                    }
+                    inner.insert(ik.clone(), iv.clone());
+                }
+            }
+            _ => {
+                if let Some(old) = existing {
+                    map.remove(&old);
+                }
+                map.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// What is kept of a client's attributes: not `id`, `meta` (the server's) or `password` (Okta's,
+/// never returned); a manager named by a bare string (Entra's URN-path PATCH) as the complex
+/// `{"value": ...}` it is.
+fn normalize(attributes: &mut Map<String, Value>) {
+    attributes.retain(|k, _| !["id", "meta", "password"].iter().any(|s| k.eq_ignore_ascii_case(s)));
+    if let Some(Value::Object(ent)) = key_of(attributes, ENTERPRISE_SCHEMA).and_then(|k| attributes.get_mut(&k)) {
+        if let Some(k) = key_of(ent, "manager") {
+            if let Some(Value::String(v)) = ent.get(&k).cloned() {
+                ent.insert(k, json!({"value": v}));
+            }
+        }
+    }
+}
+
+/// The client's attributes after a PATCH: what the operations changed between the resource as
+/// read (`before`) and as patched (`after`), applied to what the client had written (`written`).
+/// Values the PATCH left alone stay as the client wrote them (`"True"` stays a string, a member
+/// the server adds stays out), so a PATCH that changes nothing writes nothing.
+pub fn patched_attributes(written: &Map<String, Value>, before: &Value, after: &Value) -> Map<String, Value> {
+    fn walk(
+        written: &Map<String, Value>,
+        before: &Map<String, Value>,
+        after: &Map<String, Value>,
+    ) -> Map<String, Value> {
+        let mut out = Map::new();
+        for (k, now) in after {
+            let was = key_of(before, k).and_then(|b| before.get(&b));
+            let mine = key_of(written, k).and_then(|w| written.get(&w).map(|v| (w, v)));
+            match (mine, was) {
+                (Some((wk, Value::Object(w))), Some(Value::Object(b))) if now.is_object() => {
+                    let inner = walk(w, b, now.as_object().unwrap_or(&Map::new()));
+                    out.insert(wk, Value::Object(inner));
+                }
+                (Some((wk, w)), Some(b)) if b == now => {
+                    out.insert(wk, w.clone());
+                }
+                (_, Some(b)) if b == now => {}
+                _ => {
+                    out.insert(k.clone(), now.clone());
+                }
+            }
+        }
+        out
+    }
+    let (Some(b), Some(a)) = (before.as_object(), after.as_object()) else { return written.clone() };
+    let mut out = walk(written, b, a);
+    normalize(&mut out);
+    match key_of(written, "schemas") {
+        Some(k) => {
+            out.retain(|o, _| !o.eq_ignore_ascii_case("schemas"));
+            out.insert(k.clone(), written[&k].clone());
+        }
+        None => {
+            out.retain(|o, _| !o.eq_ignore_ascii_case("schemas"));
+        }
+    }
+    out
+}
+
+/// The user as the platform holds it, in SCIM's shape.
+fn platform_resource(u: &User, base: &str) -> Value {
     let mut ours = Map::new();
     if !u.approvers.is_empty() {
         ours.insert("approvers".into(), u.approvers.iter().map(|a| json!(a.email.as_str())).collect());
@@ -116,6 +313,8 @@ fn manager_value(u: &User) -> Option<String> {
 /// What a SCIM User body (POST, PUT, or a user after PATCH) asks us to store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScimUser {
+    /// The client's attributes as sent, less `id`, `meta` and `password`.
+    pub attributes: Map<String, Value>,
     pub email: Email,
     /// The userName when it is not the email.
     pub user_name: Option<String>,
@@ -129,6 +328,23 @@ pub struct ScimUser {
 
 /// Longest `externalId` kept (it is a key).
 pub const MAX_EXTERNAL_ID: usize = 256;
+
+impl ScimUser {
+    /// `u` as this body would make it (the mapped fields, identity and lifecycle), for comparing
+    /// what the client wrote with what the platform holds now.
+    pub fn view_of(&self, u: &User) -> User {
+        let mut w = u.clone();
+        self.mapped.apply_to(&mut w);
+        w.user_name = self.user_name.clone();
+        w.external_id = self.external_id.clone();
+        if let Some(active) = self.active {
+            w.status = if active { UserStatus::Active } else { UserStatus::Deactivated };
+        }
+        w.approvers =
+            self.approvers.iter().map(|e| super::user::Approver { email: e.clone(), user_id: None }).collect();
+        w
+    }
+}
 
 fn text(
     v: Option<&Value>,
@@ -174,7 +390,7 @@ pub fn from_resource(r: &Value) -> Result<ScimUser, ScimInvalid> {
         return Err(ScimInvalid::new("invalidSyntax", "the body must be a JSON object"));
     }
     let user_name = match member(r, "userName") {
-        Some(Value::String(s)) if !s.trim().is_empty() => s.trim(),
+        Some(Value::String(s)) if !s.trim().is_empty() => s.as_str(),
         _ => return Err(ScimInvalid::new("invalidValue", "userName is required")),
     };
     if user_name.chars().count() > MAX_EXTERNAL_ID {
@@ -198,11 +414,27 @@ pub fn from_resource(r: &Value) -> Result<ScimUser, ScimInvalid> {
         (None, Err(_)) => {
             return Err(ScimInvalid::new(
                 "invalidValue",
-                "a user needs an email address: give one in emails, or make userName an email address",
+                "a user needs an email address: map one to emails[type eq \"work\"].value (Okta: the \
+                 app's attribute mappings, Email; Entra ID: Attribute mapping, mail or userPrincipalName → \
+                 emails[type eq \"work\"].value), or make userName an email address",
             ))
         }
     };
-    let user_name = (super::user::user_name_key(user_name) != email.key()).then(|| user_name.to_owned());
+    // Kept exactly as sent, whenever it is not the email as stored (uniqueness and filters
+    // still compare case-insensitively).
+    let user_name = (user_name != email.as_str()).then(|| user_name.to_owned());
+    let mut attributes = r.as_object().cloned().unwrap_or_default();
+    normalize(&mut attributes);
+    let size = serde_json::to_vec(&attributes).map(|b| b.len()).unwrap_or(usize::MAX);
+    if size > super::user::MAX_SCIM_ATTRIBUTES_BYTES {
+        return Err(ScimInvalid::new(
+            "invalidValue",
+            format!(
+                "the user's attributes take {size} bytes; at most {} are stored per user",
+                super::user::MAX_SCIM_ATTRIBUTES_BYTES
+            ),
+        ));
+    }
     let external_id = match member(r, "externalId") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,
@@ -311,7 +543,7 @@ pub fn from_resource(r: &Value) -> Result<ScimUser, ScimInvalid> {
         custom_fields,
         warnings,
     };
-    Ok(ScimUser { email, user_name, external_id, active, mapped, approvers })
+    Ok(ScimUser { attributes, email, user_name, external_id, active, mapped, approvers })
 }
 
 #[cfg(test)]
@@ -393,5 +625,124 @@ mod tests {
         ] {
             assert!(parse(f).unwrap().matches(&r), "{f}");
         }
+    }
+
+    /// What provisioning stores for a SCIM body, minus the stores: the mapped fields, identity,
+    /// lifecycle, and the client's attributes.
+    fn provisioned(sent: &Value) -> User {
+        let desired = from_resource(sent).unwrap();
+        let blank = User::new(
+            UserId::from_random([9; 16]),
+            desired.email.clone(),
+            String::new(),
+            String::new(),
+            "2026-11-25T10:00:00Z".parse().unwrap(),
+        );
+        let mut u = desired.view_of(&blank);
+        u.scim_attributes = Some(desired.attributes.clone());
+        u
+    }
+
+    mod round_trip {
+        use proptest::prelude::*;
+        use serde_json::{json, Value};
+
+        use super::super::*;
+
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[A-Za-z][A-Za-z .'-]{0,20}",
+                " [A-Za-z]{1,8} ",
+                "\\PC{1,12}",
+                Just(String::new()),
+                "[a-z]{120,130}",
+            ]
+        }
+
+        fn user() -> impl Strategy<Value = Value> {
+            (
+                ("[A-Za-z]{1,8}", "[A-Za-z]{1,8}", "(example|Example|EXAMPLE)"),
+                (text(), text(), text(), text(), text()),
+                (text(), text(), text(), prop_oneof![Just("en_US"), Just("EN-gb"), Just("fr"), Just("xx-not a tag")]),
+                (text(), text(), text(), "[0-9]{3}-[0-9]{4}"),
+                (text(), text(), text(), proptest::bool::ANY, proptest::bool::ANY),
+            )
+                .prop_map(|((local, other, domain), (given, family, middle, prefix, suffix), (display, nick, title, lang), (street, city, region, phone), (dept, cost, custom, active, with_email))| {
+                    let user_name = format!("{local}.{other}@{domain}.COM");
+                    let mut u = json!({
+                        "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA, OUR_SCHEMA],
+                        "userName": user_name,
+                        "name": {"givenName": given, "familyName": family, "middleName": middle,
+                                 "honorificPrefix": prefix, "honorificSuffix": suffix},
+                        "displayName": display, "nickName": nick, "title": title, "preferredLanguage": lang,
+                        "active": active,
+                        "phoneNumbers": [{"value": phone, "type": "work"}],
+                        "addresses": [{"type": "work", "streetAddress": street, "locality": city, "region": region,
+                                       "country": "GB", "primary": true}, {"type": "home", "locality": "Elsewhere"}],
+                        ENTERPRISE_SCHEMA: {"department": dept, "costCenter": cost},
+                        OUR_SCHEMA: {"customField1": custom, "contentRegion": "DE"},
+                        "x-unknown": {"kept": [1, 2, 3]},
+                    });
+                    if with_email {
+                        u["emails"] = json!([{"value": format!("{}@example.com", local.to_lowercase()), "type": "work", "primary": true}]);
+                    }
+                    u
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+            /// PUT then GET returns the sent resource, modulo the server's own fields.
+            #[test]
+            fn what_is_written_is_read_back(sent in user()) {
+                let u = super::provisioned(&sent);
+                let read = user_resource(&u, "https://t.example.com/scim/v2");
+                for (k, v) in sent.as_object().unwrap() {
+                    match k.as_str() {
+                        "schemas" => {
+                            for s in v.as_array().unwrap() {
+                                prop_assert!(read["schemas"].as_array().unwrap().contains(s));
+                            }
+                        }
+                        "active" => prop_assert_eq!(&read["active"], v),
+                        // Complex attributes: every sub-attribute sent (the server may add some).
+                        _ if v.is_object() => {
+                            for (sub, sv) in v.as_object().unwrap() {
+                                prop_assert_eq!(&read[k][sub], sv, "{}.{} came back as {}", k, sub, read[k][sub]);
+                            }
+                        }
+                        _ => prop_assert_eq!(&read[k], v, "{} came back as {}", k, read[k]),
+                    }
+                }
+                prop_assert!(read["id"].is_string() && read["meta"].is_object());
+                // A PATCH that changes nothing keeps the attributes exactly as written.
+                let written = u.scim_attributes.clone().unwrap();
+                prop_assert_eq!(patched_attributes(&written, &read, &read), written);
+                // And reading it back as a body stores the same thing (a PUT of a GET).
+                let again = from_resource(&read).unwrap();
+                prop_assert_eq!(again.user_name, from_resource(&sent).unwrap().user_name);
+            }
+        }
+    }
+
+    #[test]
+    fn the_platform_wins_where_it_moved_away_from_what_the_client_wrote() {
+        let sent = json!({"userName": "Ann@Example.com", "name": {"givenName": " Ann ", "familyName": "Lee"},
+            "nickName": "Annie", "title": "Guide", "emails": [{"value": "ann@example.com", "type": "work"}]});
+        let mut u = provisioned(&sent);
+        let r = user_resource(&u, "https://t.example.com/scim/v2");
+        assert_eq!((r["userName"].as_str(), r["name"]["givenName"].as_str()), (Some("Ann@Example.com"), Some(" Ann ")));
+        // Single sign-on (or an admin) changed the first name and the email since.
+        u.first_name = "Annabel".into();
+        u.email = Email::parse("annabel@example.com").unwrap();
+        let r = user_resource(&u, "https://t.example.com/scim/v2");
+        assert_eq!(r["name"]["givenName"], "Annabel", "the platform's value, so the client sees the difference");
+        assert_eq!(r["emails"][0]["value"], "annabel@example.com");
+        assert_eq!(
+            (r["nickName"].as_str(), r["title"].as_str()),
+            (Some("Annie"), Some("Guide")),
+            "the rest as written"
+        );
     }
 }

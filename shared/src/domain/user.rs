@@ -87,9 +87,18 @@ pub struct User {
     /// user the moment one with that email exists (SPEC §9).
     #[serde(default)]
     pub approvers: Vec<Approver>,
+    /// Every attribute a SCIM client wrote, as it wrote it (less `id`, `meta` and `password`),
+    /// so what it reads back is what it sent (RFC 7643 core and Enterprise User, our extension,
+    /// and any other extension): at most [`MAX_SCIM_ATTRIBUTES_BYTES`] serialised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scim_attributes: Option<serde_json::Map<String, serde_json::Value>>,
     /// Optimistic-concurrency version: every write is conditional on it (SPEC §3).
     pub version: u64,
 }
+
+/// The most a SCIM client's attributes may take, serialised (advertised in `Schemas` and the
+/// README; a larger resource is refused with `400 invalidValue`).
+pub const MAX_SCIM_ATTRIBUTES_BYTES: usize = 32 * 1024;
 
 /// One approver: the email the identity provider named and, once they exist, the user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +153,7 @@ impl User {
             user_name: None,
             external_id: None,
             approvers: Vec::new(),
+            scim_attributes: None,
             version: 0,
         }
     }

@@ -4,6 +4,7 @@
 //! totals, concurrent member changes, and the references that wait for users to appear. Stored
 //! state is checked through the admin API.
 pub(crate) mod flows;
+pub(crate) mod round_trips;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
