@@ -1,7 +1,9 @@
 //! A model-based concurrency test of the nightly sync (SPEC §8) on the in-memory ports: random
 //! interleavings of sync pages, hook jobs (joiners, leavers, re-assignments, profile changes,
-//! delivered late, out of order and twice), silent unassignments that make the brake hold,
-//! approvals, and lease expiries that let a second run start while the first still has messages.
+//! delivered late, out of order and twice), sign-ins that provision just in time, silent
+//! unassignments that make the brake hold, approvals, and lease expiries that let a second run
+//! start while the first still has messages. (SCIM writes do not reach an event-hook tenant: the
+//! SCIM endpoints answer 404 unless the tenant provisions by SCIM, which has no sync.)
 //!
 //! After every step:
 //! - nobody Okta has assigned throughout is deactivated, and no deactivation of them (a flap)
@@ -20,7 +22,9 @@ use std::sync::Arc;
 use chrono::Duration;
 use serde_json::{json, Map, Value};
 use shared::app::secrets::TenantSecret;
+use shared::app::provisioning::Mode;
 use shared::app::sync::{SyncMessage, SyncOptions, SyncService};
+use shared::domain::convergence::Truth;
 use shared::app::user_fetch::UserFetchService;
 use shared::domain::change::{Action, Actor, ChangeEvent, EntityKind};
 use shared::domain::job::UserFetchJob;
@@ -341,6 +345,20 @@ impl Model {
                     self.throughout.remove(&id);
                 }
                 "silent unassignments"
+            }
+            93..=94 => {
+                // A sign-in: Okta only lets assigned people in; just-in-time provisioning converges
+                // them through the same state machine, as actor `sso`.
+                let assigned = self.assigned_ids();
+                if let Some(id) = assigned.get(self.rng.below(assigned.len())).cloned() {
+                    if let Some(user) = self.okta.user(&id) {
+                        let config = self.f.store.get_config(&self.tenant).await.unwrap().unwrap();
+                        let truth = Truth::Present { user, assigned: true };
+                        let okta_id = OktaUserId::parse(&id).unwrap();
+                        let _ = self.f.provisioner().converge(&config, &okta_id, &truth, Actor::Sso, Mode::Apply).await;
+                    }
+                }
+                "sign-in"
             }
             90..=92 => {
                 // The lease expires (a run stalled); another run may start and take over.
