@@ -5,15 +5,14 @@
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
-use shared::app::secrets::TenantSecret;
 use shared::app::user_fetch::UserFetchService;
 use shared::domain::job::UserFetchJob;
 use shared::domain::team::team_key;
-use shared::domain::tenant::{ManagerMode, Provisioning, TenantConfig};
+use shared::domain::tenant::ManagerMode;
 use shared::domain::user::User;
-use shared::domain::{OktaUserId, Secret, TenantId};
+use shared::domain::{OktaUserId, TenantId};
 use shared::fakes::{Fakes, MemoryOkta};
-use shared::ports::{Clock, ConfigStore, TeamStore, UserReader};
+use shared::ports::{TeamStore, UserReader};
 
 struct Org {
     f: Fakes,
@@ -36,28 +35,7 @@ impl Org {
     async fn new() -> Self {
         let f = Fakes::new();
         let tenant = TenantId::parse("teams").unwrap();
-        let now = f.clock.now();
-        let config = TenantConfig {
-            tenant: tenant.clone(),
-            okta_domain: "https://teams.okta.com".into(),
-            issuer: None,
-            client_id: None,
-            app_id: Some("0oateams".into()),
-            sso_enabled: false,
-            provisioning: Provisioning::EventHooks,
-            invite_automatically: false,
-            manager_mode: ManagerMode::TeamFirstUser,
-            jit_provisioning: false,
-            deactivation_brake_percent: 20,
-            event_hook_auth_header: "Authorization".into(),
-            field_mappings: Vec::new(),
-            avatar_attribute: None,
-            created_at: now,
-            updated_at: now,
-            version: 0,
-        };
-        f.store.put_config(&config).await.unwrap();
-        f.secret_service().set(&tenant, TenantSecret::OktaApiToken, Secret::new("ssws")).await.unwrap();
+        f.event_hook_tenant(&tenant, "0oateams", ManagerMode::TeamFirstUser, 20).await;
         let okta = Arc::new(MemoryOkta::new("0oateams"));
         let fetch = f.user_fetch_service(okta.clone());
         Self { f, tenant, okta, fetch }

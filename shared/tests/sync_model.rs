@@ -21,17 +21,16 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use serde_json::{json, Map, Value};
-use shared::app::secrets::TenantSecret;
 use shared::app::provisioning::Mode;
 use shared::app::sync::{SyncMessage, SyncOptions, SyncService};
-use shared::domain::convergence::Truth;
 use shared::app::user_fetch::UserFetchService;
 use shared::domain::change::{Action, Actor, ChangeEvent, EntityKind};
+use shared::domain::convergence::Truth;
 use shared::domain::job::UserFetchJob;
 use shared::domain::sync_run::{Candidate, RunList, RunPhase, RunStatus, RunTrigger, SyncRun};
-use shared::domain::tenant::{ManagerMode, Provisioning, TenantConfig};
+use shared::domain::tenant::ManagerMode;
 use shared::domain::user::UserStatus;
-use shared::domain::{OktaUserId, Secret, TenantId};
+use shared::domain::{OktaUserId, TenantId};
 use shared::fakes::{Fakes, MemoryOkta};
 use shared::ports::sync_store::load_list;
 use shared::ports::user_store::UserQuery;
@@ -87,28 +86,7 @@ impl Model {
     async fn new(seed: u64) -> Self {
         let f = Fakes::new();
         let tenant = TenantId::parse("model").unwrap();
-        let now = f.clock.now();
-        let config = TenantConfig {
-            tenant: tenant.clone(),
-            okta_domain: "https://model.okta.com".into(),
-            issuer: None,
-            client_id: Some("0oaclient".into()),
-            app_id: Some(APP.into()),
-            sso_enabled: false,
-            provisioning: Provisioning::EventHooks,
-            invite_automatically: false,
-            manager_mode: ManagerMode::Individual,
-            jit_provisioning: false,
-            deactivation_brake_percent: 25,
-            event_hook_auth_header: "Authorization".into(),
-            field_mappings: Vec::new(),
-            avatar_attribute: None,
-            created_at: now,
-            updated_at: now,
-            version: 0,
-        };
-        f.store.put_config(&config).await.unwrap();
-        f.secret_service().set(&tenant, TenantSecret::OktaApiToken, Secret::new("ssws-model")).await.unwrap();
+        f.event_hook_tenant(&tenant, APP, ManagerMode::Individual, 25).await;
         let okta = Arc::new(MemoryOkta::new(APP));
         let sync = f.sync_service_with(
             okta.clone(),

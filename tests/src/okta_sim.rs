@@ -284,6 +284,11 @@ async fn api_get_app(State(sim): Sim, headers: HeaderMap, Path(app): Path<String
             })
         })
     });
+    found_or_404(found, &format!("{app} (AppInstance)")).await
+}
+
+/// One resource read through [`OktaSim::admitted`]: `200` with it, or Okta's `404 E0000007`.
+async fn found_or_404(found: Result<(HeaderMap, Option<Value>), Box<Response>>, what: &str) -> Response {
     let (reply_headers, body) = match found {
         Ok(x) => x,
         Err(r) => return *r,
@@ -291,7 +296,7 @@ async fn api_get_app(State(sim): Sim, headers: HeaderMap, Path(app): Path<String
     delay_of(&reply_headers).await;
     match body {
         Some(v) => (reply_headers, Json(v)).into_response(),
-        None => not_found(reply_headers, &format!("{app} (AppInstance)")),
+        None => not_found(reply_headers, what),
     }
 }
 
@@ -307,15 +312,7 @@ async fn api_get_app_user(
             .then(|| org.users.get(&id).map(|u| org.app_user(u, expand)))
             .flatten()
     });
-    let (reply_headers, body) = match found {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    delay_of(&reply_headers).await;
-    match body {
-        Some(v) => (reply_headers, Json(v)).into_response(),
-        None => not_found(reply_headers, &format!("{id} (AppUser)")),
-    }
+    found_or_404(found, &format!("{id} (AppUser)")).await
 }
 
 async fn api_list_app_users(

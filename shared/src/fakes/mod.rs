@@ -95,6 +95,44 @@ impl Fakes {
         )
     }
 
+    /// Stores an event-hook tenant (Okta org `https://{tenant}.okta.com`, app `app_id`) with an
+    /// Okta API token, for use-case tests; returns its config.
+    pub async fn event_hook_tenant(
+        &self,
+        tenant: &crate::domain::TenantId,
+        app_id: &str,
+        manager_mode: crate::domain::tenant::ManagerMode,
+        brake_percent: u8,
+    ) -> crate::domain::tenant::TenantConfig {
+        use crate::ports::{Clock, ConfigStore};
+        let now = self.clock.now();
+        let config = crate::domain::tenant::TenantConfig {
+            tenant: tenant.clone(),
+            okta_domain: format!("https://{tenant}.okta.com"),
+            issuer: None,
+            client_id: None,
+            app_id: Some(app_id.to_owned()),
+            sso_enabled: false,
+            provisioning: crate::domain::tenant::Provisioning::EventHooks,
+            invite_automatically: false,
+            manager_mode,
+            jit_provisioning: false,
+            deactivation_brake_percent: brake_percent,
+            event_hook_auth_header: "Authorization".into(),
+            field_mappings: Vec::new(),
+            avatar_attribute: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        };
+        let stored = self.store.put_config(&config).await.expect("the in-memory store takes a config");
+        self.secret_service()
+            .set(tenant, crate::app::secrets::TenantSecret::OktaApiToken, crate::domain::Secret::new("ssws-fake"))
+            .await
+            .expect("the in-memory secrets take a token");
+        stored
+    }
+
     /// The worker's use case on fakes, calling Okta through `okta`.
     pub fn user_fetch_service(
         &self,
