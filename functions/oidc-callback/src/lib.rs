@@ -15,7 +15,7 @@ use shared::adapters::http::{
 };
 use shared::app::sso::{CallbackQuery, SsoError, SsoService};
 use shared::domain::routing::RoutingError;
-use shared::domain::sso::{Refusal, Session, SESSION_COOKIE};
+use shared::domain::sso::{login_cookie_name, Refusal, Session, LOGIN_TTL, SESSION_COOKIE};
 use shared::domain::TenantId;
 
 #[derive(Clone)]
@@ -85,6 +85,14 @@ impl IntoResponse for PageError {
                         S::BAD_REQUEST,
                         "Sign-in expired",
                         format!("This sign-in has expired or was already used. {again}"),
+                    ),
+                    SsoError::OtherBrowser => (
+                        S::BAD_REQUEST,
+                        "Sign-in started elsewhere",
+                        format!(
+                            "This sign-in was started in another browser (or this browser blocked its cookie), so \
+                             it cannot finish here. {again}"
+                        ),
                     ),
                     SsoError::Provider(code) if code == "access_denied" => (
                         S::FORBIDDEN,
@@ -167,20 +175,27 @@ fn redirect(to: &str) -> Response {
     r
 }
 
-fn cookie(value: &str, max_age: i64, base: &str) -> HeaderValue {
-    // The cookie belongs to the tenant's path prefix when there is one.
+/// A cookie of the tenant's: its path prefix when there is one. `SameSite=Lax`, so it comes back
+/// on the top-level redirect from Okta.
+fn cookie_named(name: &str, value: &str, max_age: i64, base: &str) -> Option<HeaderValue> {
     let path = base.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..])).unwrap_or("/");
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; Path={path}; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax"
-    ))
-    .expect("cookie values are base64url")
+    HeaderValue::from_str(&format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax"))
+        .ok()
+}
+
+fn cookie(value: &str, max_age: i64, base: &str) -> HeaderValue {
+    cookie_named(SESSION_COOKIE, value, max_age, base).unwrap_or_else(|| HeaderValue::from_static(""))
+}
+
+fn cookie_value(headers: &HeaderMap, wanted: &str) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
+        let (name, value) = c.trim().split_once('=')?;
+        (name == wanted).then(|| value.to_owned())
+    })
 }
 
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
-        let (name, value) = c.trim().split_once('=')?;
-        (name == SESSION_COOKIE).then(|| value.to_owned())
-    })
+    cookie_value(headers, SESSION_COOKIE)
 }
 
 async fn login(AxState(state): AxState<State>, req: Request) -> Result<Response, PageError> {
@@ -191,8 +206,14 @@ async fn login(AxState(state): AxState<State>, req: Request) -> Result<Response,
         serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map_err(|_| SsoError::UnsafeReturnTo)?;
     let return_to = q.iter().find(|(k, _)| k == "return_to").map(|(_, v)| v.as_str());
     let base = public_base(&parts.headers, &path, &tenant);
-    let url = state.sso.start(&tenant, return_to, &format!("{base}/okta/auth_callback")).await?;
-    Ok(redirect(&url))
+    let started = state.sso.start(&tenant, return_to, &format!("{base}/okta/auth_callback")).await?;
+    let mut r = redirect(&started.url);
+    // Binds the login to this browser: the callback must bring it back (SPEC §10). Ten minutes,
+    // like the login itself.
+    if let Some(c) = cookie_named(&started.cookie_name, &started.cookie_value, LOGIN_TTL.num_seconds(), &base) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(r)
 }
 
 async fn callback(AxState(state): AxState<State>, req: Request) -> Result<Response, PageError> {
@@ -202,9 +223,14 @@ async fn callback(AxState(state): AxState<State>, req: Request) -> Result<Respon
     let query: CallbackQuery =
         serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map_err(|_| SsoError::MissingState)?;
     let base = public_base(&parts.headers, &path, &tenant);
-    let done = state.sso.finish(&tenant, &query).await?;
+    let login_cookie = query.state.as_deref().map(login_cookie_name);
+    let binding = login_cookie.as_deref().and_then(|name| cookie_value(&parts.headers, name));
+    let done = state.sso.finish(&tenant, &query, binding.as_deref()).await?;
     let mut r = redirect(&format!("{base}{}", done.return_to));
     r.headers_mut().insert(header::SET_COOKIE, cookie(&done.cookie, done.max_age_seconds, &base));
+    if let Some(c) = login_cookie.and_then(|name| cookie_named(&name, "", 0, &base)) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
     Ok(r)
 }
 

@@ -11,7 +11,10 @@ use super::secrets::{SecretService, TenantSecret};
 use crate::domain::change::{Action, Actor, NewChange};
 use crate::domain::convergence::Truth;
 use crate::domain::okta::OktaUser;
-use crate::domain::sso::{link, random_token, safe_return_to, Link, LoginState, Refusal, Session, SignedIn};
+use crate::domain::secret::sha256_hex;
+use crate::domain::sso::{
+    link, login_cookie_name, random_token, safe_return_to, Link, LoginState, Refusal, Session, SignedIn,
+};
 use crate::domain::sso::{LOGIN_TTL, SESSION_TTL};
 use crate::domain::tenant::TenantConfig;
 use crate::domain::user::User;
@@ -32,6 +35,9 @@ pub enum SsoError {
     /// Unknown, used (a replayed callback) or expired state.
     #[error("this sign-in has expired or was already used")]
     StaleState,
+    /// The callback came to a browser that did not start the login (no or another login cookie).
+    #[error("this sign-in was started in another browser")]
+    OtherBrowser,
     /// Okta sent the browser back with `error=...`.
     #[error("Okta did not sign you in ({0})")]
     Provider(String),
@@ -62,6 +68,13 @@ pub struct CallbackQuery {
 
 /// A finished sign-in: the cookie value and where to send the browser.
 #[derive(Debug, Clone)]
+/// A started login: where to send the browser, and the cookie that binds the login to it.
+pub struct StartedLogin {
+    pub url: String,
+    pub cookie_name: String,
+    pub cookie_value: String,
+}
+
 pub struct SignInDone {
     pub cookie: String,
     pub max_age_seconds: i64,
@@ -116,14 +129,15 @@ impl SsoService {
         Ok(OidcClient { issuer: config.effective_issuer().to_owned(), client_id, client_secret: secret })
     }
 
-    /// `/okta/login`: remembers a single-use login and returns the authorization URL.
+    /// `/okta/login`: remembers a single-use login, bound to the browser by a random value the
+    /// caller sets as the login cookie, and returns the authorization URL.
     #[instrument(skip_all, fields(tenant = %tenant))]
     pub async fn start(
         &self,
         tenant: &TenantId,
         return_to: Option<&str>,
         redirect_uri: &str,
-    ) -> Result<String, SsoError> {
+    ) -> Result<StartedLogin, SsoError> {
         let config = self.config(tenant).await?;
         let return_to = safe_return_to(return_to).ok_or(SsoError::UnsafeReturnTo)?;
         let client = self.client(&config).await?;
@@ -135,31 +149,53 @@ impl SsoService {
             pkce_verifier: random_token(self.random.bytes32()),
             redirect_uri: redirect_uri.to_owned(),
             return_to,
+            browser_binding: String::new(),
             created_at: now,
             expires_at: now + LOGIN_TTL,
         };
+        let binding = random_token(self.random.bytes32());
+        let login = LoginState { browser_binding: sha256_hex(binding.as_bytes()), ..login };
         let url = self.oidc.authorize_url(&client, &login).await.map_err(SsoError::ProviderUnavailable)?;
         self.logins.put_login(&login).await?;
         tracing::info!("login started");
-        Ok(url)
+        Ok(StartedLogin { url, cookie_name: login_cookie_name(&login.state), cookie_value: binding })
     }
 
     /// The callback: state taken (once), code exchanged, ID token verified, user linked, session.
     #[instrument(skip_all, fields(tenant = %tenant))]
-    pub async fn finish(&self, tenant: &TenantId, query: &CallbackQuery) -> Result<SignInDone, SsoError> {
+    /// `binding` is the value of the login cookie named [`login_cookie_name`] of the state, as the
+    /// callback's browser sent it: checked before the login is taken.
+    pub async fn finish(
+        &self,
+        tenant: &TenantId,
+        query: &CallbackQuery,
+        binding: Option<&str>,
+    ) -> Result<SignInDone, SsoError> {
         let config = self.config(tenant).await?;
         let state = query.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 512);
+        let binding = binding.map(|b| sha256_hex(b.as_bytes()));
         if let Some(error) = &query.error {
-            // Consume the state so the login cannot be finished later.
-            if let Some(state) = state {
-                self.logins.take_login(tenant, state, self.clock.now()).await?;
+            // Consume the state so the login cannot be finished later (only its own browser can).
+            if let (Some(state), Some(binding)) = (state, binding.as_deref()) {
+                let _ = self.logins.take_login(tenant, state, binding, self.clock.now()).await;
             }
             let error: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
             tracing::info!(error = %error, "Okta returned an error to the callback");
             return Err(SsoError::Provider(error));
         }
         let state = state.ok_or(SsoError::MissingState)?;
-        let login = self.logins.take_login(tenant, state, self.clock.now()).await?.ok_or(SsoError::StaleState)?;
+        // Without a login cookie nothing can match, but the answer still tells a used or unknown
+        // state (a replay) from another browser's login.
+        let binding = binding.unwrap_or_else(|| "absent".to_owned());
+        let login = match self.logins.take_login(tenant, state, &binding, self.clock.now()).await {
+            Ok(Some(login)) => login,
+            Ok(None) => return Err(SsoError::StaleState),
+            Err(StoreError::VersionConflict) => {
+                tracing::warn!("a callback came to a browser that did not start the login: refused");
+                return Err(SsoError::OtherBrowser);
+            }
+            Err(e) => return Err(e.into()),
+        };
         let code = query.code.as_deref().filter(|c| !c.is_empty() && c.len() <= 2048).ok_or(SsoError::StaleState)?;
         let client = self.client(&config).await?;
         let (who, id_token) =

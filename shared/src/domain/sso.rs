@@ -50,8 +50,19 @@ pub struct LoginState {
     pub pkce_verifier: String,
     pub redirect_uri: String,
     pub return_to: String,
+    /// SHA-256 (hex) of the random value the login cookie carries in the browser that started
+    /// the login: the callback must present it (SPEC §10, login CSRF).
+    #[serde(default)]
+    pub browser_binding: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+}
+
+/// The name of the cookie that binds a login to its browser: one per login (so two tabs can sign
+/// in at once), named after the start of its `state`.
+pub fn login_cookie_name(state: &str) -> String {
+    let prefix: String = state.chars().filter(|c| c.is_ascii_alphanumeric()).take(16).collect();
+    format!("okta_bridge_login_{prefix}")
 }
 
 /// The signed-in user, as the session cookie carries it.

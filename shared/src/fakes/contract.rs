@@ -409,18 +409,24 @@ pub async fn login_state_contract(store: &dyn LoginStateStore) {
         pkce_verifier: format!("verifier-{state}-0123456789012345678901234567890123"),
         redirect_uri: "https://acme.example/okta/auth_callback".into(),
         return_to: "/courses".into(),
+        browser_binding: format!("binding-of-{state}"),
         created_at: now(),
         expires_at: now() + LOGIN_TTL,
     };
     store.put_login(&login("s1")).await.unwrap();
     store.put_login(&login("s2")).await.unwrap();
     assert!(matches!(store.put_login(&login("s1")).await, Err(StoreError::AlreadyExists)));
-    assert_eq!(store.take_login(&other, "s1", now()).await.unwrap(), None, "another tenant's state");
-    assert_eq!(store.take_login(&acme, "s1", now()).await.unwrap(), Some(login("s1")));
-    assert_eq!(store.take_login(&acme, "s1", now()).await.unwrap(), None, "single use");
-    assert_eq!(store.take_login(&acme, "s2", now() + LOGIN_TTL).await.unwrap(), None, "expired");
-    assert_eq!(store.take_login(&acme, "s2", now()).await.unwrap(), None, "an expired login is gone too");
-    assert_eq!(store.take_login(&acme, "nope", now()).await.unwrap(), None);
+    let (b1, b2) = ("binding-of-s1", "binding-of-s2");
+    assert_eq!(store.take_login(&other, "s1", b1, now()).await.unwrap(), None, "another tenant's state");
+    assert!(
+        matches!(store.take_login(&acme, "s1", "another-browser", now()).await, Err(StoreError::VersionConflict)),
+        "another browser's callback takes nothing"
+    );
+    assert_eq!(store.take_login(&acme, "s1", b1, now()).await.unwrap(), Some(login("s1")), "still there for its own");
+    assert_eq!(store.take_login(&acme, "s1", b1, now()).await.unwrap(), None, "single use");
+    assert_eq!(store.take_login(&acme, "s2", b2, now() + LOGIN_TTL).await.unwrap(), None, "expired");
+    assert_eq!(store.take_login(&acme, "s2", b2, now()).await.unwrap(), None, "an expired login is gone too");
+    assert_eq!(store.take_login(&acme, "nope", b1, now()).await.unwrap(), None);
 }
 
 /// External ids (unique per tenant, moved on update), and groups with one record per member:

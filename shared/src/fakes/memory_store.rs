@@ -641,10 +641,17 @@ impl LoginStateStore for MemoryStore {
         &self,
         tenant: &TenantId,
         state: &str,
+        browser_binding: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<LoginState>, StoreError> {
-        let taken = self.logins.lock().expect("lock").remove(&(tenant.clone(), state.to_owned()));
-        Ok(taken.filter(|l| l.expires_at > now))
+        let mut logins = self.logins.lock().expect("lock");
+        let key = (tenant.clone(), state.to_owned());
+        match logins.get(&key) {
+            None => return Ok(None),
+            Some(l) if l.browser_binding != browser_binding => return Err(StoreError::VersionConflict),
+            Some(_) => {}
+        }
+        Ok(logins.remove(&key).filter(|l| l.expires_at > now))
     }
 }
 

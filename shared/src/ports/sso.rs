@@ -9,12 +9,15 @@ use crate::domain::{Secret, TenantId};
 #[async_trait]
 pub trait LoginStateStore: Send + Sync {
     async fn put_login(&self, login: &LoginState) -> Result<(), StoreError>;
-    /// Removes the login and returns it, atomically: a second call with the same state (a replayed
-    /// callback) gets `None`, as does an expired or unknown one.
+    /// Removes the login and returns it, atomically, if `browser_binding` (the digest of the login
+    /// cookie the callback's browser presented) is the one it was started with: a second call with
+    /// the same state (a replayed callback) gets `None`, as does an expired or unknown one. Another
+    /// browser's callback → `VersionConflict`, and the login stays for its own browser.
     async fn take_login(
         &self,
         tenant: &TenantId,
         state: &str,
+        browser_binding: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<LoginState>, StoreError>;
 }

@@ -131,6 +131,7 @@ async fn tenant_a(app: &TestApp) -> TenantA {
             pkce_verifier: "verifier-of-a".into(),
             redirect_uri: "http://127.0.0.1:3000/t/iso-a/okta/auth_callback".into(),
             return_to: "/".into(),
+            browser_binding: "binding-of-a".into(),
             created_at: now,
             expires_at: now + chrono::Duration::minutes(10),
         })
@@ -400,7 +401,7 @@ async fn tenant_a_cannot_reach_tenant_b_on_any_route() {
         .functions
         .adapters
         .store
-        .take_login(&TenantId::parse("iso-a").unwrap(), &a.state, chrono::Utc::now())
+        .take_login(&TenantId::parse("iso-a").unwrap(), &a.state, "binding-of-a", chrono::Utc::now())
         .await
         .unwrap();
     assert!(taken.is_some(), "A's login state was not consumed by B's callbacks");

@@ -22,6 +22,8 @@ struct Sso {
     app: TestApp,
     op: OpenIdProvider,
     browser: Browser,
+    /// The login cookies `/okta/login` set in "this" browser, sent back with every request.
+    jar: std::sync::Mutex<Vec<String>>,
 }
 
 fn accounts() -> Value {
@@ -73,15 +75,38 @@ impl Sso {
         seed_user(&app, "cat@acme.example", None, UserStatus::Active).await;
         seed_user(&app, "dan@acme.example", Some("00urealdan0001"), UserStatus::Active).await;
         seed_user(&app, "eve@acme.example", Some("00udeactivated1"), UserStatus::Deactivated).await;
-        Self { app, op, browser: Browser::new() }
+        Self { app, op, browser: Browser::new(), jar: Default::default() }
     }
 
+    /// A request from this browser: its login cookies, and the session cookie if given.
     async fn get(&self, path_and_query: &str, cookie: Option<&str>) -> Reply {
+        let mut cookies = self.jar.lock().unwrap().clone();
+        cookies.extend(cookie.map(|c| format!("{SESSION_COOKIE}={c}")));
+        self.get_with_cookies(path_and_query, &cookies).await
+    }
+
+    /// A request from another browser: none of this one's cookies.
+    async fn get_elsewhere(&self, path_and_query: &str) -> Reply {
+        self.get_with_cookies(path_and_query, &[]).await
+    }
+
+    async fn get_with_cookies(&self, path_and_query: &str, cookies: &[String]) -> Reply {
         let mut req = Request::get(path_and_query).header("host", HOST);
-        if let Some(c) = cookie {
-            req = req.header("cookie", format!("{SESSION_COOKIE}={c}"));
+        if !cookies.is_empty() {
+            req = req.header("cookie", cookies.join("; "));
         }
-        self.app.call(req.body(Body::empty()).unwrap()).await
+        let r = self.app.call(req.body(Body::empty()).unwrap()).await;
+        for set in r.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()) {
+            let pair = set.split(';').next().unwrap_or_default().to_owned();
+            if pair.starts_with("okta_bridge_login_") {
+                let mut jar = self.jar.lock().unwrap();
+                jar.retain(|c| c.split('=').next() != pair.split('=').next());
+                if !set.contains("Max-Age=0") {
+                    jar.push(pair);
+                }
+            }
+        }
+        r
     }
 
     /// `/okta/login` → the provider's authorization URL.
@@ -187,6 +212,37 @@ async fn an_existing_user_signs_in_and_a_verified_email_links_once() {
         assert_eq!(r.status, StatusCode::FOUND, "{route}: {}", r.body);
         assert_eq!(r.headers["location"], "http://127.0.0.1:3000/t/acme/");
     }
+}
+
+/// SPEC §10, login CSRF: the callback URL of a login started in one browser, opened in another
+/// (no login cookie, or another login's), answers 400 and signs nobody in; the login stays usable
+/// by the browser that started it. The login cookie is short-lived, HttpOnly and path-scoped.
+#[tokio::test]
+async fn a_callback_opened_in_another_browser_signs_nobody_in() {
+    let s = Sso::new(false, 600).await;
+    let login = s.get("/t/acme/okta/login?return_to=/", None).await;
+    assert_eq!(login.status, StatusCode::FOUND, "{}", login.body);
+    let set: Vec<&str> = login.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+    let binding = set.iter().find(|c| c.starts_with("okta_bridge_login_")).expect("a login cookie");
+    for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/t/acme", "Max-Age=600"] {
+        assert!(binding.contains(attr), "{binding}");
+    }
+    let auth = login.headers["location"].to_str().unwrap().to_owned();
+    let callback = s.at_provider(&auth, "00uexisting0001").await;
+    // The attacker's victim opens the callback: no cookie of this login.
+    let elsewhere = s.get_elsewhere(&callback).await;
+    assert_page(&elsewhere, StatusCode::BAD_REQUEST, "started in another browser");
+    assert!(elsewhere.headers.get("set-cookie").is_none(), "no session");
+    // Another login's cookie is no better.
+    let other_login = s.get_elsewhere("/t/acme/okta/login?return_to=/").await;
+    let other_cookie = other_login.headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let forged_name = format!("{}={}", binding.split('=').next().unwrap(), other_cookie.split_once('=').unwrap().1);
+    let forged = s.get_with_cookies(&callback, &[forged_name]).await;
+    assert_page(&forged, StatusCode::BAD_REQUEST, "started in another browser");
+    // The browser that started it finishes it.
+    let mine = s.get(&callback, None).await;
+    assert_eq!(mine.status, StatusCode::FOUND, "{}", mine.body);
+    assert!(mine.headers.get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with(SESSION_COOKIE)));
 }
 
 /// A hook or a sync named Bob as a manager by his Okta id before Bob had one here: when single

@@ -1,5 +1,6 @@
 //! Pending logins (SPEC §10): `TENANT#{t}` / `LOGIN#{state}` with a 10-minute TTL. Taking one is a
-//! `DeleteItem` that returns the old item, so two callbacks with one state cannot both get it.
+//! `DeleteItem` that returns the old item, so two callbacks with one state cannot both get it, and
+//! that is conditional on the browser binding, so another browser's callback takes nothing.
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
@@ -24,6 +25,7 @@ impl LoginStateStore for DynamoStore {
             .item("pk", s(keys::tenant(&login.tenant)))
             .item("sk", s(key(&login.state)))
             .item("body", s(body))
+            .item("binding", s(&login.browser_binding))
             .item("expires_at", AttributeValue::N(login.expires_at.timestamp().to_string()))
             .condition_expression("attribute_not_exists(pk)")
             .send()
@@ -41,18 +43,28 @@ impl LoginStateStore for DynamoStore {
         &self,
         tenant: &TenantId,
         state: &str,
+        browser_binding: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<LoginState>, StoreError> {
+        // Deleted only by the browser that started it: the binding is checked in the same call.
         let out = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key("pk", s(keys::tenant(tenant)))
             .key("sk", s(key(state)))
+            .condition_expression("attribute_not_exists(pk) OR binding = :b")
+            .expression_attribute_values(":b", s(browser_binding))
             .return_values(ReturnValue::AllOld)
             .send()
-            .await
-            .map_err(unavailable)?;
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                return Err(StoreError::VersionConflict)
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
         let Some(item) = out.attributes else { return Ok(None) };
         let login: LoginState = json_attr(&item, "body")?;
         // TTL deletion lags: an expired login still present is refused here. The stored state is
