@@ -29,12 +29,12 @@ use shared::domain::convergence::Truth;
 use shared::domain::job::UserFetchJob;
 use shared::domain::sync_run::{Candidate, RunList, RunPhase, RunStatus, RunTrigger, SyncRun};
 use shared::domain::tenant::ManagerMode;
-use shared::domain::user::UserStatus;
+use shared::domain::user::{User, UserStatus};
 use shared::domain::{OktaUserId, TenantId};
 use shared::fakes::{Fakes, MemoryOkta};
 use shared::ports::sync_store::load_list;
 use shared::ports::user_store::UserQuery;
-use shared::ports::{ChangeLog, Clock, ConfigStore, JobQueue, SyncStore, UserReader};
+use shared::ports::{ChangeLog, Clock, ConfigStore, JobQueue, StoreError, SyncStore, UserReader};
 
 const APP: &str = "0oamodelapp";
 
@@ -587,4 +587,76 @@ async fn a_wrong_app_id_deactivates_nobody_and_says_why() {
     m.fetch.process(&job).await.unwrap();
     let health = m.f.health().health(&m.tenant).await.unwrap();
     assert!(!health.problems.iter().any(|p| p.code == "app_not_found"), "{:?}", health.problems);
+}
+
+/// A user reader that lets other tasks run after every read, so two writers interleave between
+/// "not found" and "create" as they do against DynamoDB.
+struct YieldingReader(Arc<shared::fakes::MemoryStore>);
+
+#[async_trait::async_trait]
+impl UserReader for YieldingReader {
+    async fn get_user(&self, t: &TenantId, id: &shared::domain::UserId) -> Result<Option<User>, StoreError> {
+        let r = self.0.get_user(t, id).await;
+        tokio::task::yield_now().await;
+        r
+    }
+    async fn find_by_okta_id(&self, t: &TenantId, id: &OktaUserId) -> Result<Option<User>, StoreError> {
+        let r = self.0.find_by_okta_id(t, id).await;
+        tokio::task::yield_now().await;
+        r
+    }
+    async fn find_by_email(&self, t: &TenantId, e: &shared::domain::Email) -> Result<Option<User>, StoreError> {
+        let r = self.0.find_by_email(t, e).await;
+        tokio::task::yield_now().await;
+        r
+    }
+    async fn find_by_user_name(&self, t: &TenantId, n: &str) -> Result<Option<User>, StoreError> {
+        self.0.find_by_user_name(t, n).await
+    }
+    async fn find_by_external_id(&self, t: &TenantId, x: &str) -> Result<Option<User>, StoreError> {
+        self.0.find_by_external_id(t, x).await
+    }
+    async fn list_users(&self, t: &TenantId, q: &UserQuery) -> Result<shared::ports::Page<User>, StoreError> {
+        self.0.list_users(t, q).await
+    }
+}
+
+/// A joiner's hook job and a sync page (or two deliveries of the hook) create the same new user
+/// at once: one creates, the other finds the user on its retry. Before, the loser's transaction
+/// failed on the email claim first and reported "the email belongs to another user".
+#[tokio::test]
+async fn two_writers_creating_one_joiner_at_once_both_succeed() {
+    let m = Model::new(9).await;
+    let f = &m.f;
+    let provisioner = Arc::new(shared::app::provisioning::Provisioner::new(
+        Arc::new(YieldingReader(f.store.clone())),
+        f.store.clone(),
+        f.store.clone(),
+        f.store.clone(),
+        f.store.clone(),
+        f.clock.clone(),
+        f.random.clone(),
+    ));
+    let fetch = UserFetchService::new(
+        f.store.clone(),
+        f.secret_service(),
+        m.okta.clone(),
+        provisioner,
+        f.telemetry(),
+        f.clock.clone(),
+    );
+    let id = "00urace0000000000001";
+    m.okta.create_user(id, profile(4242));
+    m.okta.assign(id);
+    let job = UserFetchJob {
+        tenant: m.tenant.clone(),
+        okta_user_id: OktaUserId::parse(id).unwrap(),
+        cause: "application.user_membership.add".into(),
+        event_uuid: "e-race".into(),
+        published: None,
+    };
+    let (a, b) = tokio::join!(fetch.process(&job), fetch.process(&job));
+    assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
+    let stored = f.store.find_by_okta_id(&m.tenant, &job.okta_user_id).await.unwrap().unwrap();
+    assert_eq!(stored.status, UserStatus::Active);
 }

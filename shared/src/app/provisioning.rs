@@ -322,8 +322,16 @@ impl Provisioner {
                 }
                 let target = Target::from_okta(okta_id, okta, &mapped);
                 let written = match existing {
-                    None => self.create(config, &target, actor, mode).await?,
-                    Some(before) => self.update(config, &target, before, actor, mode).await?,
+                    None => self.create(config, &target, actor, mode).await,
+                    Some(before) => self.update(config, &target, before, actor, mode).await,
+                };
+                let written = match written {
+                    // Another writer (a hook job racing the sync) stored this Okta user first: the
+                    // email is theirs because the user is; read again rather than fail the user.
+                    Err(ProvisionError::EmailTaken) if self.users.find_by_okta_id(tenant, okta_id).await?.is_some() => {
+                        return Err(ProvisionError::Conflict)
+                    }
+                    other => other?,
                 };
                 Ok(Converged {
                     outcome: written.outcome,
