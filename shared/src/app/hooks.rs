@@ -100,10 +100,12 @@ impl HookService {
         let challenge = challenge
             .filter(|c| !c.is_empty() && c.len() <= 1024)
             .ok_or_else(|| HookError::BadRequest("the x-okta-verification-challenge header is missing".into()))?;
+        // Anyone may fetch the challenge echo; only a request with the right secret (this one, or
+        // the first authenticated delivery) marks the hook verified on health.
         if let Some(presented) = header(&config.event_hook_auth_header) {
             self.check(tenant, &presented).await?;
+            self.telemetry.record(tenant, ActivityEvent::HookVerified).await;
         }
-        self.telemetry.record(tenant, ActivityEvent::HookVerified).await;
         tracing::info!("event hook verification answered");
         Ok(challenge.to_owned())
     }
@@ -128,6 +130,9 @@ impl HookService {
         let config = self.config(tenant).await?;
         let presented = header(&config.event_hook_auth_header).ok_or(HookError::Unauthorized)?;
         self.check(tenant, &presented).await?;
+        // An authenticated delivery proves the hook works, whether or not Okta sent the secret on
+        // its verification request (okta-wire.md §7).
+        self.telemetry.record(tenant, ActivityEvent::HookVerified).await;
         let delivery = HookDelivery::parse(body).map_err(|e| HookError::BadRequest(e.to_string()))?;
         let now = self.clock.now();
         let mut report = DeliveryReport { events: delivery.events().len(), ..Default::default() };

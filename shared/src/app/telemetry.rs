@@ -40,7 +40,9 @@ impl Telemetry {
             ActivityEvent::OktaTokenUsed => Some(("okta_token", Duration::minutes(5))),
             // A wrong app id fails every job: one write per process every half minute says so.
             ActivityEvent::OktaProblem(_) => Some(("okta_problem", Duration::seconds(30))),
-            ActivityEvent::HookVerified | ActivityEvent::Delivery { .. } => None,
+            // Every authenticated delivery confirms it: once an hour per process is plenty.
+            ActivityEvent::HookVerified => Some(("hook_verified", Duration::hours(1))),
+            ActivityEvent::Delivery { .. } => None,
         }
     }
 

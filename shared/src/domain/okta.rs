@@ -144,7 +144,17 @@ pub enum DeliveryError {
     NotJson(String),
     #[error("the body is not an Okta event hook delivery (no data.events array)")]
     NotADelivery,
+    #[error("a delivery may carry at most {MAX_EVENTS_PER_DELIVERY} events")]
+    TooManyEvents,
+    #[error("eventId is longer than {MAX_HOOK_ID_LEN} characters")]
+    IdTooLong,
 }
+
+/// Most events one delivery may carry. Okta does not document its batch size (okta-wire.md §7);
+/// its deliveries are "amalgamated" events close in time, far fewer than this.
+pub const MAX_EVENTS_PER_DELIVERY: usize = 1000;
+/// Longest `eventId` or event `uuid` kept as a dedupe key (Okta's are 36-character UUIDs).
+pub const MAX_HOOK_ID_LEN: usize = 128;
 
 impl HookDelivery {
     pub fn parse(body: &[u8]) -> Result<Self, DeliveryError> {
@@ -153,14 +163,28 @@ impl HookDelivery {
         if !value.get("data").and_then(|d| d.get("events")).is_some_and(Value::is_array) {
             return Err(DeliveryError::NotADelivery);
         }
-        // Each event is read on its own, so one odd event does not reject its batch-mates.
+        if value["data"]["events"].as_array().is_some_and(|e| e.len() > MAX_EVENTS_PER_DELIVERY) {
+            return Err(DeliveryError::TooManyEvents);
+        }
         let event_id = value.get("eventId").and_then(Value::as_str).map(str::to_owned);
+        if event_id.as_ref().is_some_and(|id| id.len() > MAX_HOOK_ID_LEN) {
+            return Err(DeliveryError::IdTooLong);
+        }
+        // Each event is read on its own, so one odd event (an overlong uuid included) does not
+        // reject its batch-mates.
         let events = value["data"]["events"]
             .as_array()
             .map(|events| {
                 events
                     .iter()
-                    .map(|e| serde_json::from_value(e.clone()).unwrap_or_else(|_| HookEvent::unreadable()))
+                    .map(|e| serde_json::from_value::<HookEvent>(e.clone()).unwrap_or_else(|_| HookEvent::unreadable()))
+                    .map(|e| {
+                        if e.uuid.as_ref().is_some_and(|u| u.len() > MAX_HOOK_ID_LEN) {
+                            HookEvent::unreadable()
+                        } else {
+                            e
+                        }
+                    })
                     .collect()
             })
             .unwrap_or_default();

@@ -70,6 +70,16 @@ async fn bad_deliveries_are_refused_and_queue_nothing() {
     let r = w.app.call(post(Some(&w.hook_secret), huge)).await;
     assert_eq!((r.status, r.json()["error"]["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large")));
     assert_eq!(w.app.queue_depth().await, 0);
+    // Caps: more events than any delivery carries, an overlong eventId.
+    let event =
+        json!({"uuid": "u", "eventType": "user.lifecycle.deactivate", "target": [{"id": "00u1", "type": "User"}]});
+    let many = json!({"eventId": "e-many", "data": {"events": vec![event; 1001]}}).to_string();
+    let r = w.app.call(post(Some(&w.hook_secret), many)).await;
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_delivery")));
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("1000"), "{}", r.body);
+    let long_id = json!({"eventId": "e".repeat(200), "data": {"events": []}}).to_string();
+    assert_eq!(w.app.call(post(Some(&w.hook_secret), long_id)).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(w.app.queue_depth().await, 0);
     // The right secret: queued, and the answer is an empty 200.
     let r = w.app.call(post(Some(&w.hook_secret), body.clone())).await;
     assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, ""));

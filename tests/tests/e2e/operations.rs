@@ -37,6 +37,8 @@ async fn health_tells_an_admin_what_works_and_what_to_do() {
     assert_eq!(h["queue"]["scope"], "deployment");
 
     verify_hook(&w).await;
+    // Anyone can fetch the challenge echo: without the secret it verifies nothing on health.
+    assert_eq!(codes(&health(&w).await), vec!["hook_not_verified"], "an unauthenticated GET verifies nothing");
     // A manager who is not a user yet: a pending reference.
     let boss = "00u99999999999999999";
     w.sim.create_user(
@@ -302,7 +304,7 @@ async fn the_status_page_renders_in_headless_chromium() {
     let r = w.app.admin("GET", &format!("/admin/tenants/{}/status", w.tenant), None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.content_type().starts_with("text/html"));
-    assert!(r.headers.get("content-security-policy").is_some());
+    crate::sso::assert_html_headers(&r);
     assert!(!r.body.contains("<script"), "no scripts");
     for text in ["Okta integration", "acme", "Healthy", "Sync runs", "Latest changes", "user created"] {
         assert!(r.body.contains(text), "{text} missing");

@@ -154,6 +154,17 @@ fn assert_page(r: &Reply, status: StatusCode, text: &str) {
     assert!(r.content_type().starts_with("text/html"), "{}", r.content_type());
     assert!(r.body.contains(text), "expected {text:?} in {}", r.body);
     assert!(r.headers.get("set-cookie").is_none(), "no session on a refusal");
+    assert_html_headers(r);
+}
+
+/// Every HTML answer: a strict CSP that forbids framing, nosniff, HSTS.
+pub(crate) fn assert_html_headers(r: &Reply) {
+    let csp = r.headers.get("content-security-policy").map(|v| v.to_str().unwrap()).unwrap_or_default();
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "CSP: {csp:?}");
+    assert!(!csp.contains("script-src"), "no script is allowed: {csp}");
+    assert_eq!(r.headers.get("x-content-type-options").map(|v| v.to_str().unwrap()), Some("nosniff"));
+    assert!(r.headers.get("strict-transport-security").is_some_and(|v| v.to_str().unwrap().contains("max-age=")));
+    assert_eq!(r.headers.get("x-frame-options").map(|v| v.to_str().unwrap()), Some("DENY"));
 }
 
 #[tokio::test]
