@@ -67,6 +67,10 @@ fn router(secrets: Arc<SecretService>, scim: ScimService, clock: Arc<dyn Clock>)
     let metrics = Arc::new(EmfMetrics::with_sink(clock, Box::new(|_| {})));
     scim_handler::router(scim_handler::State {
         base_domain: "localhost".into(),
+        urls: shared::adapters::http::PublicUrls {
+            api_url: "http://127.0.0.1:3000".into(),
+            base_domain: "localhost".into(),
+        },
         secrets,
         scim: Arc::new(scim),
         metrics,

@@ -47,7 +47,13 @@ impl Functions {
     pub fn settings(env: &HashMap<String, String>) -> Result<Settings, shared::adapters::settings::SettingsError> {
         Settings::from_lookup(
             |k| env.get(k).cloned().or_else(|| std::env::var(k).ok()).filter(|v| !v.is_empty()),
-            Needs { user_fetch_queue: true, user_fetch_dlq: true, sync_queue: true, sync_dlq: true },
+            Needs {
+                public_api_url: true,
+                user_fetch_queue: true,
+                user_fetch_dlq: true,
+                sync_queue: true,
+                sync_dlq: true,
+            },
         )
     }
 

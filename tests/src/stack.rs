@@ -37,6 +37,8 @@ pub struct StackOptions {
     /// Names every resource, like a CloudFormation stack: `okta-bridge-{stage}-{LogicalId}`.
     pub stage: String,
     pub base_domain: String,
+    /// The `PublicApiUrl` parameter: where the local server answers.
+    pub public_api_url: String,
     /// Values for `GenerateSecretString` secrets, by logical id (else generated, or kept if present).
     pub secret_values: HashMap<String, String>,
     pub template: PathBuf,
@@ -47,6 +49,7 @@ impl StackOptions {
         Self {
             stage: stage.into(),
             base_domain: "localhost".into(),
+            public_api_url: "http://127.0.0.1:3000".into(),
             secret_values: HashMap::new(),
             template: crate::template::default_path(),
         }
@@ -73,6 +76,7 @@ impl LocalStack {
         bindings.refs.extend(template.parameter_defaults());
         bindings.refs.insert("Stage".into(), opts.stage.clone());
         bindings.refs.insert("BaseDomain".into(), opts.base_domain.clone());
+        bindings.refs.insert("PublicApiUrl".into(), opts.public_api_url.clone());
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
         for (k, v) in [
             ("AWS::Region", region.as_str()),

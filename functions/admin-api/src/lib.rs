@@ -31,6 +31,8 @@ pub struct State {
     pub invitations: Arc<InvitationService>,
     pub teams: Arc<dyn TeamStore>,
     pub groups: Arc<dyn GroupStore>,
+    /// The URLs to paste into Okta, built from configuration only.
+    pub urls: shared::adapters::http::PublicUrls,
 }
 
 impl State {
@@ -50,6 +52,7 @@ impl State {
             invitations: Arc::new(a.invitation_service()),
             teams: a.store.clone(),
             groups: a.store.clone(),
+            urls: a.settings.public_urls(),
         }
     }
 }

@@ -134,7 +134,29 @@ pub(crate) fn no_store(status: StatusCode, body: serde_json::Value) -> Response 
 
 async fn get_tenant(AxState(s): AxState<State>, Path(t): Path<String>) -> Result<Response> {
     let t = tenant(&t)?;
-    Ok(Json(s.admin.get_tenant(&t).await?).into_response())
+    let view = s.admin.get_tenant(&t).await?;
+    Ok(Json(with_urls(&s, &t, view)).into_response())
+}
+
+/// The tenant's view with the URLs an admin pastes into Okta, built from configuration (never
+/// from this request's `Host`): the event hook, the SCIM base, the sign-in redirect URIs.
+fn with_urls(s: &State, t: &TenantId, view: impl serde::Serialize) -> serde_json::Value {
+    let mut body = serde_json::to_value(view).unwrap_or_default();
+    let base = s.urls.tenant_base("/", t);
+    let prefixed = s.urls.tenant_base(&format!("/t/{t}/"), t);
+    let mut redirect_uris = vec![format!("{base}/okta/auth_callback")];
+    if prefixed != base {
+        redirect_uris.push(format!("{prefixed}/okta/auth_callback"));
+    }
+    body["urls"] = json!({
+        "base": base,
+        "event_hook": format!("{base}/webhooks/okta"),
+        "scim_base": format!("{base}/scim/v2"),
+        "sign_in": format!("{base}/okta/login"),
+        "oidc_redirect_uris": redirect_uris,
+        "post_logout_redirect_uri": format!("{base}/"),
+    });
+    body
 }
 
 async fn put_tenant(
@@ -146,7 +168,7 @@ async fn put_tenant(
     let t = tenant(&t)?;
     let input: TenantConfigInput = json_body(&headers, body).await?;
     let (view, _created) = s.admin.put_tenant(&t, input).await?;
-    Ok(Json(view).into_response())
+    Ok(Json(with_urls(&s, &t, view)).into_response())
 }
 
 #[derive(Deserialize)]

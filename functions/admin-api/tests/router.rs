@@ -20,6 +20,10 @@ fn state(f: &Fakes) -> State {
         invitations: Arc::new(f.invitations()),
         teams: f.store.clone(),
         groups: f.store.clone(),
+        urls: shared::adapters::http::PublicUrls {
+            api_url: "https://api.example.com".into(),
+            base_domain: String::new(),
+        },
     }
 }
 

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{middleware, Router};
 use shared::adapters::aws::Adapters;
 use shared::adapters::http::{
-    html_escape as escape, original_path, public_base, request_span, tenant_of, with_tenant_prefix,
+    html_escape as escape, original_path, request_span, tenant_of, with_tenant_prefix, PublicUrls,
 };
 use shared::app::sso::{CallbackQuery, SsoError, SsoService};
 use shared::domain::routing::RoutingError;
@@ -21,12 +21,18 @@ use shared::domain::TenantId;
 #[derive(Clone)]
 pub struct State {
     pub base_domain: String,
+    /// Every URL handed out or redirected to is built from these, never from request headers.
+    pub urls: PublicUrls,
     pub sso: Arc<SsoService>,
 }
 
 impl State {
     pub fn from_adapters(a: &Adapters) -> Self {
-        Self { base_domain: a.settings.base_domain.clone(), sso: Arc::new(a.sso_service()) }
+        Self {
+            base_domain: a.settings.base_domain.clone(),
+            urls: a.settings.public_urls(),
+            sso: Arc::new(a.sso_service()),
+        }
     }
 }
 
@@ -205,7 +211,7 @@ async fn login(AxState(state): AxState<State>, req: Request) -> Result<Response,
     let q: Vec<(String, String)> =
         serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map_err(|_| SsoError::UnsafeReturnTo)?;
     let return_to = q.iter().find(|(k, _)| k == "return_to").map(|(_, v)| v.as_str());
-    let base = public_base(&parts.headers, &path, &tenant);
+    let base = state.urls.tenant_base(&path, &tenant);
     let started = state.sso.start(&tenant, return_to, &format!("{base}/okta/auth_callback")).await?;
     let mut r = redirect(&started.url);
     // Binds the login to this browser: the callback must bring it back (SPEC §10). Ten minutes,
@@ -222,7 +228,7 @@ async fn callback(AxState(state): AxState<State>, req: Request) -> Result<Respon
     let tenant = tenant_of(&parts, &state.base_domain)?;
     let query: CallbackQuery =
         serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map_err(|_| SsoError::MissingState)?;
-    let base = public_base(&parts.headers, &path, &tenant);
+    let base = state.urls.tenant_base(&path, &tenant);
     let login_cookie = query.state.as_deref().map(login_cookie_name);
     let binding = login_cookie.as_deref().and_then(|name| cookie_value(&parts.headers, name));
     let done = state.sso.finish(&tenant, &query, binding.as_deref()).await?;
@@ -244,7 +250,7 @@ async fn me(AxState(state): AxState<State>, req: Request) -> Result<Response, Pa
     let path = original_path(&req);
     let (parts, _) = req.into_parts();
     let tenant = tenant_of(&parts, &state.base_domain)?;
-    let base = public_base(&parts.headers, &path, &tenant);
+    let base = state.urls.tenant_base(&path, &tenant);
     let session = current_session(&state, &parts.headers, &tenant).await;
     Ok(match session {
         Some(s) => page(
@@ -263,7 +269,7 @@ async fn logout(AxState(state): AxState<State>, req: Request) -> Result<Response
     let path = original_path(&req);
     let (parts, _) = req.into_parts();
     let tenant = tenant_of(&parts, &state.base_domain)?;
-    let base = public_base(&parts.headers, &path, &tenant);
+    let base = state.urls.tenant_base(&path, &tenant);
     let session = current_session(&state, &parts.headers, &tenant).await;
     let to = state.sso.logout_redirect(&tenant, session.as_ref(), &format!("{base}/")).await?;
     let mut r = redirect(&to);

@@ -18,8 +18,7 @@ use serde_json::Value;
 use shared::adapters::aws::Adapters;
 use shared::adapters::emf::EmfMetrics;
 use shared::adapters::http::{
-    bearer, flush_metrics, original_path, public_base, read_body, request_span, tenant_of, with_tenant_prefix,
-    BodyError,
+    bearer, flush_metrics, original_path, read_body, request_span, tenant_of, with_tenant_prefix, BodyError, PublicUrls,
 };
 use shared::app::scim::{Resource, ScimFailure, ScimService};
 use shared::app::secrets::SecretService;
@@ -35,6 +34,8 @@ pub const ERROR_SCHEMA: &str = scim::ERROR_SCHEMA;
 #[derive(Clone)]
 pub struct State {
     pub base_domain: String,
+    /// `meta.location` and every other URL come from these, never from request headers.
+    pub urls: PublicUrls,
     pub secrets: Arc<SecretService>,
     pub scim: Arc<ScimService>,
     pub metrics: Arc<EmfMetrics>,
@@ -44,6 +45,7 @@ impl State {
     pub fn from_adapters(a: &Adapters) -> Self {
         Self {
             base_domain: a.settings.base_domain.clone(),
+            urls: a.settings.public_urls(),
             secrets: a.secrets.clone(),
             scim: Arc::new(a.scim_service()),
             metrics: a.metrics.clone(),
@@ -191,7 +193,7 @@ async fn scim(AxState(state): AxState<State>, req: Request) -> Result<Response, 
             return Err(ScimError::Unavailable);
         }
     }
-    let base = format!("{}/scim/v2", public_base(&parts.headers, &path, &tenant));
+    let base = format!("{}/scim/v2", state.urls.tenant_base(&path, &tenant));
     let resource_path = path.split("/scim/v2").nth(1).unwrap_or("").trim_matches('/').to_owned();
     let mut segments = resource_path.splitn(2, '/');
     let (first, second) = (segments.next().unwrap_or(""), segments.next());

@@ -69,20 +69,33 @@ pub fn tenant_of(parts: &Parts, base_domain: &str) -> Result<TenantId, RoutingEr
     Ok(routed.tenant)
 }
 
-/// The tenant's site as the browser or client sees it: scheme and host, plus `/t/{tenant}` when the
-/// request came in under that prefix (`https://acme.example.com` or `https://api.example.com/t/acme`).
-/// The scheme is the gateway's `X-Forwarded-Proto`, else `http` only on loopback hosts.
-pub fn public_base(headers: &HeaderMap, original_path: &str, tenant: &TenantId) -> String {
-    let host = headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
-    let local = host.starts_with("127.0.0.1") || host.starts_with("localhost") || host.starts_with("[::1]");
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .filter(|p| *p == "http" || *p == "https")
-        .unwrap_or(if local { "http" } else { "https" });
-    let prefix = format!("/t/{tenant}");
-    let prefixed = original_path == prefix || original_path.starts_with(&format!("{prefix}/"));
-    format!("{scheme}://{host}{}", if prefixed { prefix.as_str() } else { "" })
+/// Where the product's public URLs live, from configuration: the HTTP API's origin and the domain
+/// whose subdomains name tenants.
+#[derive(Debug, Clone, Default)]
+pub struct PublicUrls {
+    /// `https://api.example.com` (`PUBLIC_API_URL`).
+    pub api_url: String,
+    /// `example.com` (`BASE_DOMAIN`; empty: path prefixes only).
+    pub base_domain: String,
+}
+
+impl PublicUrls {
+    /// The tenant's site as the browser or client sees it, built from configuration only, never
+    /// from the request's `Host` or `X-Forwarded-*` headers (which a caller controls):
+    /// `{api}/t/{tenant}` when the request came in under that prefix, else
+    /// `{scheme}://{tenant}.{BASE_DOMAIN}[:port]` with the API's scheme and port.
+    pub fn tenant_base(&self, original_path: &str, tenant: &TenantId) -> String {
+        let prefix = format!("/t/{tenant}");
+        let prefixed = original_path == prefix || original_path.starts_with(&format!("{prefix}/"));
+        if prefixed || self.base_domain.is_empty() {
+            return format!("{}{prefix}", self.api_url);
+        }
+        let (scheme, port) = match url::Url::parse(&self.api_url) {
+            Ok(u) => (u.scheme().to_owned(), u.port().map(|p| format!(":{p}")).unwrap_or_default()),
+            Err(_) => ("https".to_owned(), String::new()),
+        };
+        format!("{scheme}://{tenant}.{}{port}", self.base_domain)
+    }
 }
 
 /// The path the request arrived with (before a nested router stripped a prefix).

@@ -16,6 +16,10 @@ pub struct Settings {
     pub secret_names: SecretNames,
     /// `{tenant}.{BASE_DOMAIN}` names a tenant; empty means path prefixes only.
     pub base_domain: String,
+    /// The HTTP API's public origin (`PUBLIC_API_URL`, e.g. `https://api.example.com`): every URL
+    /// the product hands out or redirects to is built from it and `base_domain`, never from a
+    /// request's `Host` or `X-Forwarded-*` headers.
+    pub public_api_url: Option<String>,
     pub allow_insecure_okta: bool,
     pub secrets_cache_ttl: Duration,
 }
@@ -27,6 +31,8 @@ pub struct SettingsError(pub Vec<String>);
 /// What a function needs beyond the common settings.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Needs {
+    /// Functions that hand out or redirect to URLs (sign-in, SCIM): `PUBLIC_API_URL`.
+    pub public_api_url: bool,
     pub user_fetch_queue: bool,
     pub user_fetch_dlq: bool,
     pub sync_queue: bool,
@@ -52,6 +58,22 @@ impl Settings {
         let user_fetch_dlq_url = needs.user_fetch_dlq.then(|| required("USER_FETCH_DLQ_URL"));
         let sync_queue_url = needs.sync_queue.then(|| required("SYNC_QUEUE_URL"));
         let sync_dlq_url = needs.sync_dlq.then(|| required("SYNC_DLQ_URL"));
+        let public_api_url = match get("PUBLIC_API_URL") {
+            Some(u) => match url::Url::parse(&u) {
+                Ok(p) if matches!(p.scheme(), "https" | "http") && p.host_str().is_some() && p.path() == "/" => {
+                    Some(u.trim_end_matches('/').to_owned())
+                }
+                _ => {
+                    missing.push("PUBLIC_API_URL must be an origin like https://api.example.com (no path)".into());
+                    None
+                }
+            },
+            None if needs.public_api_url => {
+                missing.push("PUBLIC_API_URL is not set".into());
+                None
+            }
+            None => None,
+        };
         let ttl = match get("SECRETS_CACHE_TTL_SECONDS").map(|v| v.parse::<i64>()) {
             None => Duration::minutes(5),
             Some(Ok(s)) if (0..=3600).contains(&s) => Duration::seconds(s),
@@ -75,9 +97,17 @@ impl Settings {
                 prefix,
             },
             base_domain: get("BASE_DOMAIN").unwrap_or_default(),
+            public_api_url,
             allow_insecure_okta: get("ALLOW_INSECURE_OKTA").as_deref() == Some("1"),
             secrets_cache_ttl: ttl,
         })
+    }
+
+    pub fn public_urls(&self) -> crate::adapters::http::PublicUrls {
+        crate::adapters::http::PublicUrls {
+            api_url: self.public_api_url.clone().unwrap_or_default(),
+            base_domain: self.base_domain.clone(),
+        }
     }
 }
 

@@ -114,6 +114,8 @@ pub struct TenantConfigInput {
     _version: Option<serde_json::Value>,
     #[serde(default, rename = "secrets")]
     _secrets: Option<serde_json::Value>,
+    #[serde(default, rename = "urls")]
+    _urls: Option<serde_json::Value>,
 }
 
 /// One thing wrong with a config, named by its field.

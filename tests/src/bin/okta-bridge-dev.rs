@@ -27,6 +27,7 @@ async fn main() -> Result<(), Error> {
     let sdk = shared::adapters::aws::sdk_config().await;
 
     let mut opts = StackOptions::new(std::env::var("OKTA_BRIDGE_STAGE").unwrap_or_else(|_| "dev".into()));
+    opts.public_api_url = format!("http://127.0.0.1:{port}");
     if let Ok(token) = std::env::var("OKTA_BRIDGE_ADMIN_TOKEN") {
         if !token.is_empty() {
             opts.secret_values.insert("AdminTokenSecret".into(), token);

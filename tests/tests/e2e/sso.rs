@@ -256,6 +256,27 @@ async fn a_callback_opened_in_another_browser_signs_nobody_in() {
     assert!(mine.headers.get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with(SESSION_COOKIE)));
 }
 
+/// Issue 14 §8: the URLs the product hands out (the OIDC redirect_uri, the post-login redirect,
+/// SCIM locations, the admin API's paste-into-Okta URLs) come from configuration: a forged `Host`
+/// or `X-Forwarded-*` header changes none of them.
+#[tokio::test]
+async fn a_forged_host_changes_no_url_the_product_hands_out() {
+    let s = Sso::new(false, 600).await;
+    let req = Request::get("/t/acme/okta/login?return_to=/x")
+        .header("host", "evil.example")
+        .header("x-forwarded-host", "evil.example")
+        .header("x-forwarded-proto", "http")
+        .body(Body::empty())
+        .unwrap();
+    let r = s.app.call(req).await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.body);
+    let auth = r.headers["location"].to_str().unwrap().to_owned();
+    assert_eq!(query_param(&auth, "redirect_uri"), format!("{APP}t/acme/okta/auth_callback"));
+    let view = s.app.admin("GET", "/admin/tenants/acme", None).await.json();
+    assert_eq!(view["urls"]["event_hook"], "http://acme.localhost:3000/webhooks/okta", "{view}");
+    assert_eq!(view["urls"]["oidc_redirect_uris"][1], format!("{APP}t/acme/okta/auth_callback"));
+}
+
 /// A hook or a sync named Bob as a manager by his Okta id before Bob had one here: when single
 /// sign-on links that Okta id to him by verified email, the waiting reference resolves (SPEC §7).
 #[tokio::test]
