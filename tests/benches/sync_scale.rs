@@ -184,7 +184,10 @@ impl Bench {
             "manager_mode": "individual", "field_mappings": [{"okta": "costCenter", "field": "cost_center"}]});
         admin.put_tenant(&tenant, serde_json::from_value(config)?).await?;
         admin.set_secret(&tenant, "okta_api_token", Secret::new(TOKEN)).await?;
-        let okta = Arc::new(OktaHttp::new(Default::default()));
+        let okta = Arc::new(OktaHttp::new(shared::adapters::okta_http::OktaHttpOptions {
+            outbound: shared::adapters::outbound::OutboundPolicy { allow_loopback: true },
+            ..Default::default()
+        }));
         let provisioner = Arc::new(Provisioner::new(
             store.clone(),
             writer.clone(),

@@ -27,6 +27,9 @@ pub enum Tamper {
     SwapIdToken(String),
     /// Hold the answer this long (so a short-lived ID token expires on the way).
     Delay(Duration),
+    /// The discovery document names this URL for this endpoint (an SSRF attempt: `jwks_uri` on
+    /// another host, a token endpoint on an internal address).
+    DiscoveryEndpoint(&'static str, String),
 }
 
 #[derive(Default)]
@@ -76,6 +79,14 @@ async fn proxy(State(state): State<Arc<Mutex<ProxyState>>>, req: Request) -> Res
         }
     }
     let mut bytes: Bytes = answer.bytes().await.unwrap_or_default();
+    if path.starts_with("/.well-known/openid-configuration") {
+        let tamper = state.lock().unwrap().tamper.clone();
+        if let (Tamper::DiscoveryEndpoint(field, url), Ok(mut doc)) = (tamper, serde_json::from_slice::<Value>(&bytes))
+        {
+            doc[field] = Value::String(url);
+            bytes = Bytes::from(serde_json::to_vec(&doc).unwrap());
+        }
+    }
     if path.starts_with("/token") && status.is_success() {
         let tamper = std::mem::take(&mut state.lock().unwrap().tamper);
         if let Ok(mut json) = serde_json::from_slice::<Value>(&bytes) {
@@ -92,6 +103,7 @@ async fn proxy(State(state): State<Arc<Mutex<ProxyState>>>, req: Request) -> Res
                     }
                     Tamper::SwapIdToken(other) => json["id_token"] = Value::String(other),
                     Tamper::Delay(d) => tokio::time::sleep(d).await,
+                    Tamper::DiscoveryEndpoint(..) => {}
                 }
                 bytes = Bytes::from(serde_json::to_vec(&json).unwrap());
             }

@@ -80,9 +80,12 @@ impl Adapters {
         let user_fetch_queue =
             settings.user_fetch_queue_url.clone().map(|url| Arc::new(SqsQueue::new(sqs.clone(), url)));
         let metrics = Arc::new(EmfMetrics::stdout(clock.clone()));
-        let okta = Arc::new(OktaHttp::new(OktaHttpOptions::default()).with_metrics(metrics.clone()));
+        let outbound = super::outbound::OutboundPolicy::from_settings(settings.allow_insecure_okta);
+        let okta = Arc::new(
+            OktaHttp::new(OktaHttpOptions { outbound, ..OktaHttpOptions::default() }).with_metrics(metrics.clone()),
+        );
         let telemetry = Arc::new(Telemetry::new(store.clone(), metrics.clone(), clock.clone()));
-        let oidc = Arc::new(OidcHttp::new());
+        let oidc = Arc::new(OidcHttp::new(outbound));
         Self { settings, store, secrets, user_fetch_queue, sqs, clock, random, okta, metrics, telemetry, oidc }
     }
 

@@ -6,6 +6,7 @@ pub mod emf;
 pub mod http;
 pub mod oidc;
 pub mod okta_http;
+pub mod outbound;
 pub mod secrets_manager;
 pub mod settings;
 pub mod sqs;

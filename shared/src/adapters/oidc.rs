@@ -17,6 +17,7 @@ use openidconnect::{
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 
+use super::outbound::{read_capped, OutboundPolicy, MAX_OIDC_BODY};
 use crate::domain::sso::{LoginState, SignedIn};
 use crate::domain::OktaUserId;
 use crate::ports::sso::{OidcClient, OidcError, OidcProvider};
@@ -55,26 +56,102 @@ struct Cached {
 
 pub struct OidcHttp {
     http: reqwest::Client,
+    policy: OutboundPolicy,
     cache: Mutex<HashMap<String, std::sync::Arc<Cached>>>,
 }
 
 impl Default for OidcHttp {
     fn default() -> Self {
-        Self::new()
+        Self::new(OutboundPolicy::default())
     }
 }
 
+/// One HTTP exchange for `openidconnect`, through our client: the URL checked at use, the answer
+/// read up to [`MAX_OIDC_BODY`].
+async fn capped_call(
+    http: reqwest::Client,
+    policy: OutboundPolicy,
+    home: Option<(String, u16)>,
+    request: openidconnect::HttpRequest,
+) -> Result<openidconnect::HttpResponse, std::io::Error> {
+    let (parts, body) = request.into_parts();
+    let url = policy.check_url(&parts.uri.to_string()).map_err(std::io::Error::other)?;
+    if home.is_none() || host_port(url.as_str()) != home {
+        return Err(std::io::Error::other("a request to a host other than the issuer's host was refused"));
+    }
+    let response = http
+        .request(parts.method, url)
+        .headers(parts.headers)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| std::io::Error::other(e.without_url()))?;
+    let mut builder = http::Response::builder().status(response.status());
+    for (k, v) in response.headers() {
+        builder = builder.header(k, v);
+    }
+    let body = read_capped(response, MAX_OIDC_BODY).await.map_err(std::io::Error::other)?;
+    builder.body(body).map_err(std::io::Error::other)
+}
+
+/// Every endpoint a discovery document names must be on the issuer's own host (and pass the
+/// outbound rules): a document cannot send our secrets, codes or key fetches anywhere else.
+fn host_port(u: &str) -> Option<(String, u16)> {
+    let u = url::Url::parse(u).ok()?;
+    Some((u.host_str()?.to_ascii_lowercase(), u.port_or_known_default()?))
+}
+
+fn check_endpoints(issuer: &str, metadata: &Metadata, policy: OutboundPolicy) -> Result<(), OidcError> {
+    let host_of = host_port;
+    let home = host_of(issuer);
+    let mut endpoints = vec![
+        ("jwks_uri", metadata.jwks_uri().url().to_string()),
+        ("authorization_endpoint", metadata.authorization_endpoint().url().to_string()),
+    ];
+    if let Some(t) = metadata.token_endpoint() {
+        endpoints.push(("token_endpoint", t.url().to_string()));
+    }
+    if let Some(u) = metadata.userinfo_endpoint() {
+        endpoints.push(("userinfo_endpoint", u.url().to_string()));
+    }
+    if let Some(e) = &metadata.additional_metadata().end_session_endpoint {
+        endpoints.push(("end_session_endpoint", e.clone()));
+    }
+    for (name, endpoint) in endpoints {
+        policy.check_url(&endpoint).map_err(|e| OidcError::Discovery(format!("{name}: {e}")))?;
+        if host_of(&endpoint) != home {
+            return Err(OidcError::Discovery(format!("{name} is not on the issuer's host")));
+        }
+    }
+    Ok(())
+}
+
 impl OidcHttp {
-    pub fn new() -> Self {
+    /// The HTTP client `openidconnect` uses for `issuer`: every request checked at use, to the
+    /// issuer's own host only, its answer capped.
+    fn call(
+        &self,
+        issuer: &str,
+    ) -> impl Fn(
+        openidconnect::HttpRequest,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<openidconnect::HttpResponse, std::io::Error>> + Send>,
+    > + '_ {
+        let home = host_port(issuer);
+        move |request| Box::pin(capped_call(self.http.clone(), self.policy, home.clone(), request))
+    }
+
+    pub fn new(policy: OutboundPolicy) -> Self {
         let http = reqwest::Client::builder()
             // OAuth endpoints must not redirect (SSRF and code leakage).
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(policy.resolver())
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(3))
             .user_agent(concat!("okta-bridge/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("a TLS backend is available");
-        Self { http, cache: Mutex::new(HashMap::new()) }
+        Self { http, policy, cache: Mutex::new(HashMap::new()) }
     }
 
     async fn discover(&self, issuer: &str, fresh: bool) -> Result<std::sync::Arc<Cached>, OidcError> {
@@ -85,10 +162,14 @@ impl OidcHttp {
                 }
             }
         }
+        self.policy.check_url(issuer).map_err(|e| OidcError::Discovery(format!("issuer: {e}")))?;
         let url = IssuerUrl::new(issuer.to_owned()).map_err(|e| OidcError::Discovery(e.to_string()))?;
-        // Checks that the document's issuer is exactly ours, and fetches the JWKS.
-        let metadata =
-            Metadata::discover_async(url, &self.http).await.map_err(|e| OidcError::Discovery(error_chain(&e)))?;
+        // Checks that the document's issuer is exactly ours, and fetches the JWKS (itself checked
+        // at use by the capped client).
+        let metadata = Metadata::discover_async(url, &self.call(issuer))
+            .await
+            .map_err(|e| OidcError::Discovery(error_chain(&e)))?;
+        check_endpoints(issuer, &metadata, self.policy)?;
         let cached = std::sync::Arc::new(Cached { metadata, fetched: Instant::now() });
         self.cache.lock().expect("oidc cache").insert(issuer.to_owned(), cached.clone());
         Ok(cached)
@@ -159,7 +240,7 @@ impl OidcProvider for OidcHttp {
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| OidcError::Discovery(e.to_string()))?
             .set_pkce_verifier(PkceCodeVerifier::new(login.pkce_verifier.clone()))
-            .request_async(&self.http)
+            .request_async(&self.call(&client.issuer))
             .await
             .map_err(|e| OidcError::Exchange(error_chain(&e)))?;
         let id_token = token.id_token().ok_or_else(|| OidcError::InvalidIdToken("no ID token".into()))?;
@@ -186,7 +267,7 @@ impl OidcProvider for OidcHttp {
         let info: CoreUserInfoClaims = oidc
             .user_info(token.access_token().clone(), Some(claims.subject().clone()))
             .map_err(|e| OidcError::UserInfo(e.to_string()))?
-            .request_async(&self.http)
+            .request_async(&self.call(&client.issuer))
             .await
             .map_err(|e| OidcError::UserInfo(error_chain(&e)))?;
         let any = |c: Option<&openidconnect::LocalizedClaim<openidconnect::EndUserGivenName>>| {

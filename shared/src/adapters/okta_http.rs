@@ -28,6 +28,8 @@ pub struct OktaHttpOptions {
     /// A 429 whose reset is at most this far away is waited out inline; a longer one is returned
     /// as `RateLimited` so the caller can reschedule the work instead of holding a Lambda.
     pub max_inline_wait: Duration,
+    /// What the calls may reach (no SSRF): public https only, unless local development.
+    pub outbound: super::outbound::OutboundPolicy,
 }
 
 impl Default for OktaHttpOptions {
@@ -39,6 +41,7 @@ impl Default for OktaHttpOptions {
             backoff_base: Duration::from_millis(300),
             backoff_cap: Duration::from_secs(5),
             max_inline_wait: Duration::from_secs(2),
+            outbound: Default::default(),
         }
     }
 }
@@ -60,6 +63,7 @@ impl OktaHttp {
     pub fn new(options: OktaHttpOptions) -> Self {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(options.outbound.resolver())
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout)
             .user_agent(concat!("okta-bridge/", env!("CARGO_PKG_VERSION")))
@@ -95,6 +99,8 @@ impl OktaHttp {
     }
 
     async fn get_json<T: DeserializeOwned>(&self, org: &OktaOrg, url: &str) -> Result<Fetched<T>, OktaError> {
+        // Checked at use, not only when the tenant's config was saved.
+        self.options.outbound.check_url(url).map_err(|e| OktaError::Protocol(format!("refused URL: {e}")))?;
         let mut attempt = 0;
         loop {
             self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -121,7 +127,11 @@ impl OktaHttp {
             self.record_rate_limit(&org.base_url, &headers);
             match status {
                 s if s.is_success() => {
-                    let body = response.bytes().await.map_err(|e| OktaError::Unavailable(Box::new(e.without_url())))?;
+                    let body = match super::outbound::read_capped(response, super::outbound::MAX_OKTA_BODY).await {
+                        Ok(body) => body,
+                        Err(super::outbound::ReadError::Http(e)) => return Err(OktaError::Unavailable(Box::new(e))),
+                        Err(e) => return Err(OktaError::Protocol(e.to_string())),
+                    };
                     let value = serde_json::from_slice(&body)
                         .map_err(|e| OktaError::Protocol(format!("invalid JSON from Okta: {e}")))?;
                     return Ok(Fetched::Found(value, headers));

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod job;
 pub mod mapping;
 pub mod metrics;
+pub mod net;
 pub mod okta;
 pub mod rotation;
 pub mod routing;

@@ -240,12 +240,23 @@ impl TenantConfigInput {
 fn okta_url(raw: &str, rules: ConfigRules, path_allowed: bool) -> Result<String, &'static str> {
     let url = url::Url::parse(raw.trim()).map_err(|_| "must be an absolute URL")?;
     let host = url.host_str().ok_or("must have a host")?;
-    let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]") || host.starts_with("127.");
+    // Loopback is a real loopback address or `localhost`, never a name that merely starts with 127.
+    let ip = match url.host() {
+        Some(url::Host::Ipv4(a)) => Some(std::net::IpAddr::V4(a)),
+        Some(url::Host::Ipv6(a)) => Some(std::net::IpAddr::V6(a)),
+        _ => None,
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost") || ip.is_some_and(|i| i.is_loopback());
     match url.scheme() {
         "https" => {}
         "http" if rules.allow_insecure_okta && loopback => {}
         "http" if loopback => return Err("plain http is allowed only on loopback with ALLOW_INSECURE_OKTA=1"),
         _ => return Err("must use https"),
+    }
+    if (loopback && !rules.allow_insecure_okta)
+        || ip.is_some_and(|i| !i.is_loopback() && crate::domain::net::is_forbidden(i))
+    {
+        return Err("must not be a private, loopback or link-local address");
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err("must not contain credentials");
@@ -364,6 +375,11 @@ mod tests {
         assert!(build(serde_json::json!({"okta_domain": "http://evil.example"}), allow).is_err());
         assert!(build(serde_json::json!({"okta_domain": "https://a.okta.com/path"}), allow).is_err());
         assert!(build(serde_json::json!({"okta_domain": "https://u:p@a.okta.com"}), allow).is_err());
+        // No prefix games, no private targets, even over https.
+        assert!(build(serde_json::json!({"okta_domain": "http://127.attacker.example"}), allow).is_err());
+        for private in ["https://10.0.0.5", "https://169.254.169.254", "https://[fd00::1]", "https://127.0.0.1"] {
+            assert!(build(serde_json::json!({"okta_domain": private}), ConfigRules::default()).is_err(), "{private}");
+        }
     }
 
     #[test]

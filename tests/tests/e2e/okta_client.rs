@@ -5,6 +5,7 @@ use std::time::Duration;
 use harness::okta_sim::{Fault, OktaSim};
 use serde_json::json;
 use shared::adapters::okta_http::{OktaHttp, OktaHttpOptions};
+use shared::adapters::outbound::OutboundPolicy;
 use shared::domain::{OktaUserId, Secret};
 use shared::ports::okta::{OktaError, OktaOrg};
 use shared::ports::OktaDirectory;
@@ -22,9 +23,33 @@ async fn setup() -> (OktaSim, OktaOrg, OktaHttp) {
         timeout: Duration::from_millis(500),
         backoff_base: Duration::from_millis(10),
         backoff_cap: Duration::from_millis(50),
+        // The simulator is on loopback: as make dev and the tests allow, never in Lambda.
+        outbound: OutboundPolicy { allow_loopback: true },
         ..OktaHttpOptions::default()
     });
     (sim, org, client)
+}
+
+/// No SSRF: without the local-development allowance, an Okta org on a loopback, private or
+/// link-local address (or a name that resolves to one) is refused before any request is sent.
+#[tokio::test]
+async fn internal_addresses_are_refused_at_use() {
+    let (sim, org, _) = setup().await;
+    let strict = OktaHttp::new(OktaHttpOptions { retries: 0, ..OktaHttpOptions::default() });
+    let before = sim.requests();
+    for base in [
+        sim.base_url.clone(),
+        "https://169.254.169.254".into(),
+        "https://10.0.0.7".into(),
+        "https://localhost:9".into(),
+    ] {
+        let org = OktaOrg { base_url: base.clone(), ..org.clone() };
+        match strict.get_user(&org, "00u1").await {
+            Err(OktaError::Protocol(why)) => assert!(why.contains("refused URL"), "{base}: {why}"),
+            other => panic!("{base}: {other:?}"),
+        }
+    }
+    assert_eq!(sim.requests(), before, "nothing reached the simulator");
 }
 
 #[tokio::test]

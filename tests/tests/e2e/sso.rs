@@ -277,6 +277,26 @@ async fn a_forged_host_changes_no_url_the_product_hands_out() {
     assert_eq!(view["urls"]["oidc_redirect_uris"][1], format!("{APP}t/acme/okta/auth_callback"));
 }
 
+/// No SSRF through discovery: a document that names an endpoint on another host (or an internal
+/// address) is refused before anything is sent there; the login page says Okta is unreachable.
+#[tokio::test]
+async fn discovered_endpoints_must_be_on_the_issuers_host() {
+    use harness::oidc_op::Tamper;
+    for (field, url) in [
+        ("jwks_uri", "http://127.0.0.2:9/keys".to_owned()),
+        ("token_endpoint", "https://169.254.169.254/latest/meta-data".to_owned()),
+        ("userinfo_endpoint", "https://evil.example/userinfo".to_owned()),
+    ] {
+        let s = Sso::new(false, 600).await;
+        s.op.tamper(Tamper::DiscoveryEndpoint(field, url));
+        let r = s.get("/t/acme/okta/login?return_to=/", None).await;
+        assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{field}: {}", r.body);
+        assert!(r.body.contains("Okta could not be reached"), "{field}");
+        let logs = crate::helpers::captured_logs();
+        assert!(logs.contains("issuer's host"), "the log says why: {field}");
+    }
+}
+
 /// A hook or a sync named Bob as a manager by his Okta id before Bob had one here: when single
 /// sign-on links that Okta id to him by verified email, the waiting reference resolves (SPEC §7).
 #[tokio::test]
