@@ -38,7 +38,8 @@ pub struct State {
 impl State {
     pub fn from_adapters(a: &Adapters) -> Self {
         let admin = AdminService::new(
-            a.store.clone(),
+            // Through the process's config cache, so this process's edge sees a change at once.
+            a.configs.clone(),
             a.store.clone(),
             a.secrets.clone(),
             a.clock.clone(),

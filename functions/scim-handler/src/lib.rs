@@ -61,6 +61,8 @@ pub enum ScimError {
     Unauthorized,
     #[error("no such SCIM resource")]
     NotFound,
+    #[error("no such tenant")]
+    NoTenant,
     #[error("this SCIM endpoint does not accept {0}")]
     MethodNotAllowed(Method),
     #[error("the credentials could not be checked; retry")]
@@ -89,7 +91,7 @@ impl IntoResponse for ScimError {
     fn into_response(self) -> Response {
         use ScimFailure as F;
         let (status, scim_type) = match &self {
-            Self::Routing(RoutingError::NoTenant) | Self::NotFound => (StatusCode::NOT_FOUND, None),
+            Self::Routing(RoutingError::NoTenant) | Self::NotFound | Self::NoTenant => (StatusCode::NOT_FOUND, None),
             Self::Routing(_) => (StatusCode::BAD_REQUEST, None),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, None),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, None),
@@ -184,6 +186,11 @@ async fn scim(AxState(state): AxState<State>, req: Request) -> Result<Response, 
     let path = original_path(&req);
     let (parts, body) = req.into_parts();
     let tenant = tenant_of(&parts, &state.base_domain)?;
+    // A tenant that does not exist is refused from the cached config read, before any secret is
+    // read: a flood of made-up names costs nothing after the first (SPEC §2, §4).
+    if !state.scim.tenant_exists(&tenant).await? {
+        return Err(ScimError::NoTenant);
+    }
     let token = presented_token(&parts.headers).ok_or(ScimError::Unauthorized)?;
     match state.secrets.verify_scim_token(&tenant, &token).await {
         Ok(Some(token_id)) => tracing::debug!(token_id = %token_id, "SCIM token accepted"),

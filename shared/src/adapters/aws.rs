@@ -47,6 +47,9 @@ pub struct Adapters {
     pub telemetry: Arc<Telemetry>,
     /// The OpenID Connect client (its discovery and JWKS cache lives as long as the process).
     pub oidc: Arc<OidcHttp>,
+    /// Tenant configs through a short, bounded cache: what the HTTP edge reads first, so a
+    /// made-up tenant is refused before any secret is read.
+    pub configs: Arc<crate::app::config_cache::CachedConfigs>,
 }
 
 impl Adapters {
@@ -86,7 +89,8 @@ impl Adapters {
         );
         let telemetry = Arc::new(Telemetry::new(store.clone(), metrics.clone(), clock.clone()));
         let oidc = Arc::new(OidcHttp::new(outbound));
-        Self { settings, store, secrets, user_fetch_queue, sqs, clock, random, okta, metrics, telemetry, oidc }
+        let configs = Arc::new(crate::app::config_cache::CachedConfigs::new(store.clone(), clock.clone()));
+        Self { settings, store, secrets, user_fetch_queue, sqs, clock, random, okta, metrics, telemetry, oidc, configs }
     }
 
     /// The provisioning state machine on the DynamoDB store.
@@ -111,7 +115,7 @@ impl Adapters {
 
     pub fn hook_service(&self) -> HookService {
         HookService::new(
-            self.store.clone(),
+            self.configs.clone(),
             self.secrets.clone(),
             self.store.clone(),
             self.queue(),
@@ -168,7 +172,7 @@ impl Adapters {
 
     pub fn sso_service(&self) -> SsoService {
         SsoService::new(
-            self.store.clone(),
+            self.configs.clone(),
             self.store.clone(),
             self.store.clone(),
             self.provisioner(),
@@ -182,7 +186,7 @@ impl Adapters {
 
     pub fn scim_service(&self) -> crate::app::scim::ScimService {
         crate::app::scim::ScimService::new(
-            self.store.clone(),
+            self.configs.clone(),
             self.store.clone(),
             self.store.clone(),
             self.provisioner(),

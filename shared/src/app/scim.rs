@@ -135,6 +135,11 @@ impl ScimService {
     }
 
     /// The tenant's config, if SCIM provisioning is on for it.
+    /// Whether the tenant exists at all (from the cached config read, before any secret is read).
+    pub async fn tenant_exists(&self, tenant: &TenantId) -> Result<bool, ScimFailure> {
+        Ok(self.configs.get_config(tenant).await?.is_some())
+    }
+
     pub async fn config(&self, tenant: &TenantId) -> Result<TenantConfig, ScimFailure> {
         match self.configs.get_config(tenant).await? {
             Some(c) if c.provisioning == Provisioning::Scim => Ok(c),

@@ -104,6 +104,9 @@ pub struct ScimTokenInfo {
     pub active: bool,
 }
 
+/// Most secret names cached per process.
+const MAX_CACHED: usize = 10_000;
+
 struct Cached {
     value: Option<Secret>,
     fetched_at: DateTime<Utc>,
@@ -153,11 +156,21 @@ impl SecretService {
             }
         }
         let value = self.store.get_secret(name).await?;
-        self.cache
-            .lock()
-            .expect("cache lock")
-            .insert(name.to_owned(), Cached { value: value.clone(), fetched_at: now });
+        self.remember(name, value.clone(), now);
         Ok(value)
+    }
+
+    /// Caches a value, bounded: past [`MAX_CACHED`] names the expired go, then everything.
+    fn remember(&self, name: &str, value: Option<Secret>, now: DateTime<Utc>) {
+        let mut cache = self.cache.lock().expect("cache lock");
+        if cache.len() >= MAX_CACHED {
+            let ttl = self.ttl;
+            cache.retain(|_, c| now - c.fetched_at < ttl);
+            if cache.len() >= MAX_CACHED {
+                cache.clear();
+            }
+        }
+        cache.insert(name.to_owned(), Cached { value, fetched_at: now });
     }
 
     /// Reads bypassing the cache: for read-modify-write of a document.
@@ -168,10 +181,7 @@ impl SecretService {
 
     async fn write(&self, name: &str, value: Secret) -> Result<(), SecretError> {
         self.store.put_secret(name, &value).await?;
-        self.cache
-            .lock()
-            .expect("cache lock")
-            .insert(name.to_owned(), Cached { value: Some(value), fetched_at: self.clock.now() });
+        self.remember(name, Some(value), self.clock.now());
         Ok(())
     }
 

@@ -157,3 +157,44 @@ async fn dynamodb_failures_leave_scim_writes_whole_or_absent() {
     assert_eq!(created_events(&log), 1);
     assert_eq!(app.admin("GET", "/admin/tenants/acme/teams", None).await.json()["teams"].as_array().unwrap().len(), 1);
 }
+
+/// Issue 14 §5, no unauthenticated cost: requests naming made-up tenants on every public route
+/// are refused from the (negatively) cached config read, before any secret is read; asking again
+/// for the same names costs nothing at all.
+#[tokio::test]
+async fn made_up_tenants_cost_no_secret_read() {
+    const GET_SECRET: &str = "secretsmanager.GetSecretValue";
+    let proxy = proxy().await;
+    let app = TestApp::spawn_through(&proxy).await;
+    let requests = |n: usize| {
+        (0..n).flat_map(|i| {
+            let t = format!("made-up-{i}");
+            [
+                Request::post(format!("/t/{t}/webhooks/okta"))
+                    .header("authorization", "guess")
+                    .header("content-type", "application/json")
+                    .body(Body::from("{\"data\":{\"events\":[]}}"))
+                    .unwrap(),
+                Request::get(format!("/t/{t}/scim/v2/Users"))
+                    .header("authorization", "Bearer guess")
+                    .body(Body::empty())
+                    .unwrap(),
+                Request::get(format!("/t/{t}/okta/login"))
+                    .header("host", "127.0.0.1:3000")
+                    .body(Body::empty())
+                    .unwrap(),
+            ]
+        })
+    };
+    let secrets_before = proxy.calls(GET_SECRET).0;
+    for req in requests(20) {
+        let r = app.call(req).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    }
+    let reads_after_first = proxy.calls(GET_ITEM).0;
+    for req in requests(20) {
+        assert_eq!(app.call(req).await.status, StatusCode::NOT_FOUND);
+    }
+    assert_eq!(proxy.calls(GET_SECRET).0, secrets_before, "no secret was read for a tenant that does not exist");
+    assert_eq!(proxy.calls(GET_ITEM).0, reads_after_first, "the same names again: answered from the cache");
+}
