@@ -189,8 +189,19 @@ fn cookie_named(name: &str, value: &str, max_age: i64, base: &str) -> Option<Hea
         .ok()
 }
 
+/// The session cookie's name: `__Host-` prefixed when the tenant has its own host (Path=/, no
+/// Domain), so no other subdomain can set or shadow it.
+fn session_cookie_name(base: &str) -> String {
+    let host_mode = base.split_once("://").is_none_or(|(_, rest)| !rest.contains('/'));
+    if host_mode {
+        format!("__Host-{SESSION_COOKIE}")
+    } else {
+        SESSION_COOKIE.to_owned()
+    }
+}
+
 fn cookie(value: &str, max_age: i64, base: &str) -> HeaderValue {
-    cookie_named(SESSION_COOKIE, value, max_age, base).unwrap_or_else(|| HeaderValue::from_static(""))
+    cookie_named(&session_cookie_name(base), value, max_age, base).unwrap_or_else(|| HeaderValue::from_static(""))
 }
 
 fn cookie_value(headers: &HeaderMap, wanted: &str) -> Option<String> {
@@ -201,7 +212,7 @@ fn cookie_value(headers: &HeaderMap, wanted: &str) -> Option<String> {
 }
 
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    cookie_value(headers, SESSION_COOKIE)
+    cookie_value(headers, &format!("__Host-{SESSION_COOKIE}")).or_else(|| cookie_value(headers, SESSION_COOKIE))
 }
 
 async fn login(AxState(state): AxState<State>, req: Request) -> Result<Response, PageError> {
@@ -270,8 +281,8 @@ async fn logout(AxState(state): AxState<State>, req: Request) -> Result<Response
     let (parts, _) = req.into_parts();
     let tenant = tenant_of(&parts, &state.base_domain)?;
     let base = state.urls.tenant_base(&path, &tenant);
-    let session = current_session(&state, &parts.headers, &tenant).await;
-    let to = state.sso.logout_redirect(&tenant, session.as_ref(), &format!("{base}/")).await?;
+    let presented = session_cookie(&parts.headers);
+    let to = state.sso.end_session(&tenant, presented.as_deref(), &format!("{base}/")).await?;
     let mut r = redirect(&to);
     *r.status_mut() = StatusCode::SEE_OTHER;
     r.headers_mut().insert(header::SET_COOKIE, cookie("", 0, &base));

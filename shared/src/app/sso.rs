@@ -13,7 +13,7 @@ use crate::domain::convergence::Truth;
 use crate::domain::okta::OktaUser;
 use crate::domain::secret::sha256_hex;
 use crate::domain::sso::{
-    link, login_cookie_name, random_token, safe_return_to, Link, LoginState, Refusal, Session, SignedIn,
+    link, login_cookie_name, random_token, safe_return_to, Link, LoginState, Refusal, Session, SessionRecord, SignedIn,
 };
 use crate::domain::sso::{LOGIN_TTL, SESSION_TTL};
 use crate::domain::tenant::TenantConfig;
@@ -209,10 +209,21 @@ impl SsoService {
             tenant: tenant.clone(),
             user_id: user.id.clone(),
             okta_id: who.okta_id.clone(),
+            sid: random_token(self.random.bytes32()),
             issued_at: now,
             expires_at: now + SESSION_TTL,
-            id_token: Some(id_token),
         };
+        // The session lives server-side, so logout ends it everywhere; the ID token stays here.
+        self.logins
+            .put_session(&SessionRecord {
+                tenant: tenant.clone(),
+                sid: session.sid.clone(),
+                user_id: user.id.clone(),
+                id_token: Some(id_token),
+                created_at: now,
+                expires_at: session.expires_at,
+            })
+            .await?;
         let keys = self.secrets.session_keys().await.map_err(|e| SsoError::Unavailable(e.to_string()))?;
         let key = keys.first().ok_or_else(|| SsoError::Unavailable("no session signing key".into()))?;
         tracing::info!(user_id = %user.id, "signed in");
@@ -225,22 +236,66 @@ impl SsoService {
     }
 
     /// The session a cookie carries, if it is ours, unexpired and for this tenant.
-    pub async fn session(&self, tenant: &TenantId, cookie: &str) -> Option<Session> {
+    /// The signed cookie's session, its signature and expiry checked (nothing else).
+    async fn open_cookie(&self, tenant: &TenantId, cookie: &str) -> Option<Session> {
         let keys = self.secrets.session_keys().await.ok()?;
         Session::open(cookie, &keys, self.clock.now()).filter(|s| s.tenant == *tenant)
     }
 
-    /// Where to send the browser after clearing the session: the issuer's end-session endpoint
-    /// when it has one (and SSO is configured), else `post_logout`.
-    pub async fn logout_redirect(
+    /// The session a cookie carries, if it is still good: signed and unexpired, not ended by a
+    /// logout, single sign-on still on for the tenant, and the user still active (a deactivated
+    /// user's sessions stop working at once).
+    pub async fn session(&self, tenant: &TenantId, cookie: &str) -> Option<Session> {
+        let session = self.open_cookie(tenant, cookie).await?;
+        let now = self.clock.now();
+        let record = match self.logins.get_session(tenant, &session.sid, now).await {
+            Ok(Some(r)) if r.user_id == session.user_id => r,
+            Ok(_) => return None,
+            Err(e) => {
+                tracing::warn!(error = %e, "session store unavailable; the session is not accepted");
+                return None;
+            }
+        };
+        if self.config(tenant).await.is_err() {
+            return None;
+        }
+        match self.users.get_user(tenant, &record.user_id).await {
+            Ok(Some(u)) if u.status == crate::domain::user::UserStatus::Active => Some(session),
+            _ => None,
+        }
+    }
+
+    /// Logout: ends the cookie's server-side session (whatever else holds), then says where to
+    /// send the browser.
+    pub async fn end_session(
         &self,
         tenant: &TenantId,
-        session: Option<&Session>,
+        cookie: Option<&str>,
+        post_logout: &str,
+    ) -> Result<String, SsoError> {
+        let session = match cookie {
+            Some(c) => self.open_cookie(tenant, c).await,
+            None => None,
+        };
+        let mut hint = None;
+        if let Some(s) = &session {
+            hint = self.logins.get_session(tenant, &s.sid, self.clock.now()).await?.and_then(|r| r.id_token);
+            self.logins.delete_session(tenant, &s.sid).await?;
+            tracing::info!(user_id = %s.user_id, "signed out: session ended");
+        }
+        self.logout_redirect(tenant, hint.as_deref(), post_logout).await
+    }
+
+    /// Where to send the browser after clearing the session: the issuer's end-session endpoint
+    /// when it has one (and SSO is configured), else `post_logout`.
+    async fn logout_redirect(
+        &self,
+        tenant: &TenantId,
+        hint: Option<&str>,
         post_logout: &str,
     ) -> Result<String, SsoError> {
         let Ok(config) = self.config(tenant).await else { return Ok(post_logout.to_owned()) };
         let Ok(client) = self.client(&config).await else { return Ok(post_logout.to_owned()) };
-        let hint = session.and_then(|s| s.id_token.as_deref());
         match self.oidc.end_session_url(&client, hint, post_logout).await {
             Ok(Some(url)) => Ok(url),
             Ok(None) => Ok(post_logout.to_owned()),

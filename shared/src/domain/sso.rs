@@ -65,17 +65,31 @@ pub fn login_cookie_name(state: &str) -> String {
     format!("okta_bridge_login_{prefix}")
 }
 
-/// The signed-in user, as the session cookie carries it.
+/// The signed-in user, as the session cookie carries it: who and which session, signed; no token.
+/// The session itself lives server-side ([`SessionRecord`]), so it can be revoked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub tenant: TenantId,
     pub user_id: UserId,
     pub okta_id: OktaUserId,
+    /// The server-side session's id (random, 256 bits).
+    pub sid: String,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
-    /// The ID token, for the end-session request's `id_token_hint` at logout.
+}
+
+/// A session as the server keeps it: ended by logout (deleted) or by its expiry, and re-checked
+/// against the user's status and the tenant's `sso_enabled` on every use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub tenant: TenantId,
+    pub sid: String,
+    pub user_id: UserId,
+    /// The ID token, kept here (never in the cookie) for logout's `id_token_hint`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -206,7 +220,7 @@ mod tests {
             okta_id: OktaUserId::parse("00u1").unwrap(),
             issued_at: now,
             expires_at: now + SESSION_TTL,
-            id_token: Some("eyJ.x.y".into()),
+            sid: "sid-1".into(),
         }
     }
 

@@ -427,6 +427,24 @@ pub async fn login_state_contract(store: &dyn LoginStateStore) {
     assert_eq!(store.take_login(&acme, "s2", b2, now() + LOGIN_TTL).await.unwrap(), None, "expired");
     assert_eq!(store.take_login(&acme, "s2", b2, now()).await.unwrap(), None, "an expired login is gone too");
     assert_eq!(store.take_login(&acme, "nope", b1, now()).await.unwrap(), None);
+
+    // Sessions: kept until deleted or expired, tenants apart.
+    use crate::domain::sso::SessionRecord;
+    let session = SessionRecord {
+        tenant: acme.clone(),
+        sid: "sid-1".into(),
+        user_id: crate::domain::UserId::from_random([3; 16]),
+        id_token: Some("header.payload.signature".into()),
+        created_at: now(),
+        expires_at: now() + chrono::Duration::hours(8),
+    };
+    store.put_session(&session).await.unwrap();
+    assert_eq!(store.get_session(&acme, "sid-1", now()).await.unwrap(), Some(session.clone()));
+    assert_eq!(store.get_session(&other, "sid-1", now()).await.unwrap(), None, "another tenant's session");
+    assert_eq!(store.get_session(&acme, "sid-1", session.expires_at).await.unwrap(), None, "expired");
+    store.delete_session(&acme, "sid-1").await.unwrap();
+    assert_eq!(store.get_session(&acme, "sid-1", now()).await.unwrap(), None, "ended");
+    store.delete_session(&acme, "sid-1").await.unwrap();
 }
 
 /// External ids (unique per tenant, moved on update), and groups with one record per member:

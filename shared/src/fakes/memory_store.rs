@@ -51,6 +51,7 @@ pub struct MemoryStore {
     runs: Mutex<BTreeMap<(TenantId, String), SyncRun>>,
     leases: Mutex<HashMap<TenantId, (String, DateTime<Utc>)>>,
     lists: Mutex<HashMap<(TenantId, String, RunList), Chunks>>,
+    sessions: Mutex<HashMap<(TenantId, String), crate::domain::sso::SessionRecord>>,
     logins: Mutex<HashMap<(TenantId, String), LoginState>>,
 }
 
@@ -627,6 +628,26 @@ impl ActivityStore for MemoryStore {
 
 #[async_trait]
 impl LoginStateStore for MemoryStore {
+    async fn put_session(&self, session: &crate::domain::sso::SessionRecord) -> Result<(), StoreError> {
+        self.sessions.lock().expect("lock").insert((session.tenant.clone(), session.sid.clone()), session.clone());
+        Ok(())
+    }
+
+    async fn get_session(
+        &self,
+        tenant: &TenantId,
+        sid: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::domain::sso::SessionRecord>, StoreError> {
+        let sessions = self.sessions.lock().expect("lock");
+        Ok(sessions.get(&(tenant.clone(), sid.to_owned())).filter(|s| s.expires_at > now).cloned())
+    }
+
+    async fn delete_session(&self, tenant: &TenantId, sid: &str) -> Result<(), StoreError> {
+        self.sessions.lock().expect("lock").remove(&(tenant.clone(), sid.to_owned()));
+        Ok(())
+    }
+
     async fn put_login(&self, login: &LoginState) -> Result<(), StoreError> {
         let mut logins = self.logins.lock().expect("lock");
         let key = (login.tenant.clone(), login.state.clone());

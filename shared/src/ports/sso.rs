@@ -2,12 +2,24 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{Clock, StoreError};
-use crate::domain::sso::{LoginState, SignedIn};
+use crate::domain::sso::{LoginState, SessionRecord, SignedIn};
 use crate::domain::{Secret, TenantId};
 
-/// Pending logins, each usable once.
+/// Sign-in state: pending logins, each usable once, and the sessions they open.
 #[async_trait]
 pub trait LoginStateStore: Send + Sync {
+    /// Stores a session (its expiry also expires the record).
+    async fn put_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
+    /// The session, unless it was ended or has expired.
+    async fn get_session(
+        &self,
+        tenant: &TenantId,
+        sid: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+    /// Ends a session (logout): every later use of its cookie is refused.
+    async fn delete_session(&self, tenant: &TenantId, sid: &str) -> Result<(), StoreError>;
+
     async fn put_login(&self, login: &LoginState) -> Result<(), StoreError>;
     /// Removes the login and returns it, atomically, if `browser_binding` (the digest of the login
     /// cookie the callback's browser presented) is the one it was started with: a second call with

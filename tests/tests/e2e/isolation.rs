@@ -142,10 +142,21 @@ async fn tenant_a(app: &TestApp) -> TenantA {
         tenant: a.clone(),
         user_id: u.id.clone(),
         okta_id: u.okta_id.clone().unwrap(),
+        sid: "session-of-tenant-a".into(),
         issued_at: now,
         expires_at: now + chrono::Duration::hours(1),
-        id_token: Some("id-token-of-tenant-a".into()),
     };
+    store
+        .put_session(&shared::domain::sso::SessionRecord {
+            tenant: a.clone(),
+            sid: session.sid.clone(),
+            user_id: u.id.clone(),
+            id_token: Some("id-token-of-tenant-a".into()),
+            created_at: now,
+            expires_at: session.expires_at,
+        })
+        .await
+        .unwrap();
     let hook = app.admin("POST", "/admin/tenants/iso-a/event-hook-secret", None).await.json();
     let tokens = app.admin("GET", "/admin/tenants/iso-a/scim-tokens", None).await.json();
     TenantA {

@@ -297,6 +297,75 @@ async fn discovered_endpoints_must_be_on_the_issuers_host() {
     }
 }
 
+/// Sessions can be ended: logout ends the session everywhere (the old cookie stops working), and
+/// a session stops working at once when the user is deactivated or single sign-on is switched
+/// off. The cookie carries who and which session, never a token.
+#[tokio::test]
+async fn sessions_end_at_logout_deactivation_and_sso_off_and_carry_no_token() {
+    let s = Sso::new(false, 600).await;
+    let value = |r: &Reply| {
+        r.headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|c| c.starts_with(SESSION_COOKIE))
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1
+            .to_owned()
+    };
+    let r = s.sign_in("00uexisting0001").await;
+    let cookie = value(&r);
+    let payload =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, cookie.split('.').next().unwrap())
+            .unwrap();
+    let payload = String::from_utf8(payload).unwrap();
+    assert!(!payload.contains("id_token") && !payload.contains("eyJ"), "no token in the cookie: {payload}");
+    assert_eq!(s.get("/t/acme/okta/me", Some(&cookie)).await.status, StatusCode::OK);
+    // Logout ends it: the same cookie, replayed, is refused.
+    let req = Request::post("/t/acme/okta/logout")
+        .header("host", HOST)
+        .header("cookie", format!("{SESSION_COOKIE}={cookie}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(s.app.call(req).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(s.get("/t/acme/okta/me", Some(&cookie)).await.status, StatusCode::UNAUTHORIZED, "ended by logout");
+    // Deactivation ends it.
+    let cookie = value(&s.sign_in("00uexisting0001").await);
+    assert_eq!(s.get("/t/acme/okta/me", Some(&cookie)).await.status, StatusCode::OK);
+    let tenant = TenantId::parse("acme").unwrap();
+    let store = &s.app.functions.adapters.store;
+    let ann = shared::ports::UserReader::find_by_okta_id(
+        store.as_ref(),
+        &tenant,
+        &OktaUserId::parse("00uexisting0001").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let mut off = ann.clone();
+    off.status = UserStatus::Deactivated;
+    let off = store.update_user(&tenant, &ann, &off, &[]).await.unwrap();
+    assert_eq!(
+        s.get("/t/acme/okta/me", Some(&cookie)).await.status,
+        StatusCode::UNAUTHORIZED,
+        "the user was deactivated"
+    );
+    let mut on = off.clone();
+    on.status = UserStatus::Active;
+    store.update_user(&tenant, &off, &on, &[]).await.unwrap();
+    assert_eq!(s.get("/t/acme/okta/me", Some(&cookie)).await.status, StatusCode::OK);
+    // Single sign-on switched off ends it.
+    let mut config = s.app.admin("GET", "/admin/tenants/acme", None).await.json();
+    config["sso_enabled"] = json!(false);
+    assert_eq!(s.app.admin("PUT", "/admin/tenants/acme", Some(config)).await.status, StatusCode::OK);
+    assert_eq!(s.get("/t/acme/okta/me", Some(&cookie)).await.status, StatusCode::UNAUTHORIZED, "SSO is off");
+}
+
 /// A hook or a sync named Bob as a manager by his Okta id before Bob had one here: when single
 /// sign-on links that Okta id to him by verified email, the waiting reference resolves (SPEC §7).
 #[tokio::test]

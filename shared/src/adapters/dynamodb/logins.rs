@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
 use super::{json_attr, keys, s, unavailable, DynamoStore};
-use crate::domain::sso::LoginState;
+use crate::domain::sso::{LoginState, SessionRecord};
 use crate::domain::TenantId;
 use crate::ports::{LoginStateStore, StoreError};
 
@@ -14,8 +14,51 @@ fn key(state: &str) -> String {
     format!("LOGIN#{}", crate::domain::secret::sha256_hex(state.as_bytes()))
 }
 
+fn session_key(sid: &str) -> String {
+    format!("SESSION#{}", crate::domain::secret::sha256_hex(sid.as_bytes()))
+}
+
 #[async_trait]
 impl LoginStateStore for DynamoStore {
+    async fn put_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
+        let body = serde_json::to_string(session).map_err(unavailable)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::tenant(&session.tenant)))
+            .item("sk", s(session_key(&session.sid)))
+            .item("body", s(body))
+            .item("expires_at", AttributeValue::N(session.expires_at.timestamp().to_string()))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_session(
+        &self,
+        tenant: &TenantId,
+        sid: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let Some(item) = self.get(keys::tenant(tenant), session_key(sid)).await? else { return Ok(None) };
+        let session: SessionRecord = json_attr(&item, "body")?;
+        // TTL deletion lags: an expired record still present is refused here.
+        Ok((session.expires_at > now && session.sid == sid && session.tenant == *tenant).then_some(session))
+    }
+
+    async fn delete_session(&self, tenant: &TenantId, sid: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::tenant(tenant)))
+            .key("sk", s(session_key(sid)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
     async fn put_login(&self, login: &LoginState) -> Result<(), StoreError> {
         let body = serde_json::to_string(login).map_err(unavailable)?;
         let put = self
