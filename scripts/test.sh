@@ -34,8 +34,13 @@ mkdir -p .local
 # Every log line of the end-to-end run, and every secret value its tests set or were handed, for
 # the secret-leak sweep below.
 export OKTA_BRIDGE_LOG_FILE="$PWD/.local/e2e-logs.jsonl" OKTA_BRIDGE_SECRETS_FILE="$PWD/.local/test-secrets.txt"
-rm -f "$OKTA_BRIDGE_LOG_FILE" "$OKTA_BRIDGE_SECRETS_FILE"
+# Every AWS call each function makes, as IAM sees it, for the least-privilege check below.
+export OKTA_BRIDGE_AWS_CALLS_FILE="$PWD/.local/aws-calls.jsonl"
+rm -f "$OKTA_BRIDGE_LOG_FILE" "$OKTA_BRIDGE_SECRETS_FILE" "$OKTA_BRIDGE_AWS_CALLS_FILE"
 cargo test --workspace --all-features 2>&1 | tee .local/test.log
+
+step "least privilege: every AWS call of the run granted to its function by template.yaml, every grant used"
+cargo run --quiet -p okta-bridge-tests --bin iam-check -- "$OKTA_BRIDGE_AWS_CALLS_FILE" template.yaml
 
 step "secret-leak sweep (every secret the tests set, in every log line of the run)"
 scripts/secret-sweep.sh .local/test-secrets.txt .local/e2e-logs.jsonl .local/test.log

@@ -19,12 +19,13 @@ pub struct Routers {
 }
 
 impl Routers {
-    fn for_function(&self, logical_id: &str) -> Option<&Arc<Router>> {
+    /// The function's router, and its logical id as a label for the AWS calls it makes.
+    fn for_function(&self, logical_id: &str) -> Option<(&'static str, &Arc<Router>)> {
         match logical_id {
-            "AdminApiFunction" => Some(&self.admin),
-            "WebhookReceiverFunction" => Some(&self.webhook),
-            "ScimHandlerFunction" => Some(&self.scim),
-            "OidcCallbackFunction" => Some(&self.oidc),
+            "AdminApiFunction" => Some(("AdminApiFunction", &self.admin)),
+            "WebhookReceiverFunction" => Some(("WebhookReceiverFunction", &self.webhook)),
+            "ScimHandlerFunction" => Some(("ScimHandlerFunction", &self.scim)),
+            "OidcCallbackFunction" => Some(("OidcCallbackFunction", &self.oidc)),
             _ => None,
         }
     }
@@ -84,10 +85,12 @@ impl Dispatcher {
         let target =
             self.function_for(req.method().as_str(), req.uri().path()).and_then(|f| self.routers.for_function(f));
         match target {
-            Some(router) => match Router::clone(router).oneshot(req).await {
-                Ok(r) => r,
-                Err(never) => match never {},
-            },
+            Some((function, router)) => {
+                match shared::adapters::aws_calls::as_function(function, Router::clone(router).oneshot(req)).await {
+                    Ok(r) => r,
+                    Err(never) => match never {},
+                }
+            }
             // What API Gateway answers for a path no route matches.
             None => (StatusCode::NOT_FOUND, Json(serde_json::json!({"message": "Not Found"}))).into_response(),
         }

@@ -54,14 +54,20 @@ impl Target {
     /// Invokes the handler; `Ok(failed message ids)`, or `Err` when the invocation itself failed.
     async fn invoke(&self, event: SqsEvent) -> Result<Vec<String>, String> {
         match self {
-            Self::Worker(state) => user_fetch_worker::handle(LambdaEvent::new(event, Context::default()), state)
-                .await
-                .map(|r| r.batch_item_failures.into_iter().map(|f| f.item_identifier).collect())
-                .map_err(|e| e.to_string()),
+            Self::Worker(state) => shared::adapters::aws_calls::as_function(
+                "UserFetchWorkerFunction",
+                user_fetch_worker::handle(LambdaEvent::new(event, Context::default()), state),
+            )
+            .await
+            .map(|r| r.batch_item_failures.into_iter().map(|f| f.item_identifier).collect())
+            .map_err(|e| e.to_string()),
             Self::Sync(state) => {
-                let out = nightly_sync::handle(
-                    LambdaEvent::new(nightly_sync::Trigger::Queue(event), Context::default()),
-                    state,
+                let out = shared::adapters::aws_calls::as_function(
+                    "NightlySyncFunction",
+                    nightly_sync::handle(
+                        LambdaEvent::new(nightly_sync::Trigger::Queue(event), Context::default()),
+                        state,
+                    ),
                 )
                 .await
                 .map_err(|e| e.to_string())?;

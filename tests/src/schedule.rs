@@ -43,7 +43,12 @@ pub async fn run(state: nightly_sync::State, hour: u32, minute: u32, mut stop: w
             _ = stop.changed() => return,
             _ = tokio::time::sleep(wait) => {
                 let event = serde_json::from_value(scheduled_event(next)).expect("scheduled event parses");
-                match nightly_sync::handle(LambdaEvent::new(event, Context::default()), &state).await {
+                match shared::adapters::aws_calls::as_function(
+                    "NightlySyncFunction",
+                    nightly_sync::handle(LambdaEvent::new(event, Context::default()), &state),
+                )
+                .await
+                {
                     Ok(_) => tracing::info!("nightly sync invocation finished"),
                     Err(e) => tracing::error!(error = %e, "nightly sync invocation failed"),
                 }

@@ -107,7 +107,13 @@ pub async fn handle(event: LambdaEvent<SqsEvent>, state: &State) -> Result<SqsBa
     for record in event.payload.records {
         let state = state.clone();
         let span = tracing::info_span!("job", message_id = record.message_id.as_deref().unwrap_or_default());
-        tasks.spawn(async move { (process(&record, &state).await, record.message_id) }.instrument(span));
+        // Each job is its own task (a panic fails only it); the function's label for the AWS calls
+        // it makes (recorded in tests) goes along.
+        let job = async move { (process(&record, &state).await, record.message_id) }.instrument(span);
+        match shared::adapters::aws_calls::current_function() {
+            Some(f) => tasks.spawn(shared::adapters::aws_calls::as_function(f, job)),
+            None => tasks.spawn(job),
+        };
     }
     let mut response = SqsBatchResponse::default();
     let _flush = Flush(&state.metrics);

@@ -54,11 +54,25 @@ pub struct Adapters {
 
 impl Adapters {
     pub fn new(sdk: &aws_config::SdkConfig, settings: Settings) -> Self {
+        // The test run records every AWS call for the least-privilege check (never in Lambda).
+        let Some(file) = super::aws_calls::recording_file() else {
+            return Self::from_clients(
+                settings,
+                aws_sdk_dynamodb::Client::new(sdk),
+                aws_sdk_sqs::Client::new(sdk),
+                aws_sdk_secretsmanager::Client::new(sdk),
+            );
+        };
+        let record = || super::aws_calls::RecordCalls::new(file.clone());
         Self::from_clients(
             settings,
-            aws_sdk_dynamodb::Client::new(sdk),
-            aws_sdk_sqs::Client::new(sdk),
-            aws_sdk_secretsmanager::Client::new(sdk),
+            aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(record()).build(),
+            ),
+            aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(sdk).interceptor(record()).build()),
+            aws_sdk_secretsmanager::Client::from_conf(
+                aws_sdk_secretsmanager::config::Builder::from(sdk).interceptor(record()).build(),
+            ),
         )
     }
 
@@ -89,7 +103,11 @@ impl Adapters {
         );
         let telemetry = Arc::new(Telemetry::new(store.clone(), metrics.clone(), clock.clone()));
         let oidc = Arc::new(OidcHttp::new(outbound));
-        let configs = Arc::new(crate::app::config_cache::CachedConfigs::new(store.clone(), clock.clone()));
+        let configs = Arc::new(crate::app::config_cache::CachedConfigs::new(
+            store.clone(),
+            clock.clone(),
+            settings.config_cache_ttl,
+        ));
         Self { settings, store, secrets, user_fetch_queue, sqs, clock, random, okta, metrics, telemetry, oidc, configs }
     }
 

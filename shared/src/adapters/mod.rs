@@ -1,6 +1,7 @@
 //! The outside world: AWS services, HTTP helpers, settings, telemetry. Only this layer (and the
 //! functions) may use AWS, HTTP or Lambda crates.
 pub mod aws;
+pub mod aws_calls;
 pub mod dynamodb;
 pub mod emf;
 pub mod http;

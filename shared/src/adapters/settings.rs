@@ -22,6 +22,8 @@ pub struct Settings {
     pub public_api_url: Option<String>,
     pub allow_insecure_okta: bool,
     pub secrets_cache_ttl: Duration,
+    /// How long the edge trusts a tenant config it read (`CONFIG_CACHE_TTL_SECONDS`, default 30).
+    pub config_cache_ttl: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +84,14 @@ impl Settings {
                 Duration::zero()
             }
         };
+        let config_ttl = match get("CONFIG_CACHE_TTL_SECONDS").map(|v| v.parse::<i64>()) {
+            None => crate::app::config_cache::CONFIG_TTL,
+            Some(Ok(s)) if (0..=300).contains(&s) => Duration::seconds(s),
+            Some(_) => {
+                missing.push("CONFIG_CACHE_TTL_SECONDS must be 0-300".into());
+                Duration::zero()
+            }
+        };
         if !missing.is_empty() {
             return Err(SettingsError(missing));
         }
@@ -100,6 +110,7 @@ impl Settings {
             public_api_url,
             allow_insecure_okta: get("ALLOW_INSECURE_OKTA").as_deref() == Some("1"),
             secrets_cache_ttl: ttl,
+            config_cache_ttl: config_ttl,
         })
     }
 

@@ -22,19 +22,23 @@ type Entry = (Option<TenantConfig>, DateTime<Utc>);
 pub struct CachedConfigs {
     inner: Arc<dyn ConfigStore>,
     clock: Arc<dyn Clock>,
+    ttl: Duration,
     entries: Mutex<HashMap<TenantId, Entry>>,
 }
 
 impl CachedConfigs {
-    pub fn new(inner: Arc<dyn ConfigStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { inner, clock, entries: Mutex::new(HashMap::new()) }
+    /// `ttl` zero reads through every time (the least-privilege check runs so, to see each
+    /// function's own reads).
+    pub fn new(inner: Arc<dyn ConfigStore>, clock: Arc<dyn Clock>, ttl: Duration) -> Self {
+        Self { inner, clock, ttl, entries: Mutex::new(HashMap::new()) }
     }
 
     fn remember(&self, tenant: &TenantId, config: Option<TenantConfig>) {
         let now = self.clock.now();
         let Ok(mut entries) = self.entries.lock() else { return };
         if entries.len() >= MAX_ENTRIES {
-            entries.retain(|_, (_, at)| now - *at < CONFIG_TTL);
+            let ttl = self.ttl;
+            entries.retain(|_, (_, at)| now - *at < ttl);
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }
@@ -58,7 +62,7 @@ impl ConfigStore for CachedConfigs {
         let now = self.clock.now();
         if let Ok(entries) = self.entries.lock() {
             if let Some((config, at)) = entries.get(tenant) {
-                if now - *at < CONFIG_TTL {
+                if now - *at < self.ttl {
                     return Ok(config.clone());
                 }
             }
@@ -87,7 +91,7 @@ mod tests {
     #[tokio::test]
     async fn made_up_tenants_cost_one_read_each_and_the_cache_stays_bounded() {
         let f = Fakes::new();
-        let cache = CachedConfigs::new(f.store.clone(), f.clock.clone());
+        let cache = CachedConfigs::new(f.store.clone(), f.clock.clone(), CONFIG_TTL);
         let nobody = TenantId::parse("nobody").unwrap();
         assert!(cache.get_config(&nobody).await.unwrap().is_none());
         f.event_hook_tenant(&nobody, "0oa", crate::domain::tenant::ManagerMode::Individual, 20).await;

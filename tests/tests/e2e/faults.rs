@@ -165,7 +165,7 @@ async fn dynamodb_failures_leave_scim_writes_whole_or_absent() {
 async fn made_up_tenants_cost_no_secret_read() {
     const GET_SECRET: &str = "secretsmanager.GetSecretValue";
     let proxy = proxy().await;
-    let app = TestApp::spawn_through(&proxy).await;
+    let app = TestApp::spawn_through_cached(&proxy).await;
     let requests = |n: usize| {
         (0..n).flat_map(|i| {
             let t = format!("made-up-{i}");

@@ -102,7 +102,16 @@ impl TestApp {
         Self::spawn_with(Some(&proxy.sdk_config().await)).await
     }
 
+    /// As [`Self::spawn_through`], with the in-process caches a Lambda has (tests of caching).
+    pub async fn spawn_through_cached(proxy: &harness::fault_proxy::FaultProxy) -> Self {
+        Self::spawn_configured(Some(&proxy.sdk_config().await), true).await
+    }
+
     async fn spawn_with(functions_sdk: Option<&aws_config::SdkConfig>) -> Self {
+        Self::spawn_configured(functions_sdk, false).await
+    }
+
+    async fn spawn_configured(functions_sdk: Option<&aws_config::SdkConfig>, caches: bool) -> Self {
         init_logs();
         let sdk = sdk().await;
         let admin_token = format!("admin-{}", uuid::Uuid::new_v4().simple());
@@ -115,6 +124,12 @@ impl TestApp {
         }
         let mut env = stack.env.clone();
         env.insert("ALLOW_INSECURE_OKTA".into(), "1".into());
+        if !caches {
+            // The functions share one process here but not in Lambda: without the caches, each one
+            // reads what it needs itself, as the least-privilege check must see it.
+            env.insert("SECRETS_CACHE_TTL_SECONDS".into(), "0".into());
+            env.insert("CONFIG_CACHE_TTL_SECONDS".into(), "0".into());
+        }
         let functions = Functions::wire(functions_sdk.unwrap_or(sdk), &env).expect("functions wire");
         let template = Template::load(&harness::template::default_path()).expect("template");
         let app = Dispatcher::new(&template, functions.routers()).expect("dispatcher").into_router();

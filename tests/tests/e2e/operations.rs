@@ -99,6 +99,14 @@ async fn dlq_redrive_moves_jobs_back_and_the_worker_finishes_them() {
     assert_eq!(r.json()["moved"], 1);
     assert_eq!(w.app.depth_of(&dlq).await, 0, "the DLQ is empty");
     assert_eq!(w.app.admin("POST", "/admin/dlq/redrive?queue=sync", None).await.json()["moved"], 0);
+    // A stuck sync continuation goes back to the sync queue too (and is dropped there: its run
+    // does not exist).
+    let sync_dlq = w.app.stack.env("SYNC_DLQ_URL").to_owned();
+    let stale = json!({"tenant": w.tenant, "run_id": "run_gone", "version": 3}).to_string();
+    w.app.functions.adapters.sqs.send_message().queue_url(&sync_dlq).message_body(stale).send().await.unwrap();
+    assert_eq!(w.app.admin("POST", "/admin/dlq/redrive?queue=sync", None).await.json()["moved"], 1);
+    assert_eq!(w.app.depth_of(&sync_dlq).await, 0);
+    w.app.drain_sync().await;
     let r = w.app.admin("POST", "/admin/dlq/redrive?queue=nope", None).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = w.app.admin("POST", "/admin/dlq/redrive?max=0", None).await;
