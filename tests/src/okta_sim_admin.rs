@@ -91,7 +91,18 @@ async fn remove(State(sim): State<OktaSim>, Path(id): Path<String>) -> Response 
     Json(json!({"id": id, "hooks": after_change(&sim).await})).into_response()
 }
 
-async fn lifecycle(State(sim): State<OktaSim>, Path((id, action)): Path<(String, String)>) -> Response {
+#[derive(Deserialize)]
+struct LifecycleQuery {
+    /// `true`: the change's event hooks are lost (a hook that was off, or deliveries Okta gave up
+    /// on), so only a sync can learn of it.
+    silent: Option<bool>,
+}
+
+async fn lifecycle(
+    State(sim): State<OktaSim>,
+    Path((id, action)): Path<(String, String)>,
+    Query(q): Query<LifecycleQuery>,
+) -> Response {
     let ok =
         match action.as_str() {
             "deactivate" => sim.deactivate(&id),
@@ -107,6 +118,10 @@ async fn lifecycle(State(sim): State<OktaSim>, Path((id, action)): Path<(String,
         };
     if !ok {
         return StatusCode::NOT_FOUND.into_response();
+    }
+    if q.silent.unwrap_or(false) {
+        sim.discard_events();
+        return Json(json!({"id": id, "hooks": "discarded"})).into_response();
     }
     Json(json!({"id": id, "hooks": after_change(&sim).await})).into_response()
 }

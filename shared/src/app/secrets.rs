@@ -123,7 +123,15 @@ pub struct SecretService {
     ttl: Duration,
     overlap: Duration,
     cache: Mutex<HashMap<String, Cached>>,
+    /// When each name was last read again because a presented value missed (see
+    /// [`SecretService::read_again_on_miss`]).
+    refreshed: Mutex<HashMap<String, DateTime<Utc>>>,
 }
+
+/// A presented credential that does not match the cached document makes one fresh read of it at
+/// most this often per name: a value rotated or issued by another Lambda works here at once,
+/// while a flood of wrong guesses costs one read per name per window.
+pub const MISS_REFRESH: Duration = Duration::seconds(10);
 
 impl SecretService {
     pub fn new(
@@ -141,6 +149,7 @@ impl SecretService {
             ttl,
             overlap: crate::domain::rotation::DEFAULT_OVERLAP,
             cache: Mutex::new(HashMap::new()),
+            refreshed: Mutex::new(HashMap::new()),
         }
     }
 
@@ -171,6 +180,23 @@ impl SecretService {
             }
         }
         cache.insert(name.to_owned(), Cached { value, fetched_at: now });
+    }
+
+    /// After a presented value missed the cached document: reads it again, unless that was done
+    /// for this name within [`MISS_REFRESH`] (then `None`: nothing new to look at).
+    async fn read_again_on_miss(&self, name: &str) -> Result<Option<Option<Secret>>, SecretError> {
+        let now = self.clock.now();
+        {
+            let mut refreshed = self.refreshed.lock().expect("refresh lock");
+            if refreshed.get(name).is_some_and(|at| now - *at < MISS_REFRESH) {
+                return Ok(None);
+            }
+            if refreshed.len() >= MAX_CACHED {
+                refreshed.clear();
+            }
+            refreshed.insert(name.to_owned(), now);
+        }
+        Ok(Some(self.read_fresh(name).await?))
     }
 
     /// Reads bypassing the cache: for read-modify-write of a document.
@@ -237,16 +263,28 @@ impl SecretService {
         presented: &str,
     ) -> Result<Option<bool>, SecretError> {
         let now = self.clock.now();
-        Ok(self
-            .rotating(&self.names.tenant(tenant, TenantSecret::EventHookSecret))
-            .await?
-            .map(|r| r.verify(presented, now)))
+        let name = self.names.tenant(tenant, TenantSecret::EventHookSecret);
+        let cached = self.rotating(&name).await?.map(|r| r.verify(presented, now));
+        if cached == Some(true) {
+            return Ok(cached);
+        }
+        // Rotated by the admin function a moment ago? Look once more before refusing.
+        match self.read_again_on_miss(&name).await? {
+            Some(fresh) => Ok(fresh.map(|s| RotatingSecret::decode(&s).verify(presented, now))),
+            None => Ok(cached),
+        }
     }
 
     /// Is this the deployment's admin token (current, or previous within the overlap)?
     pub async fn verify_admin_token(&self, presented: &str) -> Result<bool, SecretError> {
         let now = self.clock.now();
-        Ok(self.rotating(&self.names.admin_token).await?.is_some_and(|r| r.verify(presented, now)))
+        let name = self.names.admin_token.clone();
+        if self.rotating(&name).await?.is_some_and(|r| r.verify(presented, now)) {
+            return Ok(true);
+        }
+        Ok(
+            matches!(self.read_again_on_miss(&name).await?, Some(Some(s)) if RotatingSecret::decode(&s).verify(presented, now)),
+        )
     }
 
     /// The session signing keys accepted now (current first).
@@ -415,7 +453,19 @@ impl SecretService {
     /// The id of the active SCIM token presented, if any.
     pub async fn verify_scim_token(&self, tenant: &TenantId, presented: &str) -> Result<Option<String>, SecretError> {
         let now = self.clock.now();
-        Ok(self.scim_tokens(tenant, false).await?.verify(presented, now).map(str::to_owned))
+        if let Some(id) = self.scim_tokens(tenant, false).await?.verify(presented, now) {
+            return Ok(Some(id.to_owned()));
+        }
+        // Issued by the admin function a moment ago (a new customer's "Test connector")? Look once
+        // more before refusing.
+        let name = self.names.tenant(tenant, TenantSecret::ScimTokens);
+        Ok(match self.read_again_on_miss(&name).await? {
+            Some(Some(s)) => ScimTokenSet::decode(&s)
+                .map_err(|_| SecretError::Corrupt(name))?
+                .verify(presented, now)
+                .map(str::to_owned),
+            _ => None,
+        })
     }
 
     /// What is set, and when; never values.
@@ -490,6 +540,28 @@ mod tests {
         clock.advance(Duration::hours(25));
         assert_eq!(svc.verify_event_hook_secret(&acme(), first.expose()).await.unwrap(), Some(false));
         assert_eq!(svc.verify_event_hook_secret(&acme(), second.expose()).await.unwrap(), Some(true));
+    }
+
+    #[tokio::test]
+    async fn a_value_changed_by_another_process_works_at_once_and_guesses_cost_one_read_per_window() {
+        let store = Arc::new(MemorySecrets::default());
+        let clock = Arc::new(FakeClock::default());
+        let receiver = service(store.clone(), clock.clone());
+        let admin = service(store.clone(), clock.clone());
+        let first = admin.rotate_event_hook_secret(&acme()).await.unwrap();
+        assert_eq!(receiver.verify_event_hook_secret(&acme(), first.expose()).await.unwrap(), Some(true));
+        // The admin function rotates; the receiver's cache still holds the old document.
+        let second = admin.rotate_event_hook_secret(&acme()).await.unwrap();
+        assert_eq!(receiver.verify_event_hook_secret(&acme(), second.expose()).await.unwrap(), Some(true));
+        // A token issued elsewhere works at once too.
+        let (_, token) = admin.issue_scim_token(&acme()).await.unwrap();
+        assert!(receiver.verify_scim_token(&acme(), token.expose()).await.unwrap().is_some());
+        // Wrong guesses: one fresh read per name per window, then none.
+        let before = store.reads();
+        for _ in 0..20 {
+            assert_eq!(receiver.verify_event_hook_secret(&acme(), "guess").await.unwrap(), Some(false));
+        }
+        assert!(store.reads() - before <= 1, "{} reads for 20 guesses", store.reads() - before);
     }
 
     #[tokio::test]

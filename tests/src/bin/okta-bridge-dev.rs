@@ -261,7 +261,7 @@ fn banner(
  Demo Okta org {okta}  (the project's Okta simulator, {people} people)
    users       curl {okta}/sim/users
    change one  curl -X PATCH -H 'Content-Type: application/json' -d '{{"title": "Principal Engineer"}}' {okta}/sim/users/<id>
-   lifecycle   curl -X POST {okta}/sim/users/<id>/deactivate   (reactivate, suspend, unsuspend, assign, unassign)
+   lifecycle   curl -X POST {okta}/sim/users/<id>/deactivate   (reactivate, suspend, unsuspend, assign, unassign; ?silent=true loses its hooks)
    a joiner    curl -X POST -H 'Content-Type: application/json' -d '{{"firstName": "Jo", "lastName": "Iner", "email": "jo@demo.example"}}' "{okta}/sim/users?id=00u00000000000000001"
                (an id that sorts before everyone a running sync has listed; DEMO_EXTRA_USERS=3000 make dev for a bigger org)
    then see    curl -H "Authorization: Bearer {admin_token}" "{base}/admin/tenants/{t}/users?okta_id=<id>"
