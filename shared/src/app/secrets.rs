@@ -128,6 +128,9 @@ pub struct SecretService {
     refreshed: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
+/// How long a revoked credential may still be accepted by a warm Lambda (SPEC §4: 60 s).
+pub const REVOCATION_WINDOW: Duration = Duration::seconds(60);
+
 /// A presented credential that does not match the cached document makes one fresh read of it at
 /// most this often per name: a value rotated or issued by another Lambda works here at once,
 /// while a flood of wrong guesses costs one read per name per window.
@@ -158,9 +161,20 @@ impl SecretService {
     }
 
     async fn read(&self, name: &str) -> Result<Option<Secret>, SecretError> {
+        self.read_within(name, self.ttl).await
+    }
+
+    /// A credential that can be revoked (a SCIM token, the event-hook secret's previous value, the
+    /// admin token's): cached at most [`REVOCATION_WINDOW`], so a revocation holds everywhere
+    /// within it (SPEC §4).
+    async fn read_credential(&self, name: &str) -> Result<Option<Secret>, SecretError> {
+        self.read_within(name, self.ttl.min(REVOCATION_WINDOW)).await
+    }
+
+    async fn read_within(&self, name: &str, max_age: Duration) -> Result<Option<Secret>, SecretError> {
         let now = self.clock.now();
         if let Some(hit) = self.cache.lock().expect("cache lock").get(name) {
-            if now - hit.fetched_at < self.ttl {
+            if now - hit.fetched_at < max_age {
                 return Ok(hit.value.clone());
             }
         }
@@ -264,7 +278,7 @@ impl SecretService {
     ) -> Result<Option<bool>, SecretError> {
         let now = self.clock.now();
         let name = self.names.tenant(tenant, TenantSecret::EventHookSecret);
-        let cached = self.rotating(&name).await?.map(|r| r.verify(presented, now));
+        let cached = self.read_credential(&name).await?.map(|s| RotatingSecret::decode(&s).verify(presented, now));
         if cached == Some(true) {
             return Ok(cached);
         }
@@ -279,7 +293,7 @@ impl SecretService {
     pub async fn verify_admin_token(&self, presented: &str) -> Result<bool, SecretError> {
         let now = self.clock.now();
         let name = self.names.admin_token.clone();
-        if self.rotating(&name).await?.is_some_and(|r| r.verify(presented, now)) {
+        if self.read_credential(&name).await?.is_some_and(|s| RotatingSecret::decode(&s).verify(presented, now)) {
             return Ok(true);
         }
         Ok(
@@ -453,12 +467,16 @@ impl SecretService {
     /// The id of the active SCIM token presented, if any.
     pub async fn verify_scim_token(&self, tenant: &TenantId, presented: &str) -> Result<Option<String>, SecretError> {
         let now = self.clock.now();
-        if let Some(id) = self.scim_tokens(tenant, false).await?.verify(presented, now) {
+        let name = self.names.tenant(tenant, TenantSecret::ScimTokens);
+        let set = match self.read_credential(&name).await? {
+            None => ScimTokenSet::default(),
+            Some(s) => ScimTokenSet::decode(&s).map_err(|_| SecretError::Corrupt(name.clone()))?,
+        };
+        if let Some(id) = set.verify(presented, now) {
             return Ok(Some(id.to_owned()));
         }
         // Issued by the admin function a moment ago (a new customer's "Test connector")? Look once
         // more before refusing.
-        let name = self.names.tenant(tenant, TenantSecret::ScimTokens);
         Ok(match self.read_again_on_miss(&name).await? {
             Some(Some(s)) => ScimTokenSet::decode(&s)
                 .map_err(|_| SecretError::Corrupt(name))?
@@ -562,6 +580,19 @@ mod tests {
             assert_eq!(receiver.verify_event_hook_secret(&acme(), "guess").await.unwrap(), Some(false));
         }
         assert!(store.reads() - before <= 1, "{} reads for 20 guesses", store.reads() - before);
+    }
+
+    #[tokio::test]
+    async fn a_revocation_elsewhere_holds_within_a_minute() {
+        let store = Arc::new(MemorySecrets::default());
+        let clock = Arc::new(FakeClock::default());
+        let scim = service(store.clone(), clock.clone());
+        let admin = service(store.clone(), clock.clone());
+        let (id, token) = admin.issue_scim_token(&acme()).await.unwrap();
+        assert!(scim.verify_scim_token(&acme(), token.expose()).await.unwrap().is_some(), "now cached");
+        admin.revoke_scim_token(&acme(), &id).await.unwrap();
+        clock.advance(REVOCATION_WINDOW + Duration::seconds(1));
+        assert_eq!(scim.verify_scim_token(&acme(), token.expose()).await.unwrap(), None, "revoked everywhere");
     }
 
     #[tokio::test]
