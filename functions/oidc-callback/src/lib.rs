@@ -139,6 +139,11 @@ impl IntoResponse for PageError {
                                                           linked to your learning platform account. Ask your \
                                                           administrator."
                                 .into(),
+                            Refusal::LinkedToAnotherOrg => "Your learning platform account was linked through another \
+                                                            Okta organisation. It can sign in once this organisation's \
+                                                            provisioning (the next sync, or SCIM) confirms it. Ask your \
+                                                            administrator."
+                                .into(),
                         },
                     ),
                     SsoError::Unavailable(_) => (

@@ -141,6 +141,8 @@ struct Target<'a> {
     approvers: Option<&'a [Email]>,
     /// `Some` keeps the SCIM client's attributes as written.
     scim_attributes: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    /// The Okta org an `okta_id` set here belongs to (the tenant's `okta_domain`).
+    okta_org: Option<String>,
 }
 
 impl<'a> Target<'a> {
@@ -155,6 +157,7 @@ impl<'a> Target<'a> {
             reason: None,
             approvers: None,
             scim_attributes: None,
+            okta_org: None,
         }
     }
 
@@ -174,6 +177,7 @@ impl<'a> Target<'a> {
             reason,
             approvers: Some(&desired.approvers),
             scim_attributes: Some(&desired.attributes),
+            okta_org: None,
         }
     }
 
@@ -183,6 +187,9 @@ impl<'a> Target<'a> {
         self.mapped.apply_to(user);
         if let Some(okta) = &self.okta_id {
             user.okta_id = Some(okta.clone());
+            if self.okta_org.is_some() {
+                user.okta_org = self.okta_org.clone();
+            }
         }
         if let Some(at) = self.okta_last_updated {
             user.okta_last_updated = Some(at);
@@ -320,7 +327,8 @@ impl Provisioner {
                     let fields: Vec<&str> = mapped.warnings.iter().map(|w| w.field.as_str()).collect();
                     tracing::warn!(?fields, "Okta profile fields skipped");
                 }
-                let target = Target::from_okta(okta_id, okta, &mapped);
+                let target =
+                    Target { okta_org: Some(config.okta_domain.clone()), ..Target::from_okta(okta_id, okta, &mapped) };
                 let written = match existing {
                     None => self.create(config, &target, actor, mode).await,
                     Some(before) => self.update(config, &target, before, actor, mode).await,
@@ -382,7 +390,7 @@ impl Provisioner {
                 _ => None,
             },
         };
-        let target = Target::from_scim(desired, okta_id);
+        let target = Target { okta_org: Some(config.okta_domain.clone()), ..Target::from_scim(desired, okta_id) };
         let written = match existing {
             None => self.create(config, &target, Actor::Scim, Mode::Apply).await?,
             Some(before) => self.update(config, &target, before, Actor::Scim, Mode::Apply).await?,

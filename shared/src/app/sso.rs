@@ -314,9 +314,9 @@ impl SsoService {
                 (None, Some(Ok(email))) => self.users.find_by_email(tenant, &email).await?,
                 _ => None,
             };
-            match link(by_okta, by_email, who, config.jit_provisioning) {
+            match link(by_okta, by_email, who, config.jit_provisioning, &config.okta_domain) {
                 Link::Existing(user) => return Ok(user),
-                Link::ByEmail(user) => match self.store_okta_id(tenant, &user, who).await {
+                Link::ByEmail(user) => match self.store_okta_id(config, &user, who).await {
                     Ok(user) => {
                         // Hooks or a sync may have named them as a manager by Okta id already.
                         match self.provisioner.resolve_references(config, &user, Actor::Sso).await {
@@ -343,10 +343,12 @@ impl SsoService {
     }
 
     /// Links a user found by verified email to the Okta account that signed in.
-    async fn store_okta_id(&self, tenant: &TenantId, before: &User, who: &SignedIn) -> Result<User, StoreError> {
+    async fn store_okta_id(&self, config: &TenantConfig, before: &User, who: &SignedIn) -> Result<User, StoreError> {
+        let tenant = &config.tenant;
         let now = self.clock.now();
         let mut after = before.clone();
         after.okta_id = Some(who.okta_id.clone());
+        after.okta_org = Some(config.okta_domain.clone());
         after.updated_at = now;
         let change = NewChange::user(now, Actor::Sso, Action::Updated, before.id.as_str(), before, &after);
         let stored = self.writer.update_user(tenant, before, &after, &[change]).await?;

@@ -145,6 +145,10 @@ pub enum Refusal {
     EmailLinkedElsewhere,
     /// The email matches a user, but Okta has not verified it.
     EmailNotVerified,
+    /// The user's Okta id was linked through another Okta org (the tenant's Okta domain changed):
+    /// not trusted until the new org's provisioning (a sync or SCIM write, which read Okta with that
+    /// org's own API token) confirms the user.
+    LinkedToAnotherOrg,
 }
 
 /// The linking decision (SPEC §10).
@@ -159,8 +163,10 @@ pub enum Link {
     Refuse(Refusal),
 }
 
-pub fn link(by_okta: Option<User>, by_email: Option<User>, who: &SignedIn, jit: bool) -> Link {
+/// `org` is the tenant's Okta domain now: a link made through another org is not trusted.
+pub fn link(by_okta: Option<User>, by_email: Option<User>, who: &SignedIn, jit: bool, org: &str) -> Link {
     let decided = match (by_okta, by_email) {
+        (Some(u), _) if u.okta_org.as_deref().is_some_and(|o| o != org) => Link::Refuse(Refusal::LinkedToAnotherOrg),
         (Some(u), _) => Link::Existing(u),
         (None, Some(u)) => match &u.okta_id {
             Some(other) if *other != who.okta_id => Link::Refuse(Refusal::EmailLinkedElsewhere),
@@ -182,6 +188,8 @@ pub fn link(by_okta: Option<User>, by_email: Option<User>, who: &SignedIn, jit: 
 mod tests {
     use super::*;
     use crate::domain::Email;
+
+    const ORG: &str = "https://acme.okta.com";
 
     #[test]
     fn only_same_origin_paths_are_returned_to() {
@@ -271,16 +279,22 @@ mod tests {
     #[test]
     fn linking_by_okta_id_then_verified_email_only() {
         let linked = user(Some("00uann"), UserStatus::Active);
-        assert!(matches!(link(Some(linked.clone()), None, &who(false), false), Link::Existing(_)));
+        assert!(matches!(link(Some(linked.clone()), None, &who(false), false, ORG), Link::Existing(_)));
         let unlinked = user(None, UserStatus::Active);
-        assert!(matches!(link(None, Some(unlinked.clone()), &who(true), false), Link::ByEmail(_)));
-        assert_eq!(link(None, Some(unlinked), &who(false), false), Link::Refuse(Refusal::EmailNotVerified));
+        assert!(matches!(link(None, Some(unlinked.clone()), &who(true), false, ORG), Link::ByEmail(_)));
+        assert_eq!(link(None, Some(unlinked), &who(false), false, ORG), Link::Refuse(Refusal::EmailNotVerified));
         let elsewhere = user(Some("00uother"), UserStatus::Active);
-        assert_eq!(link(None, Some(elsewhere), &who(true), true), Link::Refuse(Refusal::EmailLinkedElsewhere));
-        assert_eq!(link(None, None, &who(true), false), Link::Refuse(Refusal::UnknownUser));
-        assert_eq!(link(None, None, &who(true), true), Link::Provision);
-        assert_eq!(link(None, None, &who(false), true), Link::Refuse(Refusal::UnknownUser));
+        assert_eq!(link(None, Some(elsewhere), &who(true), true, ORG), Link::Refuse(Refusal::EmailLinkedElsewhere));
+        assert_eq!(link(None, None, &who(true), false, ORG), Link::Refuse(Refusal::UnknownUser));
+        assert_eq!(link(None, None, &who(true), true, ORG), Link::Provision);
+        assert_eq!(link(None, None, &who(false), true, ORG), Link::Refuse(Refusal::UnknownUser));
         let gone = user(Some("00uann"), UserStatus::Deactivated);
-        assert_eq!(link(Some(gone), None, &who(true), true), Link::Refuse(Refusal::Deactivated));
+        assert_eq!(link(Some(gone), None, &who(true), true, ORG), Link::Refuse(Refusal::Deactivated));
+        // A link made through another Okta org is not trusted after the tenant's domain changed.
+        let mut moved = linked.clone();
+        moved.okta_org = Some("https://old.okta.com".into());
+        assert_eq!(link(Some(moved.clone()), None, &who(true), true, ORG), Link::Refuse(Refusal::LinkedToAnotherOrg));
+        moved.okta_org = Some(ORG.into());
+        assert!(matches!(link(Some(moved), None, &who(true), true, ORG), Link::Existing(_)));
     }
 }

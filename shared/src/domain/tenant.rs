@@ -166,6 +166,19 @@ impl TenantConfigInput {
         let issuer = match self.issuer.as_deref() {
             None => None,
             Some(raw) => match okta_url(raw, rules, true) {
+                // A custom authorization server lives on the org's own origin
+                // (`{okta_domain}/oauth2/{id}`): an issuer elsewhere could sign in as anyone linked.
+                Ok(url)
+                    if !okta_domain.is_empty()
+                        && !url.starts_with(&format!("{okta_domain}/"))
+                        && url != okta_domain =>
+                {
+                    problem(
+                        "issuer",
+                        "must be on the Okta domain: a custom authorization server, {okta_domain}/oauth2/{id}",
+                    );
+                    None
+                }
                 Ok(url) => Some(url),
                 Err(msg) => {
                     problem("issuer", msg);

@@ -92,6 +92,11 @@ pub struct User {
     /// and any other extension): at most [`MAX_SCIM_ATTRIBUTES_BYTES`] serialised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scim_attributes: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The Okta org (the tenant's `okta_domain` when the link was made) that `okta_id` belongs
+    /// to: sign-in trusts the link only from that org, so changing a tenant's Okta domain does not
+    /// carry old links over silently (older records without it are trusted as they were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub okta_org: Option<String>,
     /// Optimistic-concurrency version: every write is conditional on it (SPEC §3).
     pub version: u64,
 }
@@ -154,6 +159,7 @@ impl User {
             external_id: None,
             approvers: Vec::new(),
             scim_attributes: None,
+            okta_org: None,
             version: 0,
         }
     }

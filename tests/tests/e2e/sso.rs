@@ -589,3 +589,45 @@ async fn a_rotated_signing_key_is_fetched_once_and_sign_in_goes_on() {
     assert_eq!(r.status, StatusCode::FOUND, "the keys are read again once: {}", r.body);
     assert_eq!(s.session_of(&r).await.okta_id.as_str(), "00uexisting0001");
 }
+
+/// Issue 14 §3: identities are linked as (Okta org, `sub`). Pointing a tenant at another Okta org
+/// (an IdP someone else runs) does not let that org sign in as the users linked before; an issuer
+/// off the Okta domain is refused outright.
+#[tokio::test]
+async fn a_new_okta_org_cannot_sign_in_as_users_linked_through_the_old_one() {
+    let s = Sso::new(false, 600).await;
+    // Bob is linked through this org at his first sign-in.
+    assert_eq!(s.sign_in("00ulinkme00001").await.status, StatusCode::FOUND);
+    let tenant = TenantId::parse("acme").unwrap();
+    let store = &s.app.functions.adapters.store;
+    let bob = shared::ports::UserReader::find_by_okta_id(
+        store.as_ref(),
+        &tenant,
+        &OktaUserId::parse("00ulinkme00001").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(bob.okta_org.as_deref(), Some(s.op.issuer.as_str()));
+    // An issuer on another host than the Okta domain: refused when written.
+    let off = json!({"okta_domain": s.op.issuer, "issuer": "https://evil.example/oauth2/default", "client_id": "bridge",
+        "sso_enabled": true, "provisioning": "none"});
+    let r = s.app.admin("PUT", "/admin/tenants/acme", Some(off)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    // The tenant now points at another org, which claims the same `sub`.
+    let other = OpenIdProvider::start(
+        json!([{"client_id": "bridge", "client_secret": CLIENT_SECRET, "redirect_uris": [format!("{APP}t/acme/okta/auth_callback")]}]),
+        accounts(),
+        600,
+    )
+    .await
+    .expect("a second provider starts");
+    let moved =
+        json!({"okta_domain": other.issuer, "client_id": "bridge", "sso_enabled": true, "provisioning": "none"});
+    assert_eq!(s.app.admin("PUT", "/admin/tenants/acme", Some(moved)).await.status, StatusCode::OK);
+    let auth = s.start("/").await;
+    assert!(auth.starts_with(&other.issuer), "{auth}");
+    let callback = s.browser.sign_in(&auth, "00ulinkme00001", APP).await;
+    let callback = callback.trim_start_matches(APP.trim_end_matches('/')).to_owned();
+    assert_page(&s.get(&callback, None).await, StatusCode::FORBIDDEN, "another Okta organisation");
+}
