@@ -108,3 +108,18 @@ async fn the_team_manager_follows_the_first_user_and_overrides_are_honoured() {
     assert_eq!(sam.manager_id, None, "{sam:?}");
     assert!(sam.warnings.iter().any(|w| w.message.contains("cycle")), "{:?}", sam.warnings);
 }
+
+/// A link made through another Okta org is re-confirmed by this org's own provisioning: a hook
+/// job (read with this org's API token) stamps the user's Okta org, so sign-in trusts it again.
+#[tokio::test]
+async fn this_orgs_provisioning_confirms_a_link_made_through_another_org() {
+    use shared::ports::UserWriter;
+    let o = Org::new().await;
+    let ann = o.join("00uann00000000000001", profile("Ann", json!({}))).await;
+    assert_eq!(ann.okta_org.as_deref(), Some("https://teams.okta.com"));
+    let mut moved = ann.clone();
+    moved.okta_org = Some("https://old.okta.com".into());
+    o.f.store.update_user(&o.tenant, &ann, &moved, &[]).await.unwrap();
+    let again = o.hook("00uann00000000000001").await;
+    assert_eq!(again.okta_org.as_deref(), Some("https://teams.okta.com"));
+}

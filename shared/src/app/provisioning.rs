@@ -383,8 +383,9 @@ impl Provisioner {
     ) -> Result<(Outcome, User), ProvisionError> {
         let okta_id = desired.external_id.as_deref().and_then(OktaUserId::parse_okta_shaped);
         let okta_id = match &existing {
-            // Keep an Okta link made by SSO or hooks; link one only if the id is free.
-            Some(u) if u.okta_id.is_some() => None,
+            // Keep an Okta link made by SSO or hooks (the same id again confirms it for this org);
+            // link one only if the id is free.
+            Some(u) if u.okta_id.is_some() => okta_id.filter(|id| u.okta_id.as_ref() == Some(id)),
             _ => match okta_id {
                 Some(id) if self.users.find_by_okta_id(&config.tenant, &id).await?.is_none() => Some(id),
                 _ => None,
