@@ -159,7 +159,8 @@ impl OpenIdProvider {
             .kill_on_drop(true)
             .spawn()?;
         let mut lines = BufReader::new(node.stdout.take().expect("stdout")).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(20), async {
+        // Generous: on a 2-core machine running the whole suite, node can take a while to start.
+        let ready = tokio::time::timeout(Duration::from_secs(90), async {
             while let Ok(Some(line)) = lines.next_line().await {
                 if line.starts_with("ready") {
                     return true;

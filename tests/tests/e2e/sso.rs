@@ -282,12 +282,13 @@ async fn a_forged_host_changes_no_url_the_product_hands_out() {
 #[tokio::test]
 async fn discovered_endpoints_must_be_on_the_issuers_host() {
     use harness::oidc_op::Tamper;
+    // One provider: a refused discovery is not cached, so each tampered document is read afresh.
+    let s = Sso::new(false, 600).await;
     for (field, url) in [
         ("jwks_uri", "http://127.0.0.2:9/keys".to_owned()),
         ("token_endpoint", "https://169.254.169.254/latest/meta-data".to_owned()),
         ("userinfo_endpoint", "https://evil.example/userinfo".to_owned()),
     ] {
-        let s = Sso::new(false, 600).await;
         s.op.tamper(Tamper::DiscoveryEndpoint(field, url));
         let r = s.get("/t/acme/okta/login?return_to=/", None).await;
         assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{field}: {}", r.body);
