@@ -660,3 +660,29 @@ async fn two_writers_creating_one_joiner_at_once_both_succeed() {
     let stored = f.store.find_by_okta_id(&m.tenant, &job.okta_user_id).await.unwrap().unwrap();
     assert_eq!(stored.status, UserStatus::Active);
 }
+
+/// An approval whose continuation cannot be queued leaves the run on hold (approvable again) and
+/// the tenant free, instead of "running" with nothing to run it.
+#[tokio::test]
+async fn an_approval_that_cannot_be_queued_stays_on_hold() {
+    let mut m = Model::new(13).await;
+    while !m.hooks.is_empty() {
+        m.deliver_hook().await;
+    }
+    for id in m.assigned_ids().into_iter().take(6) {
+        m.okta.unassign(&id);
+        m.throughout.remove(&id);
+    }
+    m.f.clock.advance(Duration::seconds(5));
+    let (held, _) = m.sync.start(&m.tenant, RunTrigger::Admin, false).await.unwrap();
+    m.drain_runs().await;
+    m.f.queue.fail_next();
+    assert!(m.sync.approve(&m.tenant, &held.id).await.is_err());
+    let run = m.f.store.get_run(&m.tenant, &held.id).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::NeedsApproval);
+    assert_eq!(m.f.store.lease_holder(&m.tenant, m.f.clock.now()), None);
+    m.sync.approve(&m.tenant, &held.id).await.unwrap();
+    m.drain_runs().await;
+    let run = m.f.store.get_run(&m.tenant, &held.id).await.unwrap().unwrap();
+    assert_eq!((run.status, run.counts.applied), (RunStatus::Completed, 6));
+}

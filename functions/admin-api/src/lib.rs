@@ -38,8 +38,9 @@ pub struct State {
 impl State {
     pub fn from_adapters(a: &Adapters) -> Self {
         let admin = AdminService::new(
-            // Through the process's config cache, so this process's edge sees a change at once.
-            a.configs.clone(),
+            // Straight to the store: an operator reads what was just written (the edges' short
+            // config cache is for unauthenticated first touches, not for the admin).
+            a.store.clone(),
             a.store.clone(),
             a.secrets.clone(),
             a.clock.clone(),

@@ -783,7 +783,15 @@ impl SyncService {
                 return Err(e.into());
             }
         };
-        self.send(&saved, Duration::ZERO).await?;
+        if let Err(e) = self.send(&saved, Duration::ZERO).await {
+            // Nothing would apply it: put the run back on hold (approvable again) and free the tenant.
+            let mut held = saved;
+            held.status = RunStatus::NeedsApproval;
+            held.approved_at = None;
+            let _ = self.runs.save_run(&held).await;
+            let _ = self.runs.release_lease(tenant, id).await;
+            return Err(e);
+        }
         tracing::info!(run = %id, candidates = saved.pending_deactivations, "held run approved");
         Ok(saved)
     }

@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use crate::ports::job_queue::QueueError;
 use crate::ports::JobQueue;
 
-/// Jobs in a vector; `fail_next` makes the next enqueue fail, to test callers' error paths.
+/// Jobs in a vector; `fail_next` makes the next enqueue (delayed or not) fail, to test callers'
+/// error paths.
 #[derive(Default)]
 pub struct MemoryQueue {
     jobs: Mutex<Vec<String>>,
@@ -52,6 +53,9 @@ impl JobQueue for MemoryQueue {
     }
 
     async fn enqueue_delayed(&self, body: &str, delay: std::time::Duration) -> Result<(), QueueError> {
+        if std::mem::take(&mut *self.fail_next.lock().expect("lock")) {
+            return Err(QueueError::Unavailable("injected queue failure".into()));
+        }
         self.delays.lock().expect("lock").push((format!("delayed:{body}"), delay));
         self.jobs.lock().expect("lock").push(body.to_owned());
         Ok(())

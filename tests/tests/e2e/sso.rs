@@ -26,6 +26,17 @@ struct Sso {
     jar: std::sync::Mutex<Vec<String>>,
 }
 
+/// A second identity provider with our client and the same people (another org, another issuer).
+async fn another_provider() -> OpenIdProvider {
+    OpenIdProvider::start(
+        json!([{"client_id": "bridge", "client_secret": CLIENT_SECRET, "redirect_uris": [format!("{APP}t/acme/okta/auth_callback")]}]),
+        accounts(),
+        600,
+    )
+    .await
+    .expect("a second provider starts")
+}
+
 fn accounts() -> Value {
     json!({
         "00uexisting0001": {"email": "ann@acme.example", "email_verified": true, "given_name": "Ann", "family_name": "Lee"},
@@ -499,13 +510,7 @@ async fn an_expired_id_token_is_refused() {
 async fn the_wrong_issuer_is_refused() {
     let s = Sso::new(false, 600).await;
     // A genuine ID token, our client and our nonce, but from another issuer.
-    let elsewhere = OpenIdProvider::start(
-        json!([{"client_id": "bridge", "client_secret": CLIENT_SECRET, "redirect_uris": [format!("{APP}t/acme/okta/auth_callback")]}]),
-        accounts(),
-        600,
-    )
-    .await
-    .expect("a second provider starts");
+    let elsewhere = another_provider().await;
     let auth = s.start("/").await;
     let nonce = query_param(&auth, "nonce");
     let foreign = s
@@ -616,13 +621,7 @@ async fn a_new_okta_org_cannot_sign_in_as_users_linked_through_the_old_one() {
     let r = s.app.admin("PUT", "/admin/tenants/acme", Some(off)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     // The tenant now points at another org, which claims the same `sub`.
-    let other = OpenIdProvider::start(
-        json!([{"client_id": "bridge", "client_secret": CLIENT_SECRET, "redirect_uris": [format!("{APP}t/acme/okta/auth_callback")]}]),
-        accounts(),
-        600,
-    )
-    .await
-    .expect("a second provider starts");
+    let other = another_provider().await;
     let moved =
         json!({"okta_domain": other.issuer, "client_id": "bridge", "sso_enabled": true, "provisioning": "none"});
     assert_eq!(s.app.admin("PUT", "/admin/tenants/acme", Some(moved)).await.status, StatusCode::OK);
