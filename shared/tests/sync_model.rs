@@ -686,3 +686,18 @@ async fn an_approval_that_cannot_be_queued_stays_on_hold() {
     let run = m.f.store.get_run(&m.tenant, &held.id).await.unwrap().unwrap();
     assert_eq!((run.status, run.counts.applied), (RunStatus::Completed, 6));
 }
+
+/// A start while another run holds the lease but has not stored its record yet answers "starting"
+/// (409 run_starting) instead of going on without the lease.
+#[tokio::test]
+async fn a_start_beside_a_run_still_starting_does_not_go_on() {
+    let m = Model::new(17).await;
+    let now = m.f.clock.now();
+    let taken =
+        m.f.store.acquire_lease(&m.tenant, "run_other_starting", now + Duration::minutes(20), now).await.unwrap();
+    assert_eq!(taken, None);
+    let r = m.sync.start(&m.tenant, RunTrigger::Admin, false).await;
+    assert!(matches!(r, Err(shared::app::sync::SyncError::Starting)), "{r:?}");
+    assert_eq!(m.f.store.lease_holder(&m.tenant, now).as_deref(), Some("run_other_starting"));
+    assert!(m.f.store.list_runs(&m.tenant, 10).await.unwrap().is_empty(), "no second run was created");
+}
