@@ -207,7 +207,8 @@ async fn main() -> Result<(), Error> {
             serde_json::from_value(json!({"okta_domain": "https://load-scim.okta.com", "provisioning": "scim"}))?,
         )
         .await?;
-    let token = secrets.issue_scim_token(&scim).await?.1.expose().to_owned();
+    let token =
+        functions.adapters.tokens.issue(&scim, shared::domain::api_token::TokenKind::Scim).await?.1.expose().to_owned();
     let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
     let scim_url = format!("{base}/t/load-scim/scim/v2");
     let group: Value = http

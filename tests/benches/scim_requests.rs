@@ -17,8 +17,9 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use shared::adapters::emf::EmfMetrics;
 use shared::app::scim::ScimService;
-use shared::app::secrets::SecretService;
+use shared::app::tokens::TokenService;
 use shared::app::AdminService;
+use shared::domain::api_token::TokenKind;
 use shared::domain::change::{Action, Actor, EntityKind, NewChange};
 use shared::domain::group::{Group, Member};
 use shared::domain::user::User;
@@ -54,7 +55,7 @@ struct Backend {
     name: &'static str,
     router: axum::Router,
     admin: AdminService,
-    secrets: Arc<SecretService>,
+    tokens: Arc<TokenService>,
     writer: Arc<dyn UserWriter>,
     groups: Arc<dyn GroupStore>,
     clock: Arc<dyn Clock>,
@@ -62,7 +63,7 @@ struct Backend {
     requests: usize,
 }
 
-fn router(secrets: Arc<SecretService>, scim: ScimService, clock: Arc<dyn Clock>) -> axum::Router {
+fn router(tokens: Arc<TokenService>, scim: ScimService, clock: Arc<dyn Clock>) -> axum::Router {
     // Metrics are counted and flushed as in Lambda, into a sink that drops the lines.
     let metrics = Arc::new(EmfMetrics::with_sink(clock, Box::new(|_| {})));
     scim_handler::router(scim_handler::State {
@@ -71,7 +72,7 @@ fn router(secrets: Arc<SecretService>, scim: ScimService, clock: Arc<dyn Clock>)
             api_url: "http://127.0.0.1:3000".into(),
             base_domain: "localhost".into(),
         },
-        secrets,
+        tokens,
         scim: Arc::new(scim),
         metrics,
     })
@@ -79,12 +80,12 @@ fn router(secrets: Arc<SecretService>, scim: ScimService, clock: Arc<dyn Clock>)
 
 fn memory() -> Backend {
     let f = shared::fakes::Fakes::new();
-    let secrets = f.secret_service();
+    let tokens = f.token_service();
     Backend {
         name: "in-memory store",
-        router: router(secrets.clone(), f.scim_service(), f.clock.clone()),
+        router: router(tokens.clone(), f.scim_service(), f.clock.clone()),
         admin: f.admin(),
-        secrets,
+        tokens,
         writer: f.store.clone(),
         groups: f.store.clone(),
         clock: f.clock.clone(),
@@ -101,15 +102,16 @@ async fn emulator() -> Result<Backend, Error> {
     let a = &functions.adapters;
     Ok(Backend {
         name: "emulator (DynamoDB over HTTP)",
-        router: router(a.secrets.clone(), a.scim_service(), a.clock.clone()),
+        router: router(a.tokens.clone(), a.scim_service(), a.clock.clone()),
         admin: AdminService::new(
             a.store.clone(),
             a.store.clone(),
             a.secrets.clone(),
+            a.tokens.clone(),
             a.clock.clone(),
             Default::default(),
         ),
-        secrets: a.secrets.clone(),
+        tokens: a.tokens.clone(),
         writer: a.store.clone(),
         groups: a.store.clone(),
         clock: a.clock.clone(),
@@ -162,7 +164,7 @@ async fn run(b: Backend) -> Result<serde_json::Value, Error> {
             serde_json::from_value(json!({"okta_domain": "https://bench.okta.com", "provisioning": "scim"}))?,
         )
         .await?;
-    let (_, token) = b.secrets.issue_scim_token(&tenant).await?;
+    let (_, token) = b.tokens.issue(&tenant, TokenKind::Scim).await?;
     let auth = format!("Bearer {}", token.expose());
     let now = b.clock.now();
     let change = |entity, id: &str| NewChange {

@@ -176,6 +176,7 @@ impl Bench {
             store.clone(),
             store.clone(),
             secrets.clone(),
+            fakes.token_service(),
             clock.clone(),
             ConfigRules { allow_insecure_okta: true },
         );

@@ -20,6 +20,8 @@ pub enum ApiError {
     TooLarge(usize),
     #[error("a valid admin bearer token is required")]
     Unauthorized,
+    #[error("this admin token may not use this route: a tenant admin token reaches only its own tenant, and never deployment routes or admin-token issuing")]
+    Forbidden,
     #[error("no such route")]
     NoRoute,
     #[error("method not allowed on this route")]
@@ -44,6 +46,7 @@ impl ApiError {
                 AdminError::TenantNotFound => (StatusCode::NOT_FOUND, "tenant_not_found"),
                 AdminError::UserNotFound => (StatusCode::NOT_FOUND, "user_not_found"),
                 AdminError::TokenNotFound => (StatusCode::NOT_FOUND, "token_not_found"),
+                AdminError::TooManyTokens(_) => (StatusCode::CONFLICT, "too_many_tokens"),
                 AdminError::InvalidConfig(_) => (StatusCode::BAD_REQUEST, "invalid_config"),
                 AdminError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
                 AdminError::Conflict => (StatusCode::CONFLICT, "conflict"),
@@ -55,6 +58,7 @@ impl ApiError {
             Self::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NoRoute => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Sync(e) => match e {

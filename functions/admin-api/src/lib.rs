@@ -1,5 +1,6 @@
 //! Admin API (SPEC §11): tenant config, secrets, SCIM tokens, users and the change log, for the
 //! learning platform's integration page and for operators. JSON in, JSON out, errors included.
+mod access;
 mod error;
 mod operations;
 mod routes;
@@ -43,6 +44,7 @@ impl State {
             a.store.clone(),
             a.store.clone(),
             a.secrets.clone(),
+            a.tokens.clone(),
             a.clock.clone(),
             ConfigRules { allow_insecure_okta: a.settings.allow_insecure_okta },
         );

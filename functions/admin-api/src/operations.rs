@@ -8,6 +8,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use shared::app::health::QueueName;
+use shared::domain::api_token::TokenKind;
 
 use crate::routes::{json_body_or_empty, no_store, query, tenant};
 use crate::{ApiError, State};
@@ -65,14 +66,57 @@ pub async fn invite_all(
     Ok(Json(s.invitations.invite_all_uninvited(&t, body.cursor).await?).into_response())
 }
 
-pub async fn rotate_scim_token(AxState(s): AxState<State>, Path((t, id)): Path<(String, String)>) -> Result<Response> {
-    let t = tenant(&t)?;
-    let (new_id, token) = s.admin.rotate_scim_token(&t, &id).await?;
-    let previous = s.admin.list_scim_tokens(&t).await?.into_iter().find(|x| x.id == id).and_then(|x| x.expires_at);
+/// Issues a SCIM or tenant admin token: `201 {"id", "token"}`, the value shown this once.
+pub async fn issue_token(s: &State, t: &str, kind: TokenKind) -> Result<Response> {
+    let t = tenant(t)?;
+    let (id, token) = s.admin.issue_token(&t, kind).await?;
+    Ok(no_store(StatusCode::CREATED, json!({"id": id, "token": token.expose()})))
+}
+
+pub async fn list_tokens(s: &State, t: &str, kind: TokenKind) -> Result<Response> {
+    let t = tenant(t)?;
+    Ok(Json(json!({"tokens": s.admin.list_tokens(&t, kind).await?})).into_response())
+}
+
+pub async fn revoke_token(s: &State, t: &str, kind: TokenKind, id: &str) -> Result<Response> {
+    let t = tenant(t)?;
+    s.admin.revoke_token(&t, kind, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A new token for an active one; the old one keeps working until `previous_valid_until`.
+async fn rotate_token(s: &State, t: &str, kind: TokenKind, id: &str) -> Result<Response> {
+    let t = tenant(t)?;
+    let (new_id, token, until) = s.admin.rotate_token(&t, kind, id).await?;
     Ok(no_store(
         StatusCode::CREATED,
-        json!({"id": new_id, "token": token.expose(), "previous_id": id, "previous_valid_until": previous}),
+        json!({"id": new_id, "token": token.expose(), "previous_id": id, "previous_valid_until": until}),
     ))
+}
+
+pub async fn rotate_scim_token(AxState(s): AxState<State>, Path((t, id)): Path<(String, String)>) -> Result<Response> {
+    rotate_token(&s, &t, TokenKind::Scim, &id).await
+}
+
+/// Tenant admin tokens (SPEC §11): issued and rotated by the operator only; listed and revoked by
+/// the operator or the tenant's own admin tokens.
+pub async fn issue_admin_token(AxState(s): AxState<State>, Path(t): Path<String>) -> Result<Response> {
+    issue_token(&s, &t, TokenKind::Admin).await
+}
+
+pub async fn list_admin_tokens(AxState(s): AxState<State>, Path(t): Path<String>) -> Result<Response> {
+    list_tokens(&s, &t, TokenKind::Admin).await
+}
+
+pub async fn revoke_admin_token(AxState(s): AxState<State>, Path((t, id)): Path<(String, String)>) -> Result<Response> {
+    revoke_token(&s, &t, TokenKind::Admin, &id).await
+}
+
+pub async fn rotate_admin_token_of_tenant(
+    AxState(s): AxState<State>,
+    Path((t, id)): Path<(String, String)>,
+) -> Result<Response> {
+    rotate_token(&s, &t, TokenKind::Admin, &id).await
 }
 
 pub async fn rotate_admin_token(AxState(s): AxState<State>) -> Result<Response> {

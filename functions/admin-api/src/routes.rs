@@ -1,4 +1,5 @@
-//! Routes of the admin API. Every handler is behind the admin bearer token.
+//! Routes of the admin API. Every handler is behind an admin bearer token: the operator's, or a
+//! tenant admin token for that tenant's routes (see [`crate::access`]).
 use axum::body::Body;
 use axum::extract::{Path, Request, State as AxState};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
@@ -10,11 +11,13 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 use shared::adapters::http::{bearer, read_body, request_span};
-use shared::app::admin::UserFilter;
+use shared::app::admin::{Caller, UserFilter};
+use shared::domain::api_token::TokenKind;
 use shared::domain::sync_run::{RunList, RunTrigger};
 use shared::domain::tenant::TenantConfigInput;
 use shared::domain::{Secret, TenantId};
 
+use crate::access;
 use crate::operations as ops;
 use crate::{ApiError, State, BODY_LIMIT};
 
@@ -31,6 +34,9 @@ pub fn router(state: State) -> Router {
         .route(&format!("{t}/event-hook-secret/previous"), delete(revoke_previous_event_hook_secret))
         .route(&format!("{t}/scim-tokens"), post(issue_scim_token).get(list_scim_tokens))
         .route(&format!("{t}/scim-tokens/{{id}}"), delete(revoke_scim_token))
+        .route(&format!("{t}/admin-tokens"), post(ops::issue_admin_token).get(ops::list_admin_tokens))
+        .route(&format!("{t}/admin-tokens/{{id}}"), delete(ops::revoke_admin_token))
+        .route(&format!("{t}/admin-tokens/{{id}}/rotate"), post(ops::rotate_admin_token_of_tenant))
         .route(&format!("{t}/users"), get(list_users))
         .route(&format!("{t}/users/{{id}}"), get(get_user))
         .route(&format!("{t}/changes"), get(list_changes))
@@ -62,18 +68,30 @@ pub fn router(state: State) -> Router {
         .with_state(state)
 }
 
-/// The admin bearer token, compared in constant time, before anything else happens.
-async fn authorize(AxState(state): AxState<State>, req: Request, next: Next) -> Response {
+/// The bearer token, compared in constant time, then the route's scope, before anything else
+/// happens: `401` without a valid token, `403` for a tenant token outside its tenant.
+async fn authorize(AxState(state): AxState<State>, mut req: Request, next: Next) -> Response {
+    let scope = access::scope(req.method(), req.uri().path(), OPENAPI_PATH);
     // The API's description is public: it holds no data.
-    if req.uri().path() == OPENAPI_PATH {
+    if scope == access::Scope::Public {
         return next.run(req).await;
     }
     let Some(token) = bearer(req.headers()) else { return ApiError::Unauthorized.into_response() };
-    match state.admin.authorize(token).await {
-        Ok(true) => next.run(req).await,
-        Ok(false) => ApiError::Unauthorized.into_response(),
-        Err(e) => ApiError::Admin(e).into_response(),
+    let caller = match state.admin.authenticate(token).await {
+        Ok(Some(caller)) => caller,
+        Ok(None) => return ApiError::Unauthorized.into_response(),
+        Err(e) => return ApiError::Admin(e).into_response(),
+    };
+    let span = tracing::Span::current();
+    match &caller {
+        Caller::Operator => span.record("caller", "operator"),
+        Caller::Tenant { token_id, .. } => span.record("caller", token_id.as_str()),
+    };
+    if !access::allows(&caller, &scope) {
+        return ApiError::Forbidden.into_response();
     }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
 }
 
 pub(crate) fn tenant(raw: &str) -> Result<TenantId> {
@@ -206,20 +224,15 @@ async fn revoke_previous_event_hook_secret(AxState(s): AxState<State>, Path(t): 
 }
 
 async fn issue_scim_token(AxState(s): AxState<State>, Path(t): Path<String>) -> Result<Response> {
-    let t = tenant(&t)?;
-    let (id, token) = s.admin.issue_scim_token(&t).await?;
-    Ok(no_store(StatusCode::CREATED, json!({"id": id, "token": token.expose()})))
+    ops::issue_token(&s, &t, TokenKind::Scim).await
 }
 
 async fn list_scim_tokens(AxState(s): AxState<State>, Path(t): Path<String>) -> Result<Response> {
-    let t = tenant(&t)?;
-    Ok(Json(json!({"tokens": s.admin.list_scim_tokens(&t).await?})).into_response())
+    ops::list_tokens(&s, &t, TokenKind::Scim).await
 }
 
 async fn revoke_scim_token(AxState(s): AxState<State>, Path((t, id)): Path<(String, String)>) -> Result<Response> {
-    let t = tenant(&t)?;
-    s.admin.revoke_scim_token(&t, &id).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    ops::revoke_token(&s, &t, TokenKind::Scim, &id).await
 }
 
 #[derive(Deserialize)]

@@ -21,7 +21,7 @@ use shared::adapters::http::{
     bearer, flush_metrics, original_path, read_body, request_span, tenant_of, with_tenant_prefix, BodyError, PublicUrls,
 };
 use shared::app::scim::{Resource, ScimFailure, ScimService};
-use shared::app::secrets::SecretService;
+use shared::app::tokens::TokenService;
 use shared::domain::routing::RoutingError;
 use shared::domain::scim_query::{ListParams, Projection};
 use shared::domain::scim_schemas::{self as scim, error, ScimInvalid, MAX_BODY};
@@ -36,7 +36,8 @@ pub struct State {
     pub base_domain: String,
     /// `meta.location` and every other URL come from these, never from request headers.
     pub urls: PublicUrls,
-    pub secrets: Arc<SecretService>,
+    /// The tenant's SCIM token records.
+    pub tokens: Arc<TokenService>,
     pub scim: Arc<ScimService>,
     pub metrics: Arc<EmfMetrics>,
 }
@@ -46,7 +47,7 @@ impl State {
         Self {
             base_domain: a.settings.base_domain.clone(),
             urls: a.settings.public_urls(),
-            secrets: a.secrets.clone(),
+            tokens: a.tokens.clone(),
             scim: Arc::new(a.scim_service()),
             metrics: a.metrics.clone(),
         }
@@ -192,7 +193,7 @@ async fn scim(AxState(state): AxState<State>, req: Request) -> Result<Response, 
         return Err(ScimError::NoTenant);
     }
     let token = presented_token(&parts.headers).ok_or(ScimError::Unauthorized)?;
-    match state.secrets.verify_scim_token(&tenant, &token).await {
+    match state.tokens.verify_scim(&tenant, &token).await {
         Ok(Some(token_id)) => tracing::debug!(token_id = %token_id, "SCIM token accepted"),
         Ok(None) => return Err(ScimError::Unauthorized),
         Err(e) => {

@@ -23,6 +23,7 @@ use crate::app::secrets::SecretService;
 use crate::app::sso::SsoService;
 use crate::app::sync::{SyncOptions, SyncService};
 use crate::app::telemetry::Telemetry;
+use crate::app::tokens::TokenService;
 use crate::app::user_fetch::UserFetchService;
 use crate::ports::QueueAdmin;
 use crate::ports::{Clock, Random};
@@ -37,6 +38,8 @@ pub struct Adapters {
     pub settings: Settings,
     pub store: Arc<DynamoStore>,
     pub secrets: Arc<SecretService>,
+    /// SCIM and tenant admin token records.
+    pub tokens: Arc<TokenService>,
     pub user_fetch_queue: Option<Arc<SqsQueue>>,
     pub sqs: aws_sdk_sqs::Client,
     pub clock: Arc<dyn Clock>,
@@ -94,6 +97,13 @@ impl Adapters {
             settings.secret_names.clone(),
             settings.secrets_cache_ttl,
         ));
+        let tokens = Arc::new(TokenService::new(
+            store.clone(),
+            secrets.clone(),
+            clock.clone(),
+            random.clone(),
+            settings.secrets_cache_ttl,
+        ));
         let user_fetch_queue =
             settings.user_fetch_queue_url.clone().map(|url| Arc::new(SqsQueue::new(sqs.clone(), url)));
         let metrics = Arc::new(EmfMetrics::stdout(clock.clone()));
@@ -108,7 +118,21 @@ impl Adapters {
             clock.clone(),
             settings.config_cache_ttl,
         ));
-        Self { settings, store, secrets, user_fetch_queue, sqs, clock, random, okta, metrics, telemetry, oidc, configs }
+        Self {
+            settings,
+            store,
+            secrets,
+            tokens,
+            user_fetch_queue,
+            sqs,
+            clock,
+            random,
+            okta,
+            metrics,
+            telemetry,
+            oidc,
+            configs,
+        }
     }
 
     /// The provisioning state machine on the DynamoDB store.
@@ -182,6 +206,7 @@ impl Adapters {
             self.store.clone(),
             self.store.clone(),
             self.secrets.clone(),
+            self.tokens.clone(),
             admin(&s.user_fetch_queue_url, &s.user_fetch_dlq_url),
             admin(&s.sync_queue_url, &s.sync_dlq_url),
             self.clock.clone(),

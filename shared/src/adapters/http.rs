@@ -120,7 +120,13 @@ pub async fn request_span(req: Request, next: Next) -> Response {
         .get::<axum::extract::MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
-    let span = tracing::info_span!("request", method = %req.method(), route = %route, tenant = tracing::field::Empty);
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        route = %route,
+        tenant = tracing::field::Empty,
+        caller = tracing::field::Empty
+    );
     async move {
         let mut response = next.run(req).await;
         tracing::info!(status = response.status().as_u16(), "handled");

@@ -1,10 +1,13 @@
-//! Admin use cases (SPEC §11, config part): tenant config, secrets, SCIM tokens, users.
+//! Admin use cases (SPEC §11, config part): who is calling, tenant config, secrets, SCIM and
+//! tenant admin tokens, users.
 use std::sync::Arc;
 
 use serde::Serialize;
 use tracing::instrument;
 
-use super::secrets::{ScimTokenInfo, SecretError, SecretService, SecretsStatus, TenantSecret};
+use super::secrets::{SecretError, SecretService, SecretStates, TenantSecret};
+use super::tokens::{TokenError, TokenService};
+use crate::domain::api_token::{TokenInfo, TokenKind};
 use crate::domain::tenant::{ConfigRules, InvalidConfig, TenantConfig, TenantConfigInput};
 use crate::domain::user::{User, UserStatus};
 use crate::domain::{Email, OktaUserId, Secret, TenantId, UserId};
@@ -20,8 +23,10 @@ pub enum AdminError {
     TenantNotFound,
     #[error("user not found")]
     UserNotFound,
-    #[error("SCIM token not found")]
+    #[error("token not found")]
     TokenNotFound,
+    #[error("{0}")]
+    TooManyTokens(String),
     #[error(transparent)]
     InvalidConfig(#[from] InvalidConfig),
     #[error("{0}")]
@@ -47,11 +52,38 @@ impl From<StoreError> for AdminError {
 
 impl From<SecretError> for AdminError {
     fn from(e: SecretError) -> Self {
+        Self::Unavailable(Box::new(e))
+    }
+}
+
+impl From<TokenError> for AdminError {
+    fn from(e: TokenError) -> Self {
         match e {
-            SecretError::UnknownToken => Self::TokenNotFound,
+            TokenError::UnknownToken => Self::TokenNotFound,
+            TokenError::TooMany => Self::TooManyTokens(e.to_string()),
+            TokenError::Conflict => Self::Conflict,
+            TokenError::Store(e) => e.into(),
             other => Self::Unavailable(Box::new(other)),
         }
     }
+}
+
+/// Who is calling the admin API (SPEC §11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// The deployment's operator token: every tenant, deployment secrets, DLQ redrive.
+    Operator,
+    /// A tenant admin token: that tenant's routes only.
+    Tenant { tenant: TenantId, token_id: String },
+}
+
+/// Whether each secret is set (never values), and how many tokens are active.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SecretsStatus {
+    #[serde(flatten)]
+    pub secrets: SecretStates,
+    pub scim_tokens_active: usize,
+    pub admin_tokens_active: usize,
 }
 
 /// A tenant as the admin API shows it: the config, plus which secrets are set (never values).
@@ -76,6 +108,7 @@ pub struct AdminService {
     configs: Arc<dyn ConfigStore>,
     users: Arc<dyn UserReader>,
     secrets: Arc<SecretService>,
+    tokens: Arc<TokenService>,
     clock: Arc<dyn Clock>,
     rules: ConfigRules,
 }
@@ -85,15 +118,31 @@ impl AdminService {
         configs: Arc<dyn ConfigStore>,
         users: Arc<dyn UserReader>,
         secrets: Arc<SecretService>,
+        tokens: Arc<TokenService>,
         clock: Arc<dyn Clock>,
         rules: ConfigRules,
     ) -> Self {
-        Self { configs, users, secrets, clock, rules }
+        Self { configs, users, secrets, tokens, clock, rules }
     }
 
-    /// Constant-time check of the deployment admin token.
-    pub async fn authorize(&self, presented: &str) -> Result<bool, AdminError> {
-        Ok(self.secrets.verify_admin_token(presented).await?)
+    /// Who presented this bearer token: a tenant admin token (by its record) or the operator
+    /// token (the deployment secret), each compared in constant time; `None` for anything else.
+    pub async fn authenticate(&self, presented: &str) -> Result<Option<Caller>, AdminError> {
+        if presented.starts_with(TokenKind::Admin.value_prefix()) {
+            if let Some(v) = self.tokens.verify(TokenKind::Admin, presented).await? {
+                return Ok(Some(Caller::Tenant { tenant: v.tenant, token_id: v.id }));
+            }
+        }
+        Ok(self.secrets.verify_admin_token(presented).await?.then_some(Caller::Operator))
+    }
+
+    async fn secrets_status(&self, tenant: &TenantId) -> Result<SecretsStatus, AdminError> {
+        let (secrets, scim, admin) = tokio::join!(
+            self.secrets.status(tenant),
+            self.tokens.active_count(tenant, TokenKind::Scim),
+            self.tokens.active_count(tenant, TokenKind::Admin),
+        );
+        Ok(SecretsStatus { secrets: secrets?, scim_tokens_active: scim?, admin_tokens_active: admin? })
     }
 
     async fn config(&self, tenant: &TenantId) -> Result<TenantConfig, AdminError> {
@@ -102,7 +151,7 @@ impl AdminService {
 
     pub async fn get_tenant(&self, tenant: &TenantId) -> Result<TenantView, AdminError> {
         let config = self.config(tenant).await?;
-        let secrets = self.secrets.status(tenant).await?;
+        let secrets = self.secrets_status(tenant).await?;
         Ok(TenantView { config, secrets })
     }
 
@@ -117,7 +166,7 @@ impl AdminService {
         let config = input.into_config(tenant.clone(), existing.as_ref(), self.clock.now(), self.rules)?;
         let stored = self.configs.put_config(&config).await?;
         tracing::info!(version = stored.version, "tenant config written");
-        let secrets = self.secrets.status(tenant).await?;
+        let secrets = self.secrets_status(tenant).await?;
         Ok((TenantView { config: stored, secrets }, existing.is_none()))
     }
 
@@ -141,24 +190,31 @@ impl AdminService {
         Ok(self.secrets.revoke_previous(tenant, TenantSecret::EventHookSecret).await?)
     }
 
-    pub async fn issue_scim_token(&self, tenant: &TenantId) -> Result<(String, Secret), AdminError> {
+    /// Issues a SCIM or tenant admin token of an existing tenant: its id and value (shown once).
+    pub async fn issue_token(&self, tenant: &TenantId, kind: TokenKind) -> Result<(String, Secret), AdminError> {
         self.config(tenant).await?;
-        Ok(self.secrets.issue_scim_token(tenant).await?)
+        Ok(self.tokens.issue(tenant, kind).await?)
     }
 
-    pub async fn list_scim_tokens(&self, tenant: &TenantId) -> Result<Vec<ScimTokenInfo>, AdminError> {
+    pub async fn list_tokens(&self, tenant: &TenantId, kind: TokenKind) -> Result<Vec<TokenInfo>, AdminError> {
         self.config(tenant).await?;
-        Ok(self.secrets.list_scim_tokens(tenant).await?)
+        Ok(self.tokens.list(tenant, kind).await?)
     }
 
-    pub async fn revoke_scim_token(&self, tenant: &TenantId, id: &str) -> Result<(), AdminError> {
+    pub async fn revoke_token(&self, tenant: &TenantId, kind: TokenKind, id: &str) -> Result<(), AdminError> {
         self.config(tenant).await?;
-        Ok(self.secrets.revoke_scim_token(tenant, id).await?)
+        Ok(self.tokens.revoke(tenant, kind, id).await?)
     }
 
-    pub async fn rotate_scim_token(&self, tenant: &TenantId, id: &str) -> Result<(String, Secret), AdminError> {
+    /// A new token for an active one, which keeps working until the returned time.
+    pub async fn rotate_token(
+        &self,
+        tenant: &TenantId,
+        kind: TokenKind,
+        id: &str,
+    ) -> Result<(String, Secret, chrono::DateTime<chrono::Utc>), AdminError> {
         self.config(tenant).await?;
-        Ok(self.secrets.rotate_scim_token(tenant, id).await?)
+        Ok(self.tokens.rotate(tenant, kind, id).await?)
     }
 
     /// Deployment secrets: the admin token (returned once) and the session signing key (never
@@ -268,7 +324,7 @@ mod tests {
             Err(AdminError::Invalid(_))
         ));
         admin.set_secret(&acme(), "okta_api_token", Secret::new("00abc")).await.unwrap();
-        assert!(admin.get_tenant(&acme()).await.unwrap().secrets.okta_api_token.set);
+        assert!(admin.get_tenant(&acme()).await.unwrap().secrets.secrets.okta_api_token.set);
     }
 
     #[tokio::test]

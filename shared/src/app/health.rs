@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use super::admin::AdminError;
 use super::secrets::SecretService;
+use super::tokens::TokenService;
+use crate::domain::api_token::TokenKind;
 use crate::domain::health::{judge, Health, HealthFacts, SecretFacts};
 use crate::domain::sync_run::{RunErrorEntry, RunList};
 use crate::domain::TenantId;
@@ -35,6 +37,7 @@ pub struct HealthService {
     runs: Arc<dyn SyncStore>,
     pending: Arc<dyn PendingStore>,
     secrets: Arc<SecretService>,
+    tokens: Arc<TokenService>,
     user_fetch: Option<Arc<dyn QueueAdmin>>,
     sync: Option<Arc<dyn QueueAdmin>>,
     clock: Arc<dyn Clock>,
@@ -52,21 +55,23 @@ impl HealthService {
         runs: Arc<dyn SyncStore>,
         pending: Arc<dyn PendingStore>,
         secrets: Arc<SecretService>,
+        tokens: Arc<TokenService>,
         user_fetch: Option<Arc<dyn QueueAdmin>>,
         sync: Option<Arc<dyn QueueAdmin>>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { configs, activity, runs, pending, secrets, user_fetch, sync, clock }
+        Self { configs, activity, runs, pending, secrets, tokens, user_fetch, sync, clock }
     }
 
     pub async fn health(&self, tenant: &TenantId) -> Result<Health, AdminError> {
         let config = self.configs.get_config(tenant).await?.ok_or(AdminError::TenantNotFound)?;
         let now = self.clock.now();
-        let (activity, runs, pending, secrets) = tokio::join!(
+        let (activity, runs, pending, secrets, scim_tokens) = tokio::join!(
             self.activity.activity(tenant, now),
             self.runs.list_runs(tenant, 1),
             self.pending.count_pending(tenant),
             self.secrets.status(tenant),
+            self.tokens.active_count(tenant, TokenKind::Scim),
         );
         // The queues are the deployment's: if they cannot be read, health says so rather than failing.
         let (queue, dlq) = match &self.user_fetch {
@@ -111,7 +116,7 @@ impl HealthService {
                 okta_api_token: facts(&secrets.okta_api_token),
                 event_hook_secret: facts(&secrets.event_hook_secret),
                 oidc_client_secret: facts(&secrets.oidc_client_secret),
-                scim_tokens_active: secrets.scim_tokens_active,
+                scim_tokens_active: scim_tokens?,
             },
             now,
         ))

@@ -10,6 +10,7 @@ pub mod secrets;
 pub mod sso;
 pub mod sync;
 pub mod telemetry;
+pub mod tokens;
 pub mod user_fetch;
 
 pub use admin::{AdminError, AdminService};

@@ -2,8 +2,9 @@
 //!
 //! Layout in the secret store, under the deployment's prefix:
 //! `{prefix}/tenants/{tenant}/okta-api-token`, `.../oidc-client-secret`, `.../event-hook-secret`
-//! (rotating documents, see [`RotatingSecret`]) and `.../scim-tokens` (SHA-256 hashes only).
-//! The admin token and the session signing key are deployment-wide rotating secrets.
+//! (rotating documents, see [`RotatingSecret`]), and `.../scim-tokens`: the legacy SCIM token
+//! document, read only to carry its tokens over into token records (`app::tokens`).
+//! The operator (admin) token and the session signing key are deployment-wide rotating secrets.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -13,8 +14,7 @@ use serde::Serialize;
 use tracing::instrument;
 
 use crate::domain::rotation::RotatingSecret;
-use crate::domain::scim_token::{token_from_random, ScimTokenRecord, ScimTokenSet};
-use crate::domain::secret::sha256_hex;
+use crate::domain::scim_token::ScimTokenSet;
 use crate::domain::{Secret, TenantId};
 use crate::ports::secret_store::SecretStoreError;
 use crate::ports::{Clock, Random, SecretStore};
@@ -70,17 +70,14 @@ pub enum SecretError {
     /// A stored document could not be read; the name is safe to log, the value is never shown.
     #[error("the stored secret {0} is not in the expected format")]
     Corrupt(String),
-    #[error("no such SCIM token")]
-    UnknownToken,
 }
 
 /// Whether each secret is set, and when; never the values.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct SecretsStatus {
+pub struct SecretStates {
     pub okta_api_token: SecretState,
     pub oidc_client_secret: SecretState,
     pub event_hook_secret: SecretState,
-    pub scim_tokens_active: usize,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -90,18 +87,6 @@ pub struct SecretState {
     /// When a rotated-out previous value stops being accepted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_valid_until: Option<DateTime<Utc>>,
-}
-
-/// A SCIM token as listed: never the hash or the value.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ScimTokenInfo {
-    pub id: String,
-    pub created_at: DateTime<Utc>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    /// A rotated token works until then.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<DateTime<Utc>>,
-    pub active: bool,
 }
 
 /// Most secret names cached per process.
@@ -311,123 +296,6 @@ impl SecretService {
             .unwrap_or_default())
     }
 
-    async fn scim_tokens(&self, tenant: &TenantId, fresh: bool) -> Result<ScimTokenSet, SecretError> {
-        let name = self.names.tenant(tenant, TenantSecret::ScimTokens);
-        let stored = if fresh { self.read_fresh(&name).await? } else { self.read(&name).await? };
-        match stored {
-            None => Ok(ScimTokenSet::default()),
-            Some(s) => ScimTokenSet::decode(&s).map_err(|_| SecretError::Corrupt(name)),
-        }
-    }
-
-    /// Read-modify-write of the token document, verified by reading it back: the secret store has
-    /// no conditional write, so a concurrent admin change is detected and the edit re-applied.
-    async fn edit_scim_tokens(
-        &self,
-        tenant: &TenantId,
-        edit: impl Fn(&mut ScimTokenSet) -> Result<(), SecretError>,
-        applied: impl Fn(&ScimTokenSet) -> bool,
-    ) -> Result<(), SecretError> {
-        let name = self.names.tenant(tenant, TenantSecret::ScimTokens);
-        for _ in 0..5 {
-            let mut set = self.scim_tokens(tenant, true).await?;
-            edit(&mut set)?;
-            self.write(&name, set.encode()).await?;
-            if applied(&self.scim_tokens(tenant, true).await?) {
-                return Ok(());
-            }
-        }
-        Err(SecretError::Store(SecretStoreError::Unavailable("concurrent SCIM token edits did not settle".into())))
-    }
-
-    /// Issues a SCIM token: returns its id and value (shown once); only its hash is stored.
-    #[instrument(skip_all, fields(tenant = %tenant))]
-    pub async fn issue_scim_token(&self, tenant: &TenantId) -> Result<(String, Secret), SecretError> {
-        let token = token_from_random(self.random.bytes32());
-        let id = format!("tok_{}", &sha256_hex(&self.random.bytes16())[..16]);
-        let record = ScimTokenRecord {
-            id: id.clone(),
-            sha256: sha256_hex(token.expose().as_bytes()),
-            created_at: self.clock.now(),
-            revoked_at: None,
-            expires_at: None,
-        };
-        self.edit_scim_tokens(
-            tenant,
-            |set| {
-                set.tokens.push(record.clone());
-                Ok(())
-            },
-            |set| set.tokens.iter().any(|t| t.id == id),
-        )
-        .await?;
-        tracing::info!(token_id = %id, "SCIM token issued");
-        Ok((id, token))
-    }
-
-    /// Revokes a SCIM token at once.
-    pub async fn revoke_scim_token(&self, tenant: &TenantId, id: &str) -> Result<(), SecretError> {
-        let now = self.clock.now();
-        if !self.scim_tokens(tenant, true).await?.tokens.iter().any(|t| t.id == id) {
-            return Err(SecretError::UnknownToken);
-        }
-        self.edit_scim_tokens(
-            tenant,
-            |set| {
-                for t in set.tokens.iter_mut().filter(|t| t.id == id && t.revoked_at.is_none()) {
-                    t.revoked_at = Some(now);
-                }
-                Ok(())
-            },
-            |set| set.tokens.iter().any(|t| t.id == id && t.revoked_at.is_some()),
-        )
-        .await?;
-        tracing::info!(tenant = %tenant, token_id = %id, "SCIM token revoked");
-        Ok(())
-    }
-
-    pub async fn list_scim_tokens(&self, tenant: &TenantId) -> Result<Vec<ScimTokenInfo>, SecretError> {
-        let now = self.clock.now();
-        Ok(self
-            .scim_tokens(tenant, true)
-            .await?
-            .tokens
-            .into_iter()
-            .map(|t| ScimTokenInfo {
-                active: t.is_active(now),
-                id: t.id,
-                created_at: t.created_at,
-                revoked_at: t.revoked_at,
-                expires_at: t.expires_at,
-            })
-            .collect())
-    }
-
-    /// Replaces a SCIM token: a new one is issued (returned once) and the old one keeps working
-    /// for the overlap window, so the SCIM client can be updated without a gap.
-    #[instrument(skip_all, fields(tenant = %tenant, token_id = %id))]
-    pub async fn rotate_scim_token(&self, tenant: &TenantId, id: &str) -> Result<(String, Secret), SecretError> {
-        let now = self.clock.now();
-        if !self.scim_tokens(tenant, true).await?.active(now).any(|t| t.id == id) {
-            return Err(SecretError::UnknownToken);
-        }
-        let issued = self.issue_scim_token(tenant).await?;
-        let until = now + self.overlap;
-        self.edit_scim_tokens(
-            tenant,
-            |set| {
-                for t in set.tokens.iter_mut().filter(|t| t.id == id && t.expires_at.is_none_or(|e| e > until)) {
-                    t.expires_at = Some(until);
-                }
-                Ok(())
-            },
-            |set| set.tokens.iter().any(|t| t.id == id && t.expires_at.is_some()),
-        )
-        .await?;
-        tracing::info!(new_token_id = %issued.0, "SCIM token rotated");
-        Ok(issued)
-    }
-
     async fn rotate_deployment(&self, name: &str) -> Result<(Secret, RotatingSecret), SecretError> {
         let value = self.generate();
         let now = self.clock.now();
@@ -464,30 +332,49 @@ impl SecretService {
         Ok(())
     }
 
-    /// The id of the active SCIM token presented, if any.
-    pub async fn verify_scim_token(&self, tenant: &TenantId, presented: &str) -> Result<Option<String>, SecretError> {
-        let now = self.clock.now();
-        let name = self.names.tenant(tenant, TenantSecret::ScimTokens);
-        let set = match self.read_credential(&name).await? {
-            None => ScimTokenSet::default(),
-            Some(s) => ScimTokenSet::decode(&s).map_err(|_| SecretError::Corrupt(name.clone()))?,
-        };
-        if let Some(id) = set.verify(presented, now) {
-            return Ok(Some(id.to_owned()));
+    fn legacy_document(name: &str, stored: Option<Secret>) -> Result<Option<ScimTokenSet>, SecretError> {
+        match stored {
+            None => Ok(None),
+            Some(s) => ScimTokenSet::decode(&s).map(Some).map_err(|_| SecretError::Corrupt(name.to_owned())),
         }
-        // Issued by the admin function a moment ago (a new customer's "Test connector")? Look once
-        // more before refusing.
-        Ok(match self.read_again_on_miss(&name).await? {
-            Some(Some(s)) => ScimTokenSet::decode(&s)
-                .map_err(|_| SecretError::Corrupt(name))?
-                .verify(presented, now)
-                .map(str::to_owned),
-            _ => None,
-        })
+    }
+
+    /// The tenant's legacy SCIM token document if it holds `presented` (active or not). Read like
+    /// a credential ([`REVOCATION_WINDOW`]), and once more on a miss at most every
+    /// [`MISS_REFRESH`], so a flood of wrong tokens costs one read per window.
+    pub async fn legacy_scim_tokens_holding(
+        &self,
+        tenant: &TenantId,
+        presented: &str,
+    ) -> Result<Option<ScimTokenSet>, SecretError> {
+        let name = self.names.tenant(tenant, TenantSecret::ScimTokens);
+        let holds = |set: &ScimTokenSet| set.holds(presented);
+        let cached = self.read_credential(&name).await?;
+        if let Some(set) = Self::legacy_document(&name, cached)?.filter(holds) {
+            return Ok(Some(set));
+        }
+        match self.read_again_on_miss(&name).await? {
+            Some(fresh) => Ok(Self::legacy_document(&name, fresh)?.filter(holds)),
+            None => Ok(None),
+        }
+    }
+
+    /// The tenant's legacy SCIM token document, read fresh, if it still holds tokens.
+    pub async fn legacy_scim_tokens(&self, tenant: &TenantId) -> Result<Option<ScimTokenSet>, SecretError> {
+        let name = self.names.tenant(tenant, TenantSecret::ScimTokens);
+        let stored = self.read_fresh(&name).await?;
+        Ok(Self::legacy_document(&name, stored)?.filter(|set| !set.tokens.is_empty()))
+    }
+
+    /// Empties the legacy document once its tokens are records (the hashes are kept in one place).
+    pub async fn empty_legacy_scim_tokens(&self, tenant: &TenantId) -> Result<(), SecretError> {
+        let name = self.names.tenant(tenant, TenantSecret::ScimTokens);
+        let emptied = ScimTokenSet { tokens: Vec::new(), migrated_at: Some(self.clock.now()) };
+        self.write(&name, emptied.encode()).await
     }
 
     /// What is set, and when; never values.
-    pub async fn status(&self, tenant: &TenantId) -> Result<SecretsStatus, SecretError> {
+    pub async fn status(&self, tenant: &TenantId) -> Result<SecretStates, SecretError> {
         let now = self.clock.now();
         let state = |r: Option<RotatingSecret>| SecretState {
             set: r.is_some(),
@@ -498,11 +385,10 @@ impl SecretService {
                 .map(|p| p.valid_until)
                 .filter(|until| *until > now),
         };
-        Ok(SecretsStatus {
+        Ok(SecretStates {
             okta_api_token: state(self.rotating(&self.names.tenant(tenant, TenantSecret::OktaApiToken)).await?),
             oidc_client_secret: state(self.rotating(&self.names.tenant(tenant, TenantSecret::OidcClientSecret)).await?),
             event_hook_secret: state(self.rotating(&self.names.tenant(tenant, TenantSecret::EventHookSecret)).await?),
-            scim_tokens_active: self.scim_tokens(tenant, false).await?.active(now).count(),
         })
     }
 }
@@ -571,46 +457,12 @@ mod tests {
         // The admin function rotates; the receiver's cache still holds the old document.
         let second = admin.rotate_event_hook_secret(&acme()).await.unwrap();
         assert_eq!(receiver.verify_event_hook_secret(&acme(), second.expose()).await.unwrap(), Some(true));
-        // A token issued elsewhere works at once too.
-        let (_, token) = admin.issue_scim_token(&acme()).await.unwrap();
-        assert!(receiver.verify_scim_token(&acme(), token.expose()).await.unwrap().is_some());
         // Wrong guesses: one fresh read per name per window, then none.
         let before = store.reads();
         for _ in 0..20 {
             assert_eq!(receiver.verify_event_hook_secret(&acme(), "guess").await.unwrap(), Some(false));
         }
         assert!(store.reads() - before <= 1, "{} reads for 20 guesses", store.reads() - before);
-    }
-
-    #[tokio::test]
-    async fn a_revocation_elsewhere_holds_within_a_minute() {
-        let store = Arc::new(MemorySecrets::default());
-        let clock = Arc::new(FakeClock::default());
-        let scim = service(store.clone(), clock.clone());
-        let admin = service(store.clone(), clock.clone());
-        let (id, token) = admin.issue_scim_token(&acme()).await.unwrap();
-        assert!(scim.verify_scim_token(&acme(), token.expose()).await.unwrap().is_some(), "now cached");
-        admin.revoke_scim_token(&acme(), &id).await.unwrap();
-        clock.advance(REVOCATION_WINDOW + Duration::seconds(1));
-        assert_eq!(scim.verify_scim_token(&acme(), token.expose()).await.unwrap(), None, "revoked everywhere");
-    }
-
-    #[tokio::test]
-    async fn scim_tokens_issue_verify_revoke() {
-        let svc = service(Arc::new(MemorySecrets::default()), Arc::new(FakeClock::default()));
-        let (id1, t1) = svc.issue_scim_token(&acme()).await.unwrap();
-        let (id2, t2) = svc.issue_scim_token(&acme()).await.unwrap();
-        assert_eq!(svc.verify_scim_token(&acme(), t1.expose()).await.unwrap(), Some(id1.clone()));
-        assert_eq!(svc.verify_scim_token(&acme(), t2.expose()).await.unwrap(), Some(id2.clone()));
-        let other = TenantId::parse("other").unwrap();
-        assert_eq!(svc.verify_scim_token(&other, t1.expose()).await.unwrap(), None);
-        svc.revoke_scim_token(&acme(), &id1).await.unwrap();
-        assert_eq!(svc.verify_scim_token(&acme(), t1.expose()).await.unwrap(), None);
-        assert_eq!(svc.verify_scim_token(&acme(), t2.expose()).await.unwrap(), Some(id2));
-        assert!(matches!(svc.revoke_scim_token(&acme(), "tok_missing").await, Err(SecretError::UnknownToken)));
-        let listed = svc.list_scim_tokens(&acme()).await.unwrap();
-        assert_eq!(listed.len(), 2);
-        assert_eq!(svc.status(&acme()).await.unwrap().scim_tokens_active, 1);
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! Pure types and rules: no I/O and no AWS, HTTP or Lambda types.
 pub mod activity;
+pub mod api_token;
 pub mod change;
 pub mod convergence;
 pub mod email;

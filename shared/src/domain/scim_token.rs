@@ -1,10 +1,12 @@
-//! SCIM bearer tokens: 256-bit random values shown once; only their SHA-256 is kept (SPEC §4).
+//! The legacy SCIM token document: before token records (SPEC §4), all of a tenant's SCIM token
+//! hashes lived in one Secrets Manager document. It is only read now, to carry its tokens over
+//! into records (`app::tokens`), then emptied.
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::api_token::{decode_hex32, TokenKind, TokenRecord};
 use super::secret::{digest_eq, sha256, Secret};
-
-pub const TOKEN_PREFIX: &str = "scim_";
+use super::TenantId;
 
 /// What is stored about one token. The hash is of the whole token string.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,11 +32,30 @@ impl ScimTokenRecord {
 pub struct ScimTokenSet {
     #[serde(default)]
     pub tokens: Vec<ScimTokenRecord>,
+    /// When its tokens were carried over into records (the document is then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrated_at: Option<DateTime<Utc>>,
 }
 
 impl ScimTokenSet {
     pub fn decode(stored: &Secret) -> Result<Self, serde_json::Error> {
         serde_json::from_str(stored.expose())
+    }
+
+    /// The document's tokens as records of `tenant`, revoked and rotated ones included.
+    pub fn to_records(&self, tenant: &TenantId) -> Vec<TokenRecord> {
+        self.tokens
+            .iter()
+            .map(|t| TokenRecord {
+                id: t.id.clone(),
+                tenant: tenant.clone(),
+                kind: TokenKind::Scim,
+                sha256: t.sha256.clone(),
+                created_at: t.created_at,
+                revoked_at: t.revoked_at,
+                valid_until: t.expires_at,
+            })
+            .collect()
     }
 
     pub fn encode(&self) -> Secret {
@@ -43,6 +64,15 @@ impl ScimTokenSet {
 
     pub fn active(&self, now: DateTime<Utc>) -> impl Iterator<Item = &ScimTokenRecord> {
         self.tokens.iter().filter(move |t| t.is_active(now))
+    }
+
+    /// Does the document hold a record of `presented` (active or not)?
+    pub fn holds(&self, presented: &str) -> bool {
+        let presented = sha256(presented.as_bytes());
+        self.tokens
+            .iter()
+            .filter_map(|r| decode_hex32(&r.sha256))
+            .fold(false, |found, stored| digest_eq(&stored, &presented) | found)
     }
 
     /// The id of the active token `presented` is, compared in constant time against every record.
@@ -59,24 +89,6 @@ impl ScimTokenSet {
     }
 }
 
-/// Builds a token string from 32 random bytes.
-pub fn token_from_random(bytes: [u8; 32]) -> Secret {
-    use base64::Engine;
-    Secret::new(format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
-}
-
-fn decode_hex32(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, chunk) in hex.as_bytes().chunks(2).enumerate() {
-        let s = std::str::from_utf8(chunk).ok()?;
-        out[i] = u8::from_str_radix(s, 16).ok()?;
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,9 +96,10 @@ mod tests {
 
     #[test]
     fn verifies_active_tokens_only() {
-        let token = token_from_random([7; 32]);
+        let token = Secret::new("scim_legacy-token-value");
         let now = DateTime::from_timestamp(0, 0).unwrap();
         let mut set = ScimTokenSet {
+            migrated_at: None,
             tokens: vec![ScimTokenRecord {
                 id: "tok1".into(),
                 sha256: sha256_hex(token.expose().as_bytes()),
@@ -104,7 +117,8 @@ mod tests {
         set.tokens[0].expires_at = None;
         set.tokens[0].revoked_at = Some(now);
         assert_eq!(set.verify(token.expose(), now), None);
-        assert!(token.expose().starts_with(TOKEN_PREFIX));
-        assert_eq!(token.expose().len(), TOKEN_PREFIX.len() + 43);
+        let records = set.to_records(&TenantId::parse("acme").unwrap());
+        assert_eq!(records[0].revoked_at, Some(now));
+        assert!(records[0].matches(token.expose()));
     }
 }

@@ -7,7 +7,7 @@ use crate::domain::tenant::TenantConfigInput;
 use crate::domain::user::{User, UserStatus};
 use crate::domain::{Email, OktaUserId, Secret, TenantId, UserId};
 use crate::ports::user_store::UserQuery;
-use crate::ports::{ActivityStore, LoginStateStore, SyncStore};
+use crate::ports::{ActivityStore, LoginStateStore, SyncStore, TokenStore};
 use crate::ports::{
     ChangeLog, ConfigStore, DedupeStore, GroupStore, JobQueue, PendingStore, SecretStore, StoreError, TeamStore,
     UniqueField, UserReader, UserWriter,
@@ -396,6 +396,67 @@ pub async fn activity_store_contract(store: &dyn ActivityStore) {
     assert_eq!((a.last_job_at, a.last_job_waited_seconds), (Some(h(1)), Some(7)));
     assert_eq!(a.okta_token_used_at, Some(h(4)));
     assert_eq!(store.activity(&other, now).await.unwrap(), Default::default(), "tenants apart");
+}
+
+/// API token records: found by digest, listed per tenant and kind, revoked and rotated only with
+/// their owner's tenant and kind, never overwritten, a revocation never undone.
+pub async fn token_store_contract(store: &dyn TokenStore) {
+    use crate::domain::api_token::{TokenKind, TokenRecord};
+    let (acme, other) = (self::tenant("tokens"), self::tenant("tokens2"));
+    let issue = |tenant: &TenantId, kind, n: u8| {
+        TokenRecord::issue(tenant.clone(), kind, [n; 32], [n; 16], now() + chrono::Duration::seconds(n.into()))
+    };
+    let (a1, v1) = issue(&acme, TokenKind::Scim, 1);
+    let (a2, _) = issue(&acme, TokenKind::Scim, 2);
+    let (admin, _) = issue(&acme, TokenKind::Admin, 3);
+    let (foreign, _) = issue(&other, TokenKind::Scim, 4);
+    for r in [&a1, &a2, &admin, &foreign] {
+        store.insert_token(r).await.unwrap();
+    }
+    assert!(matches!(store.insert_token(&a1).await, Err(StoreError::AlreadyExists)), "never overwritten");
+    let found = store.find_token(&crate::domain::api_token::lookup_key(v1.expose())).await.unwrap();
+    assert_eq!(found.as_ref(), Some(&a1));
+    assert_eq!(store.find_token(&"0".repeat(64)).await.unwrap(), None);
+    let ids = |list: Vec<TokenRecord>| list.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.list_tokens(&acme, TokenKind::Scim).await.unwrap()), [a1.id.clone(), a2.id.clone()]);
+    assert_eq!(ids(store.list_tokens(&acme, TokenKind::Admin).await.unwrap()), vec![admin.id.clone()]);
+    assert_eq!(ids(store.list_tokens(&other, TokenKind::Admin).await.unwrap()), Vec::<String>::new());
+
+    // Only with its own tenant and kind.
+    let posing = TokenRecord { tenant: other.clone(), ..a1.clone() };
+    assert!(matches!(store.revoke_token(&posing, now()).await, Err(StoreError::VersionConflict)));
+    let as_admin = TokenRecord { kind: TokenKind::Admin, ..a1.clone() };
+    assert!(matches!(store.revoke_token(&as_admin, now()).await, Err(StoreError::VersionConflict)));
+    let (unknown, _) = issue(&acme, TokenKind::Scim, 9);
+    assert!(matches!(store.revoke_token(&unknown, now()).await, Err(StoreError::VersionConflict)));
+
+    // Revoke: the first time stays.
+    let later = now() + chrono::Duration::minutes(5);
+    store.revoke_token(&a1, now()).await.unwrap();
+    store.revoke_token(&a1, later).await.unwrap();
+    let revoked = store.find_token(&a1.sha256).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(now()));
+    assert!(!revoked.is_active(later));
+
+    // Rotate: both or neither.
+    let until = later + chrono::Duration::hours(24);
+    let (n1, _) = issue(&acme, TokenKind::Scim, 10);
+    assert!(
+        matches!(store.rotate_token(&a1, until, &n1, later).await, Err(StoreError::VersionConflict)),
+        "a revoked token is not rotated"
+    );
+    assert_eq!(store.find_token(&n1.sha256).await.unwrap(), None, "and its successor was not written");
+    assert!(matches!(store.rotate_token(&a2, until, &a1, later).await, Err(StoreError::AlreadyExists)));
+    assert_eq!(store.find_token(&a2.sha256).await.unwrap().unwrap().valid_until, None, "nothing written");
+    store.rotate_token(&a2, until, &n1, later).await.unwrap();
+    assert_eq!(store.find_token(&a2.sha256).await.unwrap().unwrap().valid_until, Some(until));
+    assert_eq!(store.find_token(&n1.sha256).await.unwrap(), Some(n1.clone()));
+    let (n2, _) = issue(&acme, TokenKind::Scim, 11);
+    assert!(
+        matches!(store.rotate_token(&a2, until, &n2, until).await, Err(StoreError::VersionConflict)),
+        "an expired token is not rotated"
+    );
+    assert_eq!(store.list_tokens(&acme, TokenKind::Scim).await.unwrap().len(), 3);
 }
 
 /// Logins: single use (a replayed state finds nothing), expiry, tenants apart.

@@ -53,9 +53,17 @@ pub struct MemoryStore {
     lists: Mutex<HashMap<(TenantId, String, RunList), Chunks>>,
     sessions: Mutex<HashMap<(TenantId, String), crate::domain::sso::SessionRecord>>,
     logins: Mutex<HashMap<(TenantId, String), LoginState>>,
+    /// API token records by digest.
+    tokens: Mutex<BTreeMap<String, crate::domain::api_token::TokenRecord>>,
+    token_lookups: std::sync::atomic::AtomicU64,
 }
 
 impl MemoryStore {
+    /// How many token lookups by digest were made (to show what a guess costs).
+    pub fn token_lookups(&self) -> u64 {
+        self.token_lookups.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn claim_check(t: &Tenant, user: &User, before: Option<&User>) -> Result<(), StoreError> {
         if let Some(holder) = t.emails.get(user.email.key()) {
             if before.is_none_or(|b| &b.id != holder) {
@@ -627,6 +635,76 @@ impl ActivityStore for MemoryStore {
 }
 
 #[async_trait]
+impl crate::ports::TokenStore for MemoryStore {
+    async fn insert_token(&self, record: &crate::domain::api_token::TokenRecord) -> Result<(), StoreError> {
+        let mut tokens = self.tokens.lock().expect("lock");
+        if tokens.contains_key(&record.sha256) {
+            return Err(StoreError::AlreadyExists);
+        }
+        tokens.insert(record.sha256.clone(), record.clone());
+        Ok(())
+    }
+
+    async fn find_token(&self, sha256: &str) -> Result<Option<crate::domain::api_token::TokenRecord>, StoreError> {
+        self.token_lookups.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(self.tokens.lock().expect("lock").get(sha256).cloned())
+    }
+
+    async fn list_tokens(
+        &self,
+        tenant: &TenantId,
+        kind: crate::domain::api_token::TokenKind,
+    ) -> Result<Vec<crate::domain::api_token::TokenRecord>, StoreError> {
+        let mut listed: Vec<_> = self
+            .tokens
+            .lock()
+            .expect("lock")
+            .values()
+            .filter(|r| &r.tenant == tenant && r.kind == kind)
+            .cloned()
+            .collect();
+        listed.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(listed)
+    }
+
+    async fn revoke_token(
+        &self,
+        record: &crate::domain::api_token::TokenRecord,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tokens = self.tokens.lock().expect("lock");
+        match tokens.get_mut(&record.sha256) {
+            Some(r) if r.tenant == record.tenant && r.kind == record.kind => {
+                r.revoked_at.get_or_insert(at);
+                Ok(())
+            }
+            _ => Err(StoreError::VersionConflict),
+        }
+    }
+
+    async fn rotate_token(
+        &self,
+        old: &crate::domain::api_token::TokenRecord,
+        until: DateTime<Utc>,
+        new: &crate::domain::api_token::TokenRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tokens = self.tokens.lock().expect("lock");
+        if tokens.contains_key(&new.sha256) {
+            return Err(StoreError::AlreadyExists);
+        }
+        match tokens.get_mut(&old.sha256) {
+            Some(r) if r.tenant == old.tenant && r.kind == old.kind && r.is_active(now) => {
+                r.valid_until = Some(until);
+            }
+            _ => return Err(StoreError::VersionConflict),
+        }
+        tokens.insert(new.sha256.clone(), new.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
 impl LoginStateStore for MemoryStore {
     async fn put_session(&self, session: &crate::domain::sso::SessionRecord) -> Result<(), StoreError> {
         self.sessions.lock().expect("lock").insert((session.tenant.clone(), session.sid.clone()), session.clone());
@@ -688,6 +766,7 @@ mod tests {
         super::super::contract::sync_store_contract(&store).await;
         super::super::contract::activity_store_contract(&store).await;
         super::super::contract::login_state_contract(&store).await;
+        super::super::contract::token_store_contract(&store).await;
         super::super::contract::group_contract(&store, &store, &store).await;
     }
 }

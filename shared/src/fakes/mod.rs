@@ -67,6 +67,17 @@ impl Fakes {
         ))
     }
 
+    /// Token records in the memory store (each call: a new process's cache).
+    pub fn token_service(&self) -> Arc<crate::app::tokens::TokenService> {
+        Arc::new(crate::app::tokens::TokenService::new(
+            self.store.clone(),
+            self.secret_service(),
+            self.clock.clone(),
+            self.random.clone(),
+            chrono::Duration::minutes(5),
+        ))
+    }
+
     pub fn telemetry(&self) -> Arc<crate::app::telemetry::Telemetry> {
         Arc::new(crate::app::telemetry::Telemetry::new(self.store.clone(), self.metrics.clone(), self.clock.clone()))
     }
@@ -180,6 +191,7 @@ impl Fakes {
             self.store.clone(),
             self.store.clone(),
             self.secret_service(),
+            self.token_service(),
             None,
             None,
             self.clock.clone(),
@@ -201,6 +213,7 @@ impl Fakes {
             self.store.clone(),
             self.store.clone(),
             self.secret_service(),
+            self.token_service(),
             self.clock.clone(),
             ConfigRules { allow_insecure_okta: true },
         )

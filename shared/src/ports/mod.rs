@@ -10,6 +10,7 @@ pub mod secret_store;
 pub mod sso;
 pub mod sync_store;
 pub mod team_store;
+pub mod token_store;
 pub mod user_store;
 
 pub use activity_store::ActivityStore;
@@ -23,6 +24,7 @@ pub use secret_store::SecretStore;
 pub use sso::{LoginStateStore, OidcProvider};
 pub use sync_store::SyncStore;
 pub use team_store::{DedupeStore, PendingStore, TeamStore};
+pub use token_store::TokenStore;
 pub use user_store::{ChangeLog, UserReader, UserWriter};
 
 /// An error and every `source()` under it, `: `-joined, for one log field.

@@ -7,6 +7,7 @@ use harness::okta_sim::{DeliverOptions, HookTarget, OktaSim};
 use harness::template::Template;
 use harness::{dispatch::Dispatcher, Functions, LocalStack, StackOptions};
 use shared::app::secrets::TenantSecret;
+use shared::domain::api_token::TokenKind;
 use shared::domain::tenant::TenantConfigInput;
 use shared::domain::TenantId;
 use tokio::sync::watch;
@@ -140,8 +141,9 @@ async fn seed_demo(f: &Functions, sim: &OktaSim, sim_token: &str, port: u16) -> 
         header: "Authorization".into(),
         secret: hook_secret.expose().to_owned(),
     });
-    let scim_token = if secrets.status(&tenant).await?.scim_tokens_active == 0 {
-        Some(secrets.issue_scim_token(&tenant).await?.1.expose().to_owned())
+    let tokens = &f.adapters.tokens;
+    let scim_token = if tokens.active_count(&tenant, TokenKind::Scim).await? == 0 {
+        Some(tokens.issue(&tenant, TokenKind::Scim).await?.1.expose().to_owned())
     } else {
         None
     };
@@ -152,7 +154,7 @@ async fn seed_demo(f: &Functions, sim: &OktaSim, sim_token: &str, port: u16) -> 
         "okta_domain": "https://demo-scim.okta.com", "provisioning": "scim", "manager_mode": "individual"
     }))?;
     admin.put_tenant(&scim_tenant, input).await?;
-    let scim_tenant_token = secrets.issue_scim_token(&scim_tenant).await?.1.expose().to_owned();
+    let scim_tenant_token = tokens.issue(&scim_tenant, TokenKind::Scim).await?.1.expose().to_owned();
     Ok(Demo {
         sso_example: None,
         tenant,

@@ -29,6 +29,12 @@ async fn dynamodb_sync_runs_leases_and_seen_pages() {
 }
 
 #[tokio::test]
+async fn dynamodb_token_records_are_conditional_and_never_undone() {
+    let app = TestApp::spawn().await;
+    contract::token_store_contract(app.functions.adapters.store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn dynamodb_login_states_are_single_use_and_expire() {
     let app = TestApp::spawn().await;
     contract::login_state_contract(app.functions.adapters.store.as_ref()).await;

@@ -161,8 +161,8 @@ async fn scim_tokens_and_event_hook_secrets_are_shown_once() {
     assert!(app
         .functions
         .adapters
-        .secrets
-        .verify_scim_token(&TenantId::parse("acme").unwrap(), &token)
+        .tokens
+        .verify_scim(&TenantId::parse("acme").unwrap(), &token)
         .await
         .unwrap()
         .is_some());
@@ -177,8 +177,8 @@ async fn scim_tokens_and_event_hook_secrets_are_shown_once() {
     assert!(app
         .functions
         .adapters
-        .secrets
-        .verify_scim_token(&TenantId::parse("acme").unwrap(), &token)
+        .tokens
+        .verify_scim(&TenantId::parse("acme").unwrap(), &token)
         .await
         .unwrap()
         .is_none());

@@ -65,28 +65,21 @@ async fn every_event_file_gets_the_status_in_its_name() {
     let input = serde_json::from_value(
         serde_json::json!({"okta_domain": "https://demo-scim.okta.com", "provisioning": "scim"}),
     );
-    let tokens = shared::domain::scim_token::ScimTokenSet {
-        tokens: vec![shared::domain::scim_token::ScimTokenRecord {
-            id: "tok_events".into(),
-            sha256: shared::domain::secret::sha256_hex(EVENTS_SCIM_TOKEN.as_bytes()),
-            created_at: chrono::Utc::now(),
-            revoked_at: None,
-            expires_at: None,
-        }],
-    };
-    let name = names.tenant(&scim_tenant, shared::app::secrets::TenantSecret::ScimTokens);
-    shared::ports::SecretStore::put_secret(
-        &shared::adapters::secrets_manager::SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(
-            crate::helpers::sdk().await,
-        )),
-        &name,
-        &tokens.encode(),
-    )
-    .await
-    .unwrap();
-    // (After the token: the config write reads the token set, and the read is cached.)
     functions.admin.admin.put_tenant(&scim_tenant, input.unwrap()).await.unwrap();
-    let verified = functions.adapters.secrets.verify_scim_token(&scim_tenant, EVENTS_SCIM_TOKEN).await.unwrap();
+    let fixed = shared::domain::api_token::TokenRecord {
+        id: "tok_events".into(),
+        tenant: scim_tenant.clone(),
+        kind: shared::domain::api_token::TokenKind::Scim,
+        sha256: shared::domain::secret::sha256_hex(EVENTS_SCIM_TOKEN.as_bytes()),
+        created_at: chrono::Utc::now(),
+        revoked_at: None,
+        valid_until: None,
+    };
+    match shared::ports::TokenStore::insert_token(functions.adapters.store.as_ref(), &fixed).await {
+        Ok(()) | Err(shared::ports::StoreError::AlreadyExists) => {}
+        Err(e) => panic!("{e}"),
+    }
+    let verified = functions.adapters.tokens.verify_scim(&scim_tenant, EVENTS_SCIM_TOKEN).await.unwrap();
     assert_eq!(verified.as_deref(), Some("tok_events"), "the fixed SCIM token is in place");
     for s in [EVENTS_ADMIN_TOKEN, EVENTS_HOOK_SECRET, EVENTS_SCIM_TOKEN] {
         crate::helpers::remember_secret(s);

@@ -157,12 +157,18 @@ impl TestApp {
         Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
     }
 
+    /// An admin API call with the operator token.
     pub async fn admin(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> Reply {
+        self.admin_as(&self.admin_token.clone(), method, path, body).await
+    }
+
+    /// An admin API call with `bearer` (a tenant admin token, a wrong one, ...).
+    pub async fn admin_as(&self, bearer: &str, method: &str, path: &str, body: Option<serde_json::Value>) -> Reply {
         let mut req = Request::builder()
             .method(method)
             .uri(path)
             .header("host", "127.0.0.1:3000")
-            .header("authorization", format!("Bearer {}", self.admin_token));
+            .header("authorization", format!("Bearer {bearer}"));
         if body.is_some() {
             req = req.header("content-type", "application/json");
         }

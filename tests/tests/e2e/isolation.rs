@@ -24,6 +24,8 @@ struct TenantA {
     hook_secret: String,
     scim_token: String,
     scim_token_id: String,
+    admin_token: String,
+    admin_token_id: String,
     cookie: String,
     state: String,
     user: String,
@@ -159,7 +161,10 @@ async fn tenant_a(app: &TestApp) -> TenantA {
         .unwrap();
     let hook = app.admin("POST", "/admin/tenants/iso-a/event-hook-secret", None).await.json();
     let tokens = app.admin("GET", "/admin/tenants/iso-a/scim-tokens", None).await.json();
+    let admin_token = app.admin("POST", "/admin/tenants/iso-a/admin-tokens", None).await.json();
     TenantA {
+        admin_token: admin_token["token"].as_str().unwrap().to_owned(),
+        admin_token_id: admin_token["id"].as_str().unwrap().to_owned(),
         hook_secret: hook["secret"].as_str().unwrap().to_owned(),
         scim_token: scim.auth.trim_start_matches("Bearer ").to_owned(),
         scim_token_id: tokens["tokens"][0]["id"].as_str().unwrap().to_owned(),
@@ -175,7 +180,16 @@ async fn tenant_a(app: &TestApp) -> TenantA {
 /// B's state as an admin sees it, to compare before and after the sweep.
 async fn snapshot(app: &TestApp) -> Value {
     let mut out = json!({});
-    for part in ["", "/users", "/groups", "/teams", "/scim-tokens", "/sync-runs", "/changes?after=0&limit=1000"] {
+    for part in [
+        "",
+        "/users",
+        "/groups",
+        "/teams",
+        "/scim-tokens",
+        "/admin-tokens",
+        "/sync-runs",
+        "/changes?after=0&limit=1000",
+    ] {
         out[part] = app.admin("GET", &format!("/admin/tenants/iso-b{part}"), None).await.json();
     }
     // The config's `updated_at` is the only field a refused write could have touched.
@@ -220,6 +234,7 @@ async fn tenant_a_cannot_reach_tenant_b_on_any_route() {
             a.group.clone(),
             a.hook_secret.clone(),
             a.scim_token.clone(),
+            a.admin_token.clone(),
             "id-token-of-tenant-a".into(),
         ],
         attempts: 0,
@@ -351,8 +366,8 @@ async fn tenant_a_cannot_reach_tenant_b_on_any_route() {
         sweep.routes.insert((route.0.into(), route.1.into()));
     }
 
-    // Admin API: the admin token is the operator's, for every tenant; what must hold is that A's
-    // identifiers named under B find nothing. Every documented operation with an id is tried.
+    // Admin API, with the operator's token (every tenant): A's identifiers named under B find
+    // nothing. Every documented operation with an id is tried.
     let doc: Value = serde_json::from_str(
         &std::fs::read_to_string(format!("{}/../functions/admin-api/openapi.json", env!("CARGO_MANIFEST_DIR")))
             .unwrap(),
@@ -370,6 +385,8 @@ async fn tenant_a_cannot_reach_tenant_b_on_any_route() {
                 a.run.clone()
             } else if path.contains("/scim-tokens/") {
                 a.scim_token_id.clone()
+            } else if path.contains("/admin-tokens/") {
+                a.admin_token_id.clone()
             } else {
                 continue;
             };
@@ -393,6 +410,25 @@ async fn tenant_a_cannot_reach_tenant_b_on_any_route() {
     let by_email = app.admin("GET", "/admin/tenants/iso-b/users?email=alice%40a.example", None).await.json();
     assert_eq!(by_email["users"], json!([]));
     sweep.attempts += admin_attempts + 2;
+    // With A's tenant admin token: every documented operation under B, and every deployment
+    // operation, is refused before it runs (403), A's ids or B's.
+    let mut tenant_token_attempts = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        if path == "/admin/openapi.json" {
+            continue;
+        }
+        for method in ops.as_object().unwrap().keys().filter(|m| *m != "parameters") {
+            let uri = path.replace("{tenant}", "iso-b").replace("{id}", &a.user).replace("{name}", "okta_api_token");
+            let body = (method == "put" || uri.contains("/secrets/")).then(|| json!({"value": "stolen-by-a"}));
+            let r = app.admin_as(&a.admin_token, &method.to_uppercase(), &uri, body).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "A's admin token: {method} {uri}: {}", r.body);
+            for f in &sweep.forbidden {
+                assert!(!r.body.contains(f.as_str()), "{method} {uri} answered with {f:.12}…");
+            }
+            tenant_token_attempts += 1;
+        }
+    }
+    sweep.attempts += tenant_token_attempts;
     sweep.routes.insert(("ANY".into(), "/admin/{proxy+}".into()));
 
     // Every route of the template was swept.
@@ -417,9 +453,10 @@ async fn tenant_a_cannot_reach_tenant_b_on_any_route() {
         .unwrap();
     assert!(taken.is_some(), "A's login state was not consumed by B's callbacks");
     println!(
-        "isolation sweep: {} attempts over {} routes ({} admin operations with ids): all refused, 0 answers with another tenant's data",
+        "isolation sweep: {} attempts over {} routes ({} admin operations with ids, {} with A's tenant admin token): all refused, 0 answers with another tenant's data",
         sweep.attempts,
         sweep.routes.len(),
-        admin_attempts
+        admin_attempts,
+        tenant_token_attempts
     );
 }

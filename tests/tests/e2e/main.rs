@@ -2,6 +2,7 @@
 //! `make test` starts (DynamoDB, SQS and Secrets Manager over HTTP), provisioned from template.yaml.
 mod adapters;
 mod admin;
+mod admin_tokens;
 mod events;
 mod faults;
 mod helpers;

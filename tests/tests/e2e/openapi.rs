@@ -129,6 +129,11 @@ async fn every_documented_operation_answers_as_documented() {
     let token = app.admin("POST", &format!("{t}/scim-tokens"), None).await.json();
     let tok = token["id"].as_str().unwrap().to_owned();
     let run = app.admin("POST", &format!("{t}/sync"), None).await.json()["run_id"].as_str().unwrap().to_owned();
+    let admin_token = app.admin("POST", &format!("{t}/admin-tokens"), None).await;
+    let adm = admin_token.json()["id"].as_str().unwrap().to_owned();
+    // A tenant admin token outside its scope: 403, documented on every operation.
+    let tenant_token = admin_token.json()["token"].as_str().unwrap().to_owned();
+    assert_eq!(app.admin_as(&tenant_token, "POST", "/admin/dlq/redrive", None).await.status, StatusCode::FORBIDDEN);
     app.drain_sync().await;
     let calls: Vec<(&str, String, Option<Value>)> = vec![
         ("GET", t.into(), None),
@@ -139,6 +144,9 @@ async fn every_documented_operation_answers_as_documented() {
         ("GET", format!("{t}/scim-tokens"), None),
         ("POST", format!("{t}/scim-tokens/{tok}/rotate"), None),
         ("DELETE", format!("{t}/scim-tokens/{tok}"), None),
+        ("GET", format!("{t}/admin-tokens"), None),
+        ("POST", format!("{t}/admin-tokens/{adm}/rotate"), None),
+        ("DELETE", format!("{t}/admin-tokens/{adm}"), None),
         ("GET", format!("{t}/users?limit=5"), None),
         ("GET", format!("{t}/users/{uid}"), None),
         ("POST", format!("{t}/users/{uid}/invite"), None),
@@ -169,6 +177,7 @@ async fn every_documented_operation_answers_as_documented() {
     }
     seen.insert("POST /admin/tenants/{tenant}/sync".into());
     seen.insert("POST /admin/tenants/{tenant}/scim-tokens".into());
+    seen.insert("POST /admin/tenants/{tenant}/admin-tokens".into());
     seen.insert("GET /admin/openapi.json".into());
     let documented: BTreeSet<String> = doc()["paths"]
         .as_object()

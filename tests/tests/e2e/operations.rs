@@ -186,6 +186,7 @@ async fn deployment_secrets_and_scim_tokens_rotate_with_an_overlap_and_revoke_at
 
     // The session signing key: never shown; two keys during the overlap, one after revoking.
     let secrets = &app.functions.adapters.secrets;
+    let tokens = &app.functions.adapters.tokens;
     let post = |path: &str| {
         Request::post(path.to_owned())
             .header("host", "127.0.0.1")
@@ -213,16 +214,16 @@ async fn deployment_secrets_and_scim_tokens_rotate_with_an_overlap_and_revoke_at
     assert_eq!(rotated.status, StatusCode::CREATED, "{}", rotated.body);
     let (id2, t2) =
         (rotated.json()["id"].as_str().unwrap().to_owned(), rotated.json()["token"].as_str().unwrap().to_owned());
-    assert_eq!(secrets.verify_scim_token(&acme, &t1).await.unwrap(), Some(id1.clone()), "overlap");
-    assert_eq!(secrets.verify_scim_token(&acme, &t2).await.unwrap(), Some(id2.clone()));
+    assert_eq!(tokens.verify_scim(&acme, &t1).await.unwrap(), Some(id1.clone()), "overlap");
+    assert_eq!(tokens.verify_scim(&acme, &t2).await.unwrap(), Some(id2.clone()));
     let del = Request::delete(format!("/admin/tenants/acme/scim-tokens/{id1}"))
         .header("host", "127.0.0.1")
         .header("authorization", format!("Bearer {new}"))
         .body(Body::empty())
         .unwrap();
     assert_eq!(app.call(del).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(secrets.verify_scim_token(&acme, &t1).await.unwrap(), None);
-    assert_eq!(secrets.verify_scim_token(&acme, &t2).await.unwrap(), Some(id2));
+    assert_eq!(tokens.verify_scim(&acme, &t1).await.unwrap(), None);
+    assert_eq!(tokens.verify_scim(&acme, &t2).await.unwrap(), Some(id2));
     // A revoked token cannot be rotated.
     let again = app.call(post(&format!("/admin/tenants/acme/scim-tokens/{id1}/rotate"))).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);

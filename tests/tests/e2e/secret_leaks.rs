@@ -43,7 +43,8 @@ async fn no_secret_value_reaches_a_log_line_or_a_later_response() {
     // Use them: verification paths log too.
     let acme = shared::domain::TenantId::parse("acme").unwrap();
     let svc = &app.functions.adapters.secrets;
-    assert!(svc.verify_scim_token(&acme, secrets.last().unwrap()).await.unwrap().is_some());
+    let tokens = &app.functions.adapters.tokens;
+    assert!(tokens.verify_scim(&acme, secrets.last().unwrap()).await.unwrap().is_some());
     assert_eq!(svc.verify_event_hook_secret(&acme, &secrets[5]).await.unwrap(), Some(true));
     let wrong = axum::http::Request::builder()
         .uri("/admin/tenants/acme")

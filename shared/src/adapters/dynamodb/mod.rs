@@ -5,6 +5,7 @@
 mod activity;
 mod groups;
 mod logins;
+mod tokens;
 
 use std::collections::HashMap;
 use std::time::Duration as StdDuration;
