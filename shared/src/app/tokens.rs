@@ -383,6 +383,21 @@ mod tests {
         }
     }
 
+    /// The old single document hit Secrets Manager's 64 KiB ceiling after a few hundred tokens,
+    /// then refused every issue and revocation; records have no ceiling.
+    #[tokio::test]
+    async fn a_thousand_issued_and_revoked_tokens_block_nothing() {
+        let w = World::new();
+        let svc = w.process();
+        for _ in 0..1000 {
+            let (id, _) = svc.issue(&acme(), TokenKind::Scim).await.unwrap();
+            svc.revoke(&acme(), TokenKind::Scim, &id).await.unwrap();
+        }
+        let (id, token) = svc.issue(&acme(), TokenKind::Scim).await.unwrap();
+        assert_eq!(svc.verify_scim(&acme(), token.expose()).await.unwrap(), Some(id));
+        assert_eq!(svc.list(&acme(), TokenKind::Scim).await.unwrap().len(), 1001);
+    }
+
     #[tokio::test]
     async fn issuing_stops_at_the_cap() {
         let w = World::new();
