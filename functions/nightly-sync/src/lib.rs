@@ -16,11 +16,16 @@ use shared::app::sync::{SyncMessage, SyncOptions, SyncService};
 pub struct State {
     pub sync: Arc<SyncService>,
     pub metrics: Arc<shared::adapters::emf::EmfMetrics>,
+    pub clock: Arc<dyn shared::ports::Clock>,
 }
 
 impl State {
     pub fn from_adapters(a: &Adapters) -> Self {
-        Self { sync: Arc::new(a.sync_service(SyncOptions::default())), metrics: a.metrics.clone() }
+        Self {
+            sync: Arc::new(a.sync_service(SyncOptions::default())),
+            metrics: a.metrics.clone(),
+            clock: a.clock.clone(),
+        }
     }
 }
 
@@ -34,18 +39,18 @@ pub enum Trigger {
 
 #[derive(Debug, thiserror::Error)]
 pub enum NightlyError {
-    #[error("the nightly fan-out failed: {0}")]
-    FanOut(String),
+    #[error("the nightly fan-out failed")]
+    FanOut(#[source] shared::app::sync::SyncError),
 }
 
 /// The invocation's deadline, from Lambda's context (none outside Lambda).
-fn deadline(ctx: &lambda_runtime::Context) -> Option<Instant> {
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as u64;
+fn deadline(ctx: &lambda_runtime::Context, now: chrono::DateTime<chrono::Utc>) -> Option<Instant> {
+    let now_ms = u64::try_from(now.timestamp_millis()).ok()?;
     (ctx.deadline > now_ms).then(|| Instant::now() + Duration::from_millis(ctx.deadline - now_ms))
 }
 
 pub async fn handle(event: LambdaEvent<Trigger>, state: &State) -> Result<serde_json::Value, lambda_runtime::Error> {
-    let deadline = deadline(&event.context);
+    let deadline = deadline(&event.context, state.clock.now());
     let result = run(event.payload, deadline, state).await;
     state.metrics.flush();
     result
@@ -59,8 +64,11 @@ async fn run(
     match payload {
         Trigger::Schedule(e) => {
             tracing::info!(detail_type = %e.detail_type, "nightly sync: starting a run per tenant");
-            let started =
-                state.sync.start_nightly().await.map_err(|e| Box::new(NightlyError::FanOut(e.to_string())))?;
+            let started = state.sync.start_nightly().await.map_err(|e| {
+                let e = NightlyError::FanOut(e);
+                tracing::error!(error = %shared::ports::error_chain(&e), "nightly fan-out failed");
+                Box::new(e)
+            })?;
             Ok(serde_json::json!({ "started": started.len() }))
         }
         Trigger::Queue(batch) => {
@@ -79,7 +87,10 @@ async fn run(
                     }
                 };
                 if let Err(e) = result {
-                    tracing::warn!(error = %e, "sync step failed; the message will be retried from the last checkpoint");
+                    tracing::warn!(
+                        error = %shared::ports::error_chain(&e),
+                        "sync step failed; the message will be retried from the last checkpoint"
+                    );
                     response.add_failure(id);
                 }
             }

@@ -13,7 +13,7 @@ use shared::app::user_fetch::{backoff, FetchError, UserFetchService};
 use shared::domain::activity::ActivityEvent;
 use shared::domain::job::UserFetchJob;
 use shared::domain::metrics::Metric;
-use shared::ports::JobQueue;
+use shared::ports::{error_chain, Clock, JobQueue};
 use tracing::Instrument;
 
 #[derive(Clone)]
@@ -22,6 +22,7 @@ pub struct State {
     pub queue: Arc<dyn JobQueue>,
     pub telemetry: Arc<Telemetry>,
     pub metrics: Arc<EmfMetrics>,
+    pub clock: Arc<dyn Clock>,
 }
 
 /// `maxReceiveCount` of the user-fetch queue's redrive policy in template.yaml: a message that
@@ -35,6 +36,7 @@ impl State {
             queue: a.queue(),
             telemetry: a.telemetry.clone(),
             metrics: a.metrics.clone(),
+            clock: a.clock.clone(),
         }
     }
 }
@@ -58,15 +60,16 @@ async fn process(record: &SqsMessage, state: &State) -> MessageResult {
     };
     let delay = match state.service.process(&job).await {
         Ok(_) => {
-            state.telemetry.record(&job.tenant, ActivityEvent::JobDone { waited_seconds: waited(record) }).await;
+            let waited_seconds = waited(record, state.clock.now());
+            state.telemetry.record(&job.tenant, ActivityEvent::JobDone { waited_seconds }).await;
             return MessageResult::Done;
         }
         Err(FetchError::RateLimited(wait)) => {
             tracing::warn!(wait_s = wait.as_secs(), "Okta rate limit: job rescheduled for the reset");
             wait
         }
-        Err(FetchError::Retryable(why)) => {
-            tracing::warn!(receives, error = %why, "job failed; it will be retried");
+        Err(e @ FetchError::Retryable { .. }) => {
+            tracing::warn!(receives, error = %error_chain(&e), "job failed; it will be retried");
             backoff(receives)
         }
         Err(FetchError::Config(failure)) => {
@@ -77,8 +80,12 @@ async fn process(record: &SqsMessage, state: &State) -> MessageResult {
             );
             backoff(receives)
         }
-        Err(FetchError::Permanent(why)) => {
-            tracing::error!(receives, error = %why, "job cannot succeed; it will reach the DLQ for a person to look at");
+        Err(e @ FetchError::Permanent { .. }) => {
+            tracing::error!(
+                receives,
+                error = %error_chain(&e),
+                "job cannot succeed; it will reach the DLQ for a person to look at"
+            );
             backoff(receives)
         }
     };
@@ -95,10 +102,9 @@ async fn process(record: &SqsMessage, state: &State) -> MessageResult {
 }
 
 /// How long the message waited in the queue (SQS's `SentTimestamp`, epoch milliseconds).
-fn waited(record: &SqsMessage) -> u64 {
-    let sent: Option<u128> = record.attributes.get("SentTimestamp").and_then(|t| t.parse().ok());
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
-    sent.map_or(0, |ms| (now.saturating_sub(ms) / 1000) as u64)
+fn waited(record: &SqsMessage, now: chrono::DateTime<chrono::Utc>) -> u64 {
+    let sent: Option<i64> = record.attributes.get("SentTimestamp").and_then(|t| t.parse().ok());
+    sent.map_or(0, |ms| (now.timestamp_millis().saturating_sub(ms).max(0) / 1000) as u64)
 }
 
 /// Processes a batch's messages concurrently (a batch is at most 10); each fails alone.

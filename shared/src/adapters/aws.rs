@@ -109,7 +109,9 @@ impl Adapters {
         let metrics = Arc::new(EmfMetrics::stdout(clock.clone()));
         let outbound = super::outbound::OutboundPolicy::from_settings(settings.allow_insecure_okta);
         let okta = Arc::new(
-            OktaHttp::new(OktaHttpOptions { outbound, ..OktaHttpOptions::default() }).with_metrics(metrics.clone()),
+            OktaHttp::new(OktaHttpOptions { outbound, ..OktaHttpOptions::default() })
+                .with_metrics(metrics.clone())
+                .with_clock(clock.clone()),
         );
         let telemetry = Arc::new(Telemetry::new(store.clone(), metrics.clone(), clock.clone()));
         let oidc = Arc::new(OidcHttp::new(outbound));

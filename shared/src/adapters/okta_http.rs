@@ -52,6 +52,8 @@ pub struct OktaHttp {
     rate: Mutex<HashMap<String, RateLimit>>,
     calls: std::sync::atomic::AtomicU64,
     metrics: Option<std::sync::Arc<dyn crate::ports::Metrics>>,
+    /// What "now" is when a 429 carries a reset time but no `Date` header.
+    clock: std::sync::Arc<dyn crate::ports::Clock>,
 }
 
 enum Fetched<T> {
@@ -69,7 +71,20 @@ impl OktaHttp {
             .user_agent(concat!("okta-bridge/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("a TLS backend is available");
-        Self { client, options, rate: Mutex::new(HashMap::new()), calls: Default::default(), metrics: None }
+        Self {
+            client,
+            options,
+            rate: Mutex::new(HashMap::new()),
+            calls: Default::default(),
+            metrics: None,
+            clock: std::sync::Arc::new(super::system::SystemClock),
+        }
+    }
+
+    /// Reads the time from `clock` (the deployment's, or a test's).
+    pub fn with_clock(mut self, clock: std::sync::Arc<dyn crate::ports::Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Counts every request (`OktaCalls`) and every 429 (`OktaRateLimited`) per tenant.
@@ -147,7 +162,7 @@ impl OktaHttp {
                 }
                 StatusCode::TOO_MANY_REQUESTS => {
                     self.count(org, crate::domain::metrics::Metric::OktaRateLimited);
-                    let wait = retry_after(&headers);
+                    let wait = retry_after(&headers, self.clock.now());
                     if wait <= self.options.max_inline_wait && attempt < self.options.retries {
                         tracing::info!(
                             wait_ms = wait.as_millis() as u64,
@@ -204,7 +219,7 @@ async fn error_code(response: reqwest::Response) -> Option<String> {
 }
 
 /// How long to wait after a 429: `X-Rate-Limit-Reset − Date + 1 s`, at least 1 s (Okta's SDKs).
-pub fn retry_after(headers: &HeaderMap) -> Duration {
+pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Duration {
     let reset =
         headers.get("x-rate-limit-reset").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
     let date = headers
@@ -217,7 +232,7 @@ pub fn retry_after(headers: &HeaderMap) -> Duration {
             let ms = (reset * 1000 - date.timestamp_millis() + 1000).max(1000);
             Duration::from_millis(ms as u64)
         }
-        (Some(reset), None) => Duration::from_millis(((reset - Utc::now().timestamp()) * 1000 + 1000).max(1000) as u64),
+        (Some(reset), None) => Duration::from_millis(((reset - now.timestamp()) * 1000 + 1000).max(1000) as u64),
         _ => Duration::from_secs(60),
     }
 }
@@ -335,10 +350,13 @@ mod tests {
     fn retry_after_uses_the_response_date() {
         let h = headers(&[("x-rate-limit-reset", "1795636810"), ("date", "Wed, 25 Nov 2026 20:00:00 GMT")]);
         // 20:00:00 GMT on that day is epoch 1795636800: reset is 10 s later, plus 1 s.
-        assert_eq!(retry_after(&h), Duration::from_secs(11));
+        let now = DateTime::from_timestamp(1_795_636_805, 0).unwrap();
+        assert_eq!(retry_after(&h, now), Duration::from_secs(11), "the response's date, not ours");
         let past = headers(&[("x-rate-limit-reset", "1795636700"), ("date", "Wed, 25 Nov 2026 20:00:00 GMT")]);
-        assert_eq!(retry_after(&past), Duration::from_secs(1));
-        assert_eq!(retry_after(&HeaderMap::new()), Duration::from_secs(60));
+        assert_eq!(retry_after(&past, now), Duration::from_secs(1));
+        assert_eq!(retry_after(&HeaderMap::new(), now), Duration::from_secs(60));
+        let no_date = headers(&[("x-rate-limit-reset", "1795636810")]);
+        assert_eq!(retry_after(&no_date, now), Duration::from_secs(6), "without a date: our clock");
     }
 
     #[test]

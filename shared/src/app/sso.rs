@@ -20,7 +20,9 @@ use crate::domain::tenant::TenantConfig;
 use crate::domain::user::User;
 use crate::domain::{Email, TenantId};
 use crate::ports::sso::{OidcClient, OidcError};
-use crate::ports::{Clock, ConfigStore, LoginStateStore, OidcProvider, Random, StoreError, UserReader, UserWriter};
+use crate::ports::{
+    Cause, Clock, ConfigStore, LoginStateStore, OidcProvider, Random, StoreError, UserReader, UserWriter,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SsoError {
@@ -48,12 +50,12 @@ pub enum SsoError {
     #[error("sign-in refused")]
     Refused(Refusal),
     #[error("a dependency is unavailable")]
-    Unavailable(String),
+    Unavailable(#[source] Cause),
 }
 
 impl From<StoreError> for SsoError {
     fn from(e: StoreError) -> Self {
-        Self::Unavailable(e.to_string())
+        Self::Unavailable(Box::new(e))
     }
 }
 
@@ -124,7 +126,7 @@ impl SsoService {
             .secrets
             .current(&config.tenant, TenantSecret::OidcClientSecret)
             .await
-            .map_err(|e| SsoError::Unavailable(e.to_string()))?
+            .map_err(|e| SsoError::Unavailable(Box::new(e)))?
             .ok_or(SsoError::NotConfigured)?;
         Ok(OidcClient { issuer: config.effective_issuer().to_owned(), client_id, client_secret: secret })
     }
@@ -224,7 +226,7 @@ impl SsoService {
                 expires_at: session.expires_at,
             })
             .await?;
-        let keys = self.secrets.session_keys().await.map_err(|e| SsoError::Unavailable(e.to_string()))?;
+        let keys = self.secrets.session_keys().await.map_err(|e| SsoError::Unavailable(Box::new(e)))?;
         let key = keys.first().ok_or_else(|| SsoError::Unavailable("no session signing key".into()))?;
         tracing::info!(user_id = %user.id, "signed in");
         Ok(SignInDone {
@@ -374,7 +376,7 @@ impl SsoService {
         let user: OktaUser = serde_json::from_value(json!({
             "id": who.okta_id.as_str(), "status": "ACTIVE", "lastUpdated": last_updated, "profile": profile,
         }))
-        .map_err(|e| SsoError::Unavailable(e.to_string()))?;
+        .map_err(|e| SsoError::Unavailable(Box::new(e)))?;
         let truth = Truth::Present { user, assigned: true };
         match self.provisioner.converge(config, &who.okta_id, &truth, Actor::Sso, Mode::Apply).await {
             Ok(outcome) => {
@@ -383,7 +385,7 @@ impl SsoService {
             }
             Err(ProvisionError::Conflict) => Ok(()),
             Err(ProvisionError::Store(e)) => Err(e.into()),
-            Err(e) => Err(SsoError::Unavailable(e.to_string())),
+            Err(e) => Err(SsoError::Unavailable(Box::new(e))),
         }
     }
 }

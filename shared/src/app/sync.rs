@@ -24,7 +24,9 @@ use crate::domain::{OktaUserId, TenantId};
 use crate::ports::okta::{OktaError, OktaOrg};
 use crate::ports::sync_store::load_list;
 use crate::ports::user_store::UserQuery;
-use crate::ports::{Clock, ConfigStore, JobQueue, OktaDirectory, Random, StoreError, SyncStore, UserReader};
+use crate::ports::{
+    error_chain, Cause, Clock, ConfigStore, JobQueue, OktaDirectory, Random, StoreError, SyncStore, UserReader,
+};
 
 /// Okta's largest page for app users (okta-wire.md §0).
 pub const PAGE_SIZE: u32 = 500;
@@ -45,7 +47,7 @@ struct RunContext<'a> {
 /// Why applying a candidate stopped short.
 enum Pause {
     RateLimited(Duration),
-    Transient(String),
+    Transient(Cause),
     Failed(RunFailure, String),
 }
 
@@ -109,13 +111,13 @@ pub enum SyncError {
     Starting,
     #[error("another run ({0}) is in progress for this tenant; approve when it has finished")]
     AnotherRunActive(String),
-    #[error("{0}")]
-    Unavailable(String),
+    #[error("a dependency is unavailable; retry later")]
+    Unavailable(#[source] Cause),
 }
 
 impl From<StoreError> for SyncError {
     fn from(e: StoreError) -> Self {
-        Self::Unavailable(e.to_string())
+        Self::Unavailable(Box::new(e))
     }
 }
 
@@ -182,7 +184,7 @@ impl SyncService {
             version: run.version,
         })
         .expect("a sync message serialises");
-        self.queue.enqueue_delayed(&body, delay).await.map_err(|e| SyncError::Unavailable(e.to_string()))
+        self.queue.enqueue_delayed(&body, delay).await.map_err(|e| SyncError::Unavailable(Box::new(e)))
     }
 
     /// Walks the tenant's active Okta-linked users a page at a time (never the whole directory in
@@ -342,7 +344,7 @@ impl SyncService {
         let org = match self.fetch.org(&config).await {
             Ok(org) => org,
             Err(FetchError::Config(f)) => return self.fail(run, f, "the tenant has no Okta API token").await,
-            Err(e) => return Err(SyncError::Unavailable(e.to_string())),
+            Err(e) => return Err(SyncError::Unavailable(Box::new(e))),
         };
         let Some(app_id) = config.app_id.clone() else {
             return self.fail(run, RunFailure::NotConfigured, "the tenant has no app_id").await;
@@ -383,7 +385,7 @@ impl SyncService {
                 Err(e) => match failure_of(&e) {
                     Some(f) => return self.fail(run, f, &e.to_string()).await,
                     // Not fatal yet: the message is retried (with SQS's backoff) from this checkpoint.
-                    None => return Err(SyncError::Unavailable(format!("Okta: {e}"))),
+                    None => return Err(SyncError::Unavailable(Box::new(e))),
                 },
             };
             self.fetch.telemetry().record(&run.tenant, ActivityEvent::OktaTokenUsed).await;
@@ -419,7 +421,7 @@ impl SyncService {
     ) -> Result<(), SyncError> {
         let lines = entries
             .iter()
-            .map(|e| serde_json::to_string(e).map_err(|e| SyncError::Unavailable(e.to_string())))
+            .map(|e| serde_json::to_string(e).map_err(|e| SyncError::Unavailable(Box::new(e))))
             .collect::<Result<Vec<_>, _>>()?;
         self.runs.put_chunk(&run.tenant, &run.id, list, chunk, &lines).await?;
         Ok(())
@@ -623,7 +625,10 @@ impl SyncService {
                     Ok(()) => run.apply_offset += 1,
                     Err(Pause::RateLimited(wait)) => return self.checkpoint_and_continue(run, wait).await,
                     Err(Pause::Transient(why)) => {
-                        tracing::warn!(error = %why, "deactivation paused; the run continues from its checkpoint");
+                        tracing::warn!(
+                            error = %error_chain(why.as_ref()),
+                            "deactivation paused; the run continues from its checkpoint"
+                        );
                         return self.checkpoint_and_continue(run, TRANSIENT_PAUSE).await;
                     }
                     Err(Pause::Failed(f, why)) => return self.fail(run, f, &why).await,
@@ -641,7 +646,7 @@ impl SyncService {
     }
 
     async fn apply_candidate(&self, ctx: &RunContext<'_>, run: &mut SyncRun, c: &Candidate) -> Result<(), Pause> {
-        let store = |e: StoreError| Pause::Transient(e.to_string());
+        let store = |e: StoreError| Pause::Transient(Box::new(e));
         let current = self.users.get_user(&run.tenant, &c.user_id).await.map_err(store)?;
         let Some(user) = current.filter(|u| u.version == c.version && u.status == UserStatus::Active) else {
             tracing::info!(user_id = %c.user_id, "candidate skipped: changed since the list was made");
@@ -664,7 +669,7 @@ impl SyncService {
             Err(e) => {
                 return Err(match failure_of(&e) {
                     Some(f) => Pause::Failed(f, e.to_string()),
-                    None => Pause::Transient(e.to_string()),
+                    None => Pause::Transient(Box::new(e)),
                 })
             }
         }
@@ -675,7 +680,7 @@ impl SyncService {
                 self.fetch.telemetry().record(&run.tenant, ActivityEvent::OktaProblem(f)).await;
                 return Err(Pause::Failed(f, f.message().into()));
             }
-            Err(e) => return Err(Pause::Transient(e.to_string())),
+            Err(e) => return Err(Pause::Transient(Box::new(e))),
         }
         match self.provisioner.deactivate_unassigned(ctx.config, &user, Actor::Sync).await {
             Ok(Outcome::Deactivated) => {

@@ -19,10 +19,10 @@ use crate::domain::sync_run::RunFailure;
 use crate::domain::tenant::{Provisioning, TenantConfig};
 use crate::domain::{OktaUserId, TenantId};
 use crate::ports::okta::{OktaError, OktaOrg};
-use crate::ports::{Clock, ConfigStore, OktaDirectory};
+use crate::ports::{Cause, Clock, ConfigStore, OktaDirectory};
 
 fn poisoned() -> FetchError {
-    FetchError::Retryable("a lock was poisoned".into())
+    FetchError::retryable("a lock was poisoned", None)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,16 +31,34 @@ pub enum FetchError {
     #[error("Okta rate limit; retry in {}s", .0.as_secs())]
     RateLimited(Duration),
     /// Worth retrying later (Okta or a store unavailable, no API token yet, write contention).
-    #[error("{0}")]
-    Retryable(String),
+    #[error("{what}")]
+    Retryable {
+        what: &'static str,
+        #[source]
+        cause: Option<Cause>,
+    },
     /// Will not succeed by retrying (Okta's data cannot be stored); goes to the DLQ for a person.
-    #[error("{0}")]
-    Permanent(String),
+    #[error("{what}")]
+    Permanent {
+        what: &'static str,
+        #[source]
+        cause: Option<Cause>,
+    },
     /// Okta says the tenant's configuration is wrong (the app, the token or its permissions), not
     /// anything about the user: nobody is deactivated, health shows the reason, and the job is
     /// retried with backoff (then kept in the DLQ) until an admin fixes the configuration.
     #[error("the tenant's Okta configuration is wrong: {}", .0.code())]
     Config(RunFailure),
+}
+
+impl FetchError {
+    fn retryable(what: &'static str, cause: Option<Cause>) -> Self {
+        Self::Retryable { what, cause }
+    }
+
+    fn permanent(what: &'static str, cause: Option<Cause>) -> Self {
+        Self::Permanent { what, cause }
+    }
 }
 
 /// What an `401`/`403` from Okta says about the tenant's API token.
@@ -78,7 +96,7 @@ impl From<OktaError> for FetchError {
             OktaError::RateLimited { retry_after } => Self::RateLimited(retry_after),
             OktaError::Unauthorized { code } => Self::Config(token_failure(&code)),
             OktaError::AppNotFound => Self::Config(RunFailure::AppNotFound),
-            other => Self::Retryable(other.to_string()),
+            other => Self::retryable("Okta could not be read", Some(Box::new(other))),
         }
     }
 }
@@ -158,15 +176,18 @@ impl UserFetchService {
             .secrets
             .current(&config.tenant, TenantSecret::OktaApiToken)
             .await
-            .map_err(|e| FetchError::Retryable(e.to_string()))?
+            .map_err(|e| FetchError::retryable("the Okta API token could not be read", Some(Box::new(e))))?
             .ok_or(FetchError::Config(RunFailure::NotConfigured))?;
         Ok(OktaOrg { tenant: config.tenant.clone(), base_url: config.okta_domain.clone(), api_token: token })
     }
 
     #[instrument(skip_all, fields(tenant = %job.tenant, okta_user = %job.okta_user_id, event = %job.event_uuid))]
     pub async fn process(&self, job: &UserFetchJob) -> Result<Option<Outcome>, FetchError> {
-        let Some(config) =
-            self.configs.get_config(&job.tenant).await.map_err(|e| FetchError::Retryable(e.to_string()))?
+        let Some(config) = self
+            .configs
+            .get_config(&job.tenant)
+            .await
+            .map_err(|e| FetchError::retryable("the tenant config could not be read", Some(Box::new(e))))?
         else {
             tracing::warn!("job for an unknown tenant dropped");
             return Ok(None);
@@ -175,7 +196,7 @@ impl UserFetchService {
             tracing::warn!("job dropped: event-hook provisioning is off for the tenant");
             return Ok(None);
         }
-        let app_id = config.app_id.clone().ok_or_else(|| FetchError::Permanent("the tenant has no app_id".into()))?;
+        let app_id = config.app_id.clone().ok_or_else(|| FetchError::permanent("the tenant has no app_id", None))?;
         let org = self.org(&config).await?;
         for _ in 0..3 {
             let truth = match self.okta_truth(&org, &app_id, &job.okta_user_id).await {
@@ -198,11 +219,13 @@ impl UserFetchService {
                     | ProvisionError::EmailTaken
                     | ProvisionError::UserNameTaken
                     | ProvisionError::ExternalIdTaken),
-                ) => return Err(FetchError::Permanent(e.to_string())),
-                Err(ProvisionError::Store(e)) => return Err(FetchError::Retryable(e.to_string())),
+                ) => return Err(FetchError::permanent("Okta's user cannot be stored here", Some(Box::new(e)))),
+                Err(ProvisionError::Store(e)) => {
+                    return Err(FetchError::retryable("the user could not be written", Some(Box::new(e))))
+                }
             }
         }
-        Err(FetchError::Retryable("the user kept changing while it was being written".into()))
+        Err(FetchError::retryable("the user kept changing while it was being written", None))
     }
 }
 
