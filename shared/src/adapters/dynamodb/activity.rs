@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
-use super::{keys, n, s, unavailable, DynamoStore, Item};
+use super::codec::{n, s, unavailable, Item};
+use super::{keys, DynamoStore};
 use crate::domain::activity::{first_bucket_of_day, hour_bucket, Activity, ActivityEvent};
 use crate::domain::TenantId;
 use crate::ports::{ActivityStore, StoreError};

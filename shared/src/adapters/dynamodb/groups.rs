@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, DeleteRequest, Put, TransactWriteItem, Update, WriteRequest};
 
-use super::{from_item, keys, n, s, unavailable, DynamoStore, Item, Part};
+use super::codec::{from_item, n, s, unavailable, Item};
+use super::transactions::Part;
+use super::{keys, DynamoStore};
 use crate::domain::change::NewChange;
 use crate::domain::group::{Group, Member};
 use crate::domain::{GroupId, TenantId};

@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
-use super::{json_attr, keys, s, unavailable, DynamoStore};
+use super::codec::{json_attr, s, unavailable};
+use super::{keys, DynamoStore};
 use crate::domain::sso::{LoginState, SessionRecord};
 use crate::domain::TenantId;
 use crate::ports::{LoginStateStore, StoreError};

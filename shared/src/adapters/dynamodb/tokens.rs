@@ -9,7 +9,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
-use super::{json_attr, s, unavailable, DynamoStore, Item, GSI1};
+use super::codec::{json_attr, s, unavailable, Item};
+use super::{DynamoStore, GSI1};
 use crate::domain::api_token::{TokenKind, TokenRecord, RETENTION};
 use crate::domain::TenantId;
 use crate::ports::{StoreError, TokenStore};

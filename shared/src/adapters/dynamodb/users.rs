@@ -1,0 +1,236 @@
+//! Users (`UserReader`, `UserWriter`): the user item with its status index on `gsi1`, and the
+//! uniqueness claims (email, Okta id, userName, externalId) taken and released in the same
+//! transaction as the user write.
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+
+use super::codec::{from_item, n, s, to_item, unavailable, Item};
+use super::transactions::Part;
+use super::{keys, DynamoStore, GSI1};
+use crate::domain::change::NewChange;
+use crate::domain::user::User;
+use crate::domain::{Email, OktaUserId, TenantId, UserId};
+use crate::ports::user_store::UserQuery;
+use crate::ports::{cursor, Page, StoreError, UniqueField, UserReader, UserWriter};
+
+impl DynamoStore {
+    fn user_item(tenant: &TenantId, user: &User) -> Result<Item, StoreError> {
+        let mut item = to_item(user)?;
+        item.insert("pk".into(), s(keys::tenant(tenant)));
+        item.insert("sk".into(), s(keys::user(user.id.as_str())));
+        item.insert("gsi1pk".into(), s(keys::status_index(tenant, user.status)));
+        item.insert("gsi1sk".into(), s(keys::user(user.id.as_str())));
+        item.insert("email_key".into(), s(user.email.key()));
+        Ok(item)
+    }
+
+    fn claim(&self, tenant: &TenantId, sk: String, id: &UserId) -> TransactWriteItem {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(keys::tenant(tenant)))
+            .item("sk", s(sk))
+            .item("user_id", s(id.as_str()))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .expect("put has table and item");
+        TransactWriteItem::builder().put(put).build()
+    }
+
+    fn release(&self, tenant: &TenantId, sk: String, id: &UserId) -> TransactWriteItem {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(keys::tenant(tenant)))
+            .key("sk", s(sk))
+            .condition_expression("user_id = :id")
+            .expression_attribute_values(":id", s(id.as_str()))
+            .build()
+            .expect("delete has table and key");
+        TransactWriteItem::builder().delete(delete).build()
+    }
+
+    fn release_if_held(&self, tenant: &TenantId, sk: String, id: &UserId) -> TransactWriteItem {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(keys::tenant(tenant)))
+            .key("sk", s(sk))
+            .condition_expression("attribute_not_exists(pk) OR user_id = :id")
+            .expression_attribute_values(":id", s(id.as_str()))
+            .build()
+            .expect("delete has table and key");
+        TransactWriteItem::builder().delete(delete).build()
+    }
+
+    async fn user_by_claim(&self, tenant: &TenantId, sk: String) -> Result<Option<User>, StoreError> {
+        let Some(claim) = self.get(keys::tenant(tenant), sk).await? else { return Ok(None) };
+        let Some(id) = claim.get("user_id").and_then(|v| v.as_s().ok()) else { return Ok(None) };
+        let id = UserId::parse(id).map_err(unavailable)?;
+        self.get_user(tenant, &id).await
+    }
+}
+
+#[async_trait]
+impl UserReader for DynamoStore {
+    async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError> {
+        self.get(keys::tenant(tenant), keys::user(id.as_str())).await?.map(from_item).transpose()
+    }
+
+    async fn find_by_okta_id(&self, tenant: &TenantId, okta_id: &OktaUserId) -> Result<Option<User>, StoreError> {
+        self.user_by_claim(tenant, keys::okta(okta_id.as_str())).await
+    }
+
+    async fn find_by_email(&self, tenant: &TenantId, email: &Email) -> Result<Option<User>, StoreError> {
+        self.user_by_claim(tenant, keys::email(email.key())).await
+    }
+
+    async fn find_by_user_name(&self, tenant: &TenantId, user_name: &str) -> Result<Option<User>, StoreError> {
+        self.user_by_claim(tenant, keys::user_name(&crate::domain::user::user_name_key(user_name))).await
+    }
+
+    async fn find_by_external_id(&self, tenant: &TenantId, external_id: &str) -> Result<Option<User>, StoreError> {
+        self.user_by_claim(tenant, keys::external(external_id)).await
+    }
+
+    async fn list_users(&self, tenant: &TenantId, query: &UserQuery) -> Result<Page<User>, StoreError> {
+        let after = query
+            .cursor
+            .as_deref()
+            .map(|c| cursor::decode(c).and_then(|id| UserId::parse(&id).map_err(|_| StoreError::InvalidCursor)))
+            .transpose()?;
+        let limit = query.limit.clamp(1, 1000);
+        let mut q = self.client.query().table_name(&self.table).limit(limit as i32 + 1);
+        q = match query.status {
+            None => {
+                let mut q = q
+                    .key_condition_expression("pk = :p AND begins_with(sk, :u)")
+                    .expression_attribute_values(":p", s(keys::tenant(tenant)))
+                    .expression_attribute_values(":u", s("USER#"));
+                if let Some(id) = &after {
+                    q = q
+                        .exclusive_start_key("pk", s(keys::tenant(tenant)))
+                        .exclusive_start_key("sk", s(keys::user(id.as_str())));
+                }
+                q
+            }
+            Some(status) => {
+                let mut q = q
+                    .index_name(GSI1)
+                    .key_condition_expression("gsi1pk = :p")
+                    .expression_attribute_values(":p", s(keys::status_index(tenant, status)));
+                if let Some(id) = &after {
+                    q = q
+                        .exclusive_start_key("gsi1pk", s(keys::status_index(tenant, status)))
+                        .exclusive_start_key("gsi1sk", s(keys::user(id.as_str())))
+                        .exclusive_start_key("pk", s(keys::tenant(tenant)))
+                        .exclusive_start_key("sk", s(keys::user(id.as_str())));
+                }
+                q
+            }
+        };
+        let out = q.send().await.map_err(unavailable)?;
+        let more_pages = out.last_evaluated_key.is_some();
+        let mut items: Vec<User> =
+            out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+        let next = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|u| cursor::encode(u.id.as_str()))
+        } else if more_pages {
+            // The 1 MB response limit cut the page short: continue from its last item.
+            items.last().map(|u| cursor::encode(u.id.as_str()))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+}
+
+#[async_trait]
+impl UserWriter for DynamoStore {
+    async fn create_user(&self, tenant: &TenantId, user: &User, changes: &[NewChange]) -> Result<User, StoreError> {
+        let mut stored = user.clone();
+        stored.version = 1;
+        let build = || {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(Self::user_item(tenant, &stored)?))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .expect("put has table and item");
+            let mut items = vec![
+                TransactWriteItem::builder().put(put).build(),
+                self.claim(tenant, keys::email(stored.email.key()), &stored.id),
+            ];
+            let mut parts = vec![Part::Record, Part::Claim(UniqueField::Email)];
+            if let Some(okta) = &stored.okta_id {
+                items.push(self.claim(tenant, keys::okta(okta.as_str()), &stored.id));
+                parts.push(Part::Claim(UniqueField::OktaId));
+            }
+            if let Some(x) = &stored.external_id {
+                items.push(self.claim(tenant, keys::external(x), &stored.id));
+                parts.push(Part::Claim(UniqueField::ExternalId));
+            }
+            items.push(self.claim(tenant, keys::user_name(&stored.user_name_key()), &stored.id));
+            parts.push(Part::Claim(UniqueField::UserName));
+            Ok((items, parts))
+        };
+        self.write_with_changes(tenant, build, changes, || StoreError::AlreadyExists).await?;
+        Ok(stored)
+    }
+
+    async fn update_user(
+        &self,
+        tenant: &TenantId,
+        before: &User,
+        after: &User,
+        changes: &[NewChange],
+    ) -> Result<User, StoreError> {
+        let mut stored = after.clone();
+        stored.id = before.id.clone();
+        stored.version = before.version + 1;
+        let build = || {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(Self::user_item(tenant, &stored)?))
+                .condition_expression("#v = :v")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", n(before.version))
+                .build()
+                .expect("put has table and item");
+            let mut items = vec![TransactWriteItem::builder().put(put).build()];
+            let mut parts = vec![Part::Record];
+            if before.email.key() != stored.email.key() {
+                items.push(self.claim(tenant, keys::email(stored.email.key()), &stored.id));
+                items.push(self.release(tenant, keys::email(before.email.key()), &stored.id));
+                parts.extend([Part::Claim(UniqueField::Email), Part::Release]);
+            }
+            if before.okta_id != stored.okta_id {
+                if let Some(new) = &stored.okta_id {
+                    items.push(self.claim(tenant, keys::okta(new.as_str()), &stored.id));
+                    parts.push(Part::Claim(UniqueField::OktaId));
+                }
+                if let Some(old) = &before.okta_id {
+                    items.push(self.release(tenant, keys::okta(old.as_str()), &stored.id));
+                    parts.push(Part::Release);
+                }
+            }
+            if before.user_name_key() != stored.user_name_key() {
+                items.push(self.claim(tenant, keys::user_name(&stored.user_name_key()), &stored.id));
+                // Users stored before userName claims existed have none to release.
+                items.push(self.release_if_held(tenant, keys::user_name(&before.user_name_key()), &stored.id));
+                parts.extend([Part::Claim(UniqueField::UserName), Part::Release]);
+            }
+            if before.external_id != stored.external_id {
+                if let Some(new) = &stored.external_id {
+                    items.push(self.claim(tenant, keys::external(new), &stored.id));
+                    parts.push(Part::Claim(UniqueField::ExternalId));
+                }
+                if let Some(old) = &before.external_id {
+                    items.push(self.release(tenant, keys::external(old), &stored.id));
+                    parts.push(Part::Release);
+                }
+            }
+            Ok((items, parts))
+        };
+        self.write_with_changes(tenant, build, changes, || StoreError::VersionConflict).await?;
+        Ok(stored)
+    }
+}
