@@ -34,6 +34,8 @@ pub struct State {
     pub groups: Arc<dyn GroupStore>,
     /// The URLs to paste into Okta, built from configuration only.
     pub urls: shared::adapters::http::PublicUrls,
+    /// Metrics (`InvitationsSent`, ...), flushed by the edge after each request.
+    pub metrics: Arc<shared::adapters::emf::EmfMetrics>,
 }
 
 impl State {
@@ -57,6 +59,7 @@ impl State {
             teams: a.store.clone(),
             groups: a.store.clone(),
             urls: a.settings.public_urls(),
+            metrics: a.metrics.clone(),
         }
     }
 }

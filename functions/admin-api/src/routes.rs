@@ -10,7 +10,8 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
-use shared::adapters::http::{bearer, read_body, request_span};
+use shared::adapters::edge::{serve, EdgeRefusals, TenantRouting};
+use shared::adapters::http::{bearer, read_body};
 use shared::app::admin::{Caller, UserFilter};
 use shared::domain::api_token::TokenKind;
 use shared::domain::sync_run::{RunList, RunTrigger};
@@ -27,7 +28,7 @@ type Result<T> = std::result::Result<T, ApiError>;
 
 pub fn router(state: State) -> Router {
     let t = "/admin/tenants/{tenant}";
-    Router::new()
+    let routes = Router::new()
         .route(t, get(get_tenant).put(put_tenant))
         .route(&format!("{t}/secrets/{{name}}"), post(set_secret))
         .route(&format!("{t}/event-hook-secret"), post(rotate_event_hook_secret))
@@ -61,11 +62,19 @@ pub fn router(state: State) -> Router {
         .route(&format!("{t}/sync-runs/{{id}}/candidates"), get(get_sync_run_candidates))
         // Groups arrive with SCIM provisioning; until then the route says so plainly.
         .route(&format!("{t}/groups"), get(ops::list_groups))
-        .fallback(|| async { ApiError::NoRoute })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(middleware::from_fn_with_state(state.clone(), authorize))
-        .layer(middleware::from_fn(request_span))
-        .with_state(state)
+        // Every route is behind the credential check; the edge adds the refusals (no route, wrong
+        // method: answered without reading any credential), the span and the metrics flush.
+        .layer(middleware::from_fn_with_state(state.clone(), authorize));
+    serve::<_, ApiError>(routes, TenantRouting::InRoutes, state.metrics.clone(), state)
+}
+
+impl EdgeRefusals for ApiError {
+    fn no_route() -> Response {
+        ApiError::NoRoute.into_response()
+    }
+    fn method_not_allowed(_: &axum::http::Method) -> Response {
+        ApiError::MethodNotAllowed.into_response()
+    }
 }
 
 /// The bearer token, compared in constant time, then the route's scope, before anything else

@@ -24,6 +24,7 @@ fn state(f: &Fakes) -> State {
             api_url: "https://api.example.com".into(),
             base_domain: String::new(),
         },
+        metrics: Arc::new(shared::adapters::emf::EmfMetrics::with_sink(f.clock.clone(), Box::new(|_| {}))),
     }
 }
 

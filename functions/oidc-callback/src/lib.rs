@@ -6,16 +6,16 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State as AxState};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{middleware, Router};
+use axum::Router;
 use shared::adapters::aws::Adapters;
-use shared::adapters::http::{
-    html_escape as escape, original_path, request_span, tenant_of, with_tenant_prefix, PublicUrls,
-};
+use shared::adapters::edge::{serve, EdgeRefusals, TenantRouting};
+use shared::adapters::emf::EmfMetrics;
+use shared::adapters::http::{original_path, tenant_of, PublicUrls};
 use shared::app::sso::{CallbackQuery, SsoError, SsoService};
 use shared::domain::routing::RoutingError;
-use shared::domain::sso::{login_cookie_name, Refusal, Session, LOGIN_TTL, SESSION_COOKIE};
+use shared::domain::sso::{login_cookie_name, Session, LOGIN_TTL, SESSION_COOKIE};
 use shared::domain::TenantId;
 
 #[derive(Clone)]
@@ -24,6 +24,7 @@ pub struct State {
     /// Every URL handed out or redirected to is built from these, never from request headers.
     pub urls: PublicUrls,
     pub sso: Arc<SsoService>,
+    pub metrics: Arc<EmfMetrics>,
 }
 
 impl State {
@@ -32,9 +33,15 @@ impl State {
             base_domain: a.settings.base_domain.clone(),
             urls: a.settings.public_urls(),
             sso: Arc::new(a.sso_service()),
+            metrics: a.metrics.clone(),
         }
     }
 }
+
+mod pages;
+
+pub use pages::page;
+use pages::{BAD_ADDRESS, NOT_FOUND};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PageError {
@@ -44,115 +51,23 @@ pub enum PageError {
     Sso(#[from] SsoError),
     #[error("This page does not exist.")]
     NoRoute,
-}
-
-/// An HTML page for people: a title, one or two sentences, no internals.
-pub fn page(status: StatusCode, title: &str, message: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
-         content=\"width=device-width\"><title>{t}</title><style>body{{font:16px/1.5 system-ui,sans-serif;\
-         margin:0;background:#f5f6f8;color:#1d2330}}main{{max-width:560px;margin:12vh auto;background:#fff;\
-         border:1px solid #e2e5eb;border-radius:10px;padding:28px 32px}}h1{{font-size:22px;margin:0 0 10px}}\
-         </style></head><body><main><h1>{t}</h1><p>{m}</p></main></body></html>",
-        t = escape(title),
-        m = escape(message)
-    );
-    let mut r = (status, Html(html)).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
+    #[error("This page does not accept {0}.")]
+    MethodNotAllowed(axum::http::Method),
 }
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        use StatusCode as S;
-        let again = "Go back to the learning platform and choose “Sign in with Okta” again.";
         match &self {
-            Self::Routing(RoutingError::NoTenant) | Self::NoRoute => {
-                page(S::NOT_FOUND, "Not found", "This sign-in address is not known. Check the link you followed.")
-            }
-            Self::Routing(_) => page(S::BAD_REQUEST, "Bad request", "This sign-in address is not valid."),
+            Self::Routing(RoutingError::NoTenant) | Self::NoRoute => page(StatusCode::NOT_FOUND, NOT_FOUND.0, NOT_FOUND.1),
+            Self::Routing(_) => page(StatusCode::BAD_REQUEST, BAD_ADDRESS.0, BAD_ADDRESS.1),
+            Self::MethodNotAllowed(_) => page(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Not allowed",
+                "This sign-in address cannot be used that way. Go back to the learning platform and sign in from there.",
+            ),
             Self::Sso(e) => {
-                let (status, title, message): (StatusCode, &str, String) = match e {
-                    SsoError::NotEnabled => {
-                        (S::NOT_FOUND, "Not found", "Signing in with Okta is not enabled for this organisation.".into())
-                    }
-                    SsoError::NotConfigured => (
-                        S::SERVICE_UNAVAILABLE,
-                        "Sign-in unavailable",
-                        "Signing in with Okta is not fully set up for this organisation yet. Ask your administrator."
-                            .into(),
-                    ),
-                    SsoError::UnsafeReturnTo => (
-                        S::BAD_REQUEST,
-                        "Bad request",
-                        "The page to return to after signing in must be on this site.".into(),
-                    ),
-                    SsoError::MissingState | SsoError::StaleState => (
-                        S::BAD_REQUEST,
-                        "Sign-in expired",
-                        format!("This sign-in has expired or was already used. {again}"),
-                    ),
-                    SsoError::OtherBrowser => (
-                        S::BAD_REQUEST,
-                        "Sign-in started elsewhere",
-                        format!(
-                            "This sign-in was started in another browser (or this browser blocked its cookie), so \
-                             it cannot finish here. {again}"
-                        ),
-                    ),
-                    SsoError::Provider(code) if code == "access_denied" => (
-                        S::FORBIDDEN,
-                        "Access denied",
-                        "Okta did not allow this sign-in: you may not be assigned to the learning platform, or you \
-                         cancelled. Ask your administrator if you should have access."
-                            .into(),
-                    ),
-                    SsoError::Provider(code) => (
-                        S::BAD_REQUEST,
-                        "Sign-in failed",
-                        format!("Okta could not sign you in (error: {code}). {again}"),
-                    ),
-                    SsoError::Verification(_) => (
-                        S::UNAUTHORIZED,
-                        "Sign-in failed",
-                        format!("Okta's answer could not be verified, so you were not signed in. {again}"),
-                    ),
-                    SsoError::ProviderUnavailable(_) => (
-                        S::BAD_GATEWAY,
-                        "Okta unavailable",
-                        "Okta could not be reached to sign you in. Try again in a few minutes.".into(),
-                    ),
-                    SsoError::Refused(why) => (
-                        S::FORBIDDEN,
-                        "Access denied",
-                        match why {
-                            Refusal::UnknownUser => "Your account must exist in the learning platform before you can \
-                                                     sign in. Ask your administrator to add you."
-                                .into(),
-                            Refusal::Deactivated => {
-                                "Your learning platform account is deactivated. Ask your administrator.".into()
-                            }
-                            Refusal::EmailLinkedElsewhere => "Your email address belongs to an account that is linked \
-                                                              to another Okta user. Ask your administrator."
-                                .into(),
-                            Refusal::EmailNotVerified => "Your email address is not verified in Okta, so it cannot be \
-                                                          linked to your learning platform account. Ask your \
-                                                          administrator."
-                                .into(),
-                            Refusal::LinkedToAnotherOrg => "Your learning platform account was linked through another \
-                                                            Okta organisation. It can sign in once this organisation's \
-                                                            provisioning (the next sync, or SCIM) confirms it. Ask your \
-                                                            administrator."
-                                .into(),
-                        },
-                    ),
-                    SsoError::Unavailable(_) => (
-                        S::SERVICE_UNAVAILABLE,
-                        "Sign-in unavailable",
-                        "Something went wrong on our side. Try again in a few minutes.".into(),
-                    ),
-                };
-                if status.is_server_error() || status == S::UNAUTHORIZED {
+                let (status, title, message) = pages::for_sso_error(e);
+                if status.is_server_error() || status == StatusCode::UNAUTHORIZED {
                     tracing::warn!(error = %shared::ports::error_chain(e), status = status.as_u16(), "sign-in failed");
                 } else {
                     tracing::info!(status = status.as_u16(), "sign-in refused");
@@ -160,6 +75,15 @@ impl IntoResponse for PageError {
                 page(status, title, &message)
             }
         }
+    }
+}
+
+impl EdgeRefusals for PageError {
+    fn no_route() -> Response {
+        Self::NoRoute.into_response()
+    }
+    fn method_not_allowed(method: &axum::http::Method) -> Response {
+        Self::MethodNotAllowed(method.clone()).into_response()
     }
 }
 
@@ -171,10 +95,7 @@ pub fn router(state: State) -> Router {
         .route("/users/auth/okta/callback", get(callback))
         .route("/okta/logout", post(logout))
         .route("/okta/me", get(me));
-    with_tenant_prefix(routes)
-        .fallback(|| async { PageError::NoRoute })
-        .layer(middleware::from_fn(request_span))
-        .with_state(state)
+    serve::<_, PageError>(routes, TenantRouting::HostOrPrefix, state.metrics.clone(), state)
 }
 
 fn redirect(to: &str) -> Response {

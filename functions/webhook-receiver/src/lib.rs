@@ -8,11 +8,12 @@ use axum::extract::{Request, State as AxState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{middleware, Json, Router};
+use axum::{Json, Router};
 use serde_json::json;
 use shared::adapters::aws::Adapters;
+use shared::adapters::edge::{serve, EdgeRefusals, TenantRouting};
 use shared::adapters::emf::EmfMetrics;
-use shared::adapters::http::{flush_metrics, read_body, request_span, tenant_of, with_tenant_prefix, BodyError, MIB};
+use shared::adapters::http::{read_body, tenant_of, BodyError, MIB};
 use shared::app::hooks::{HookError, HookService};
 use shared::domain::routing::RoutingError;
 
@@ -48,6 +49,17 @@ pub enum ReceiverError {
     Body(#[from] BodyError),
     #[error("no such route")]
     NoRoute,
+    #[error("this route does not accept {0}")]
+    MethodNotAllowed(axum::http::Method),
+}
+
+impl EdgeRefusals for ReceiverError {
+    fn no_route() -> Response {
+        Self::NoRoute.into_response()
+    }
+    fn method_not_allowed(method: &axum::http::Method) -> Response {
+        Self::MethodNotAllowed(method.clone()).into_response()
+    }
 }
 
 impl IntoResponse for ReceiverError {
@@ -64,9 +76,10 @@ impl IntoResponse for ReceiverError {
             Self::Body(BodyError::TooLarge { .. }) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             Self::Body(BodyError::Unreadable) => (StatusCode::BAD_REQUEST, "invalid_delivery"),
             Self::NoRoute => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
         };
-        if let Self::Hook(HookError::Unavailable(cause)) = &self {
-            tracing::error!(error = %cause, "delivery not queued; Okta will retry");
+        if let Self::Hook(HookError::Unavailable(_)) = &self {
+            tracing::error!(error = %shared::ports::error_chain(&self), "delivery not queued; Okta will retry");
         } else {
             tracing::info!(code, status = status.as_u16(), "hook request refused");
         }
@@ -76,11 +89,7 @@ impl IntoResponse for ReceiverError {
 
 pub fn router(state: State) -> Router {
     let routes = Router::new().route("/webhooks/okta", get(verify).post(deliver));
-    with_tenant_prefix(routes)
-        .fallback(|| async { ReceiverError::NoRoute })
-        .layer(middleware::from_fn_with_state(state.metrics.clone(), flush_metrics))
-        .layer(middleware::from_fn(request_span))
-        .with_state(state)
+    serve::<_, ReceiverError>(routes, TenantRouting::HostOrPrefix, state.metrics.clone(), state)
 }
 
 fn header_value(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -88,7 +88,7 @@ impl Adapters {
     ) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let random: Arc<dyn Random> = Arc::new(OsRandom);
-        let store = Arc::new(DynamoStore::new(dynamodb, settings.table_name.clone()));
+        let store = Arc::new(DynamoStore::new(dynamodb, settings.table_name.clone()).with_clock(clock.clone()));
         let secret_store = Arc::new(SecretsManagerStore::new(secretsmanager));
         let secrets = Arc::new(SecretService::new(
             secret_store,

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod aws_calls;
 #[cfg(feature = "aws")]
 pub mod dynamodb;
+pub mod edge;
 pub mod emf;
 pub mod http;
 pub mod oidc;

@@ -102,3 +102,35 @@ async fn the_template_schedule_is_nightly_at_three_utc() {
     assert_eq!(cron, "cron(0 3 * * ? *)");
     assert_eq!(harness::schedule::parse_daily_cron(&cron), Some((3, 0)));
 }
+
+/// A method a route does not take, sent straight to each function (API Gateway would route only
+/// the template's methods): `405` in the function's own protocol, never an empty answer.
+#[tokio::test]
+async fn a_wrong_method_is_refused_in_each_protocol() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let app = TestApp::spawn().await;
+    let routers = app.functions.routers();
+    let send = |router: std::sync::Arc<axum::Router>, method: &str, path: &str| {
+        let req = Request::builder().method(method).uri(path).header("host", "acme.localhost").body(Body::empty());
+        async move {
+            let resp = (*router).clone().oneshot(req.unwrap()).await.unwrap();
+            let status = resp.status();
+            let ct = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+            let body = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+            (status, ct, body)
+        }
+    };
+    let (status, ct, body) = send(routers.webhook.clone(), "PUT", "/webhooks/okta").await;
+    assert_eq!((status, ct.as_str()), (StatusCode::METHOD_NOT_ALLOWED, "application/json"), "{body}");
+    assert!(body.contains("\"method_not_allowed\""), "{body}");
+    let (status, ct, body) = send(routers.oidc.clone(), "DELETE", "/t/acme/okta/login").await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+    assert!(ct.starts_with("text/html") && body.contains("<h1>"), "{ct} {body}");
+    let (status, ct, body) = send(routers.admin.clone(), "PATCH", "/admin/tenants/acme").await;
+    assert_eq!((status, ct.as_str()), (StatusCode::METHOD_NOT_ALLOWED, "application/json"), "{body}");
+    assert!(body.contains("\"method_not_allowed\""), "{body}");
+    let (status, _, body) = send(routers.webhook.clone(), "GET", "/nowhere").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("\"not_found\""), "{body}");
+}

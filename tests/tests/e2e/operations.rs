@@ -131,6 +131,9 @@ async fn invitations_one_by_one_and_for_everyone_not_yet_invited() {
     let r = w.app.admin("POST", &format!("{t}/users/{}/invite", first["id"].as_str().unwrap()), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!((r.json()["resent"].as_bool(), r.json()["user"]["invited_at"].is_string()), (Some(false), true));
+    // The admin function writes its metrics when the request ends (the edge flushes them).
+    let sent: u64 = w.app.metric_lines("acme").iter().filter_map(|l| l["InvitationsSent"].as_u64()).sum();
+    assert_eq!(sent, 1, "InvitationsSent written by the admin function");
 
     // Launch day: everyone else, once; a second pass invites nobody.
     let bulk = w.app.admin("POST", &format!("{t}/invitations"), None).await.json();

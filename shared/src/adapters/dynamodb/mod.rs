@@ -1,7 +1,8 @@
 //! The DynamoDB store: one table, keys in [`keys`], and the access patterns in `docs/data-model.md`.
 //!
-//! Uniqueness (email, Okta id) and the change-log sequence are enforced inside the same
-//! `TransactWriteItems` as the user write, so a refused write leaves nothing behind.
+//! Uniqueness (email, Okta id, SCIM userName and externalId) and the change-log sequence are
+//! enforced inside the same `TransactWriteItems` as the user write, so a refused write leaves
+//! nothing behind. One file per port, plus `keys`, `codec`, `transactions` and `batch`.
 mod activity;
 mod batch;
 mod changes;
@@ -28,11 +29,19 @@ const GSI1: &str = "gsi1";
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// The time the store stamps on what only it writes (TTLs of run lists).
+    clock: std::sync::Arc<dyn crate::ports::Clock>,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), clock: std::sync::Arc::new(crate::adapters::system::SystemClock) }
+    }
+
+    /// Reads the time from `clock` (the deployment's, or a test's).
+    pub fn with_clock(mut self, clock: std::sync::Arc<dyn crate::ports::Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn table(&self) -> &str {

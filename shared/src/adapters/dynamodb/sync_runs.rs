@@ -114,7 +114,7 @@ impl SyncStore for DynamoStore {
         chunk: u64,
         entries: &[String],
     ) -> Result<(), StoreError> {
-        let expires = (chrono::Utc::now() + chrono::Duration::days(RUN_LIST_TTL_DAYS)).timestamp();
+        let expires = (self.clock.now() + chrono::Duration::days(RUN_LIST_TTL_DAYS)).timestamp();
         self.client
             .put_item()
             .table_name(&self.table)
