@@ -12,4 +12,5 @@ pub mod app;
 pub mod domain;
 #[cfg(feature = "fakes")]
 pub mod fakes;
+pub mod locks;
 pub mod ports;

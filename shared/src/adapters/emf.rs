@@ -1,6 +1,7 @@
 //! CloudWatch Embedded Metric Format on stdout: counts are summed per tenant during an invocation
 //! and written as one line per tenant when the handler calls [`EmfMetrics::flush`]. In Lambda,
 //! CloudWatch Logs turns each line into metrics; locally the lines are plain JSON on stdout.
+use crate::locks::Locked;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -31,7 +32,7 @@ impl EmfMetrics {
 
     fn write(&self, line: String) {
         {
-            let mut recent = self.recent.lock().expect("metrics lock");
+            let mut recent = self.recent.locked();
             if recent.len() == RECENT {
                 recent.pop_front();
             }
@@ -42,12 +43,12 @@ impl EmfMetrics {
 
     /// The most recent lines written (at most 500), oldest first.
     pub fn recent(&self) -> Vec<String> {
-        self.recent.lock().expect("metrics lock").iter().cloned().collect()
+        self.recent.locked().iter().cloned().collect()
     }
 
     /// Writes what was counted since the last flush, one line per tenant.
     pub fn flush(&self) {
-        let pending = std::mem::take(&mut *self.pending.lock().expect("metrics lock"));
+        let pending = std::mem::take(&mut *self.pending.locked());
         let now = self.clock.now();
         for (tenant, values) in pending {
             self.write(emf_line(tenant.as_str(), &values, &[], now).to_string());
@@ -58,14 +59,7 @@ impl EmfMetrics {
 impl Metrics for EmfMetrics {
     fn add(&self, tenant: &TenantId, metric: Metric, value: u64) {
         if value > 0 {
-            *self
-                .pending
-                .lock()
-                .expect("metrics lock")
-                .entry(tenant.clone())
-                .or_default()
-                .entry(metric)
-                .or_default() += value;
+            *self.pending.locked().entry(tenant.clone()).or_default().entry(metric).or_default() += value;
         }
     }
 

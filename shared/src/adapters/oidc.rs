@@ -2,6 +2,7 @@
 //! and JWKS cached per issuer and refreshed once when an ID token names an unknown key, the code
 //! exchanged with the client secret by the auth method the issuer advertises, the ID token verified
 //! (signature, `iss`, `aud`, `exp`, `nonce`) at the caller's clock, then `/userinfo`.
+use crate::locks::Locked;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -141,6 +142,7 @@ impl OidcHttp {
         move |request| Box::pin(capped_call(self.http.clone(), self.policy, home.clone(), request))
     }
 
+    #[allow(clippy::expect_used, reason = "fails only if the TLS backend cannot start: a broken build, not a request")]
     pub fn new(policy: OutboundPolicy) -> Self {
         let http = reqwest::Client::builder()
             // OAuth endpoints must not redirect (SSRF and code leakage).
@@ -156,7 +158,7 @@ impl OidcHttp {
 
     async fn discover(&self, issuer: &str, fresh: bool) -> Result<std::sync::Arc<Cached>, OidcError> {
         if !fresh {
-            if let Some(hit) = self.cache.lock().expect("oidc cache").get(issuer) {
+            if let Some(hit) = self.cache.locked().get(issuer) {
                 if hit.fetched.elapsed() < METADATA_TTL {
                     return Ok(hit.clone());
                 }
@@ -171,7 +173,7 @@ impl OidcHttp {
             .map_err(|e| OidcError::Discovery(error_chain(&e)))?;
         check_endpoints(issuer, &metadata, self.policy)?;
         let cached = std::sync::Arc::new(Cached { metadata, fetched: Instant::now() });
-        self.cache.lock().expect("oidc cache").insert(issuer.to_owned(), cached.clone());
+        self.cache.locked().insert(issuer.to_owned(), cached.clone());
         Ok(cached)
     }
 

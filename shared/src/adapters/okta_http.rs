@@ -2,6 +2,7 @@
 //! jitter on 5xx and timeouts, rate-limit headers tracked per org, `429` turned into "retry after"
 //! (from `X-Rate-Limit-Reset` against the response's own `Date`), no redirects followed, and
 //! `Link: rel="next"` paging that never leaves the org's origin (the token goes nowhere else).
+use crate::locks::Locked;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -62,6 +63,7 @@ enum Fetched<T> {
 }
 
 impl OktaHttp {
+    #[allow(clippy::expect_used, reason = "fails only if the TLS backend cannot start: a broken build, not a request")]
     pub fn new(options: OktaHttpOptions) -> Self {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -108,7 +110,10 @@ impl OktaHttp {
         let exp = self.options.backoff_base.saturating_mul(2u32.saturating_pow(attempt)).min(self.options.backoff_cap);
         // Full jitter between half and all of the exponential delay.
         let mut b = [0u8; 2];
-        getrandom::fill(&mut b).expect("OS randomness");
+        // Jitter only: without the OS source, the midpoint will do.
+        if getrandom::fill(&mut b).is_err() {
+            b = [0, 0x80];
+        }
         let frac = 0.5 + f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) / 2.0;
         exp.mul_f64(frac)
     }
@@ -205,7 +210,7 @@ impl OktaHttp {
         if let (Some(limit), Some(remaining), Some(reset)) =
             (num("x-rate-limit-limit"), num("x-rate-limit-remaining"), num("x-rate-limit-reset"))
         {
-            self.rate.lock().expect("lock").insert(
+            self.rate.locked().insert(
                 base_url.to_owned(),
                 RateLimit { limit: limit.max(0) as u64, remaining: remaining.max(0) as u64, reset },
             );
@@ -318,7 +323,7 @@ impl OktaDirectory for OktaHttp {
     }
 
     fn rate_limit(&self, base_url: &str) -> Option<RateLimit> {
-        self.rate.lock().expect("lock").get(base_url).copied()
+        self.rate.locked().get(base_url).copied()
     }
 }
 

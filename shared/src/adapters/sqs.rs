@@ -56,14 +56,9 @@ impl SqsQueue {
             }
             let entries = pending
                 .iter()
-                .map(|&i| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(&batch[i])
-                        .build()
-                        .expect("entry has id and body")
-                })
-                .collect();
+                .map(|&i| SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(&batch[i]).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| QueueError::Unavailable(Box::new(e)))?;
             match self.client.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send().await {
                 Ok(out) => {
                     pending = out.failed().iter().filter_map(|f| f.id().parse().ok()).collect();

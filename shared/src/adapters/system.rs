@@ -13,6 +13,9 @@ impl Clock for SystemClock {
 
 pub struct OsRandom;
 
+/// Without the OS random source no token, state or id can be made safely: the process stops
+/// rather than going on with weaker values.
+#[allow(clippy::expect_used, reason = "no secure randomness: refuse to go on")]
 impl Random for OsRandom {
     fn bytes16(&self) -> [u8; 16] {
         let mut b = [0u8; 16];

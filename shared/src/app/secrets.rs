@@ -5,6 +5,7 @@
 //! (rotating documents, see [`RotatingSecret`]), and `.../scim-tokens`: the legacy SCIM token
 //! document, read only to carry its tokens over into token records (`app::tokens`).
 //! The operator (admin) token and the session signing key are deployment-wide rotating secrets.
+use crate::locks::Locked;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -158,7 +159,7 @@ impl SecretService {
 
     async fn read_within(&self, name: &str, max_age: Duration) -> Result<Option<Secret>, SecretError> {
         let now = self.clock.now();
-        if let Some(hit) = self.cache.lock().expect("cache lock").get(name) {
+        if let Some(hit) = self.cache.locked().get(name) {
             if now - hit.fetched_at < max_age {
                 return Ok(hit.value.clone());
             }
@@ -170,7 +171,7 @@ impl SecretService {
 
     /// Caches a value, bounded: past [`MAX_CACHED`] names the expired go, then everything.
     fn remember(&self, name: &str, value: Option<Secret>, now: DateTime<Utc>) {
-        let mut cache = self.cache.lock().expect("cache lock");
+        let mut cache = self.cache.locked();
         if cache.len() >= MAX_CACHED {
             let ttl = self.ttl;
             cache.retain(|_, c| now - c.fetched_at < ttl);
@@ -186,7 +187,7 @@ impl SecretService {
     async fn read_again_on_miss(&self, name: &str) -> Result<Option<Option<Secret>>, SecretError> {
         let now = self.clock.now();
         {
-            let mut refreshed = self.refreshed.lock().expect("refresh lock");
+            let mut refreshed = self.refreshed.locked();
             if refreshed.get(name).is_some_and(|at| now - *at < MISS_REFRESH) {
                 return Ok(None);
             }
@@ -200,7 +201,7 @@ impl SecretService {
 
     /// Reads bypassing the cache: for read-modify-write of a document.
     async fn read_fresh(&self, name: &str) -> Result<Option<Secret>, SecretError> {
-        self.cache.lock().expect("cache lock").remove(name);
+        self.cache.locked().remove(name);
         self.read(name).await
     }
 

@@ -183,7 +183,7 @@ impl SyncService {
             run_id: run.id.clone(),
             version: run.version,
         })
-        .expect("a sync message serialises");
+        .map_err(|e| SyncError::Unavailable(Box::new(e)))?;
         self.queue.enqueue_delayed(&body, delay).await.map_err(|e| SyncError::Unavailable(Box::new(e)))
     }
 

@@ -1,5 +1,6 @@
 //! Metrics and health activity, recorded on the side of the real work: a failure to record is
 //! logged and never fails a delivery, a job or a run.
+use crate::locks::Locked;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -49,7 +50,7 @@ impl Telemetry {
     pub async fn record(&self, tenant: &TenantId, event: ActivityEvent) {
         let now = self.clock.now();
         if let Some((kind, every)) = Self::throttle(&event) {
-            let mut last = self.last_written.lock().expect("telemetry lock");
+            let mut last = self.last_written.locked();
             let key = (tenant.clone(), kind);
             if last.get(&key).is_some_and(|at| now - *at < every) {
                 return;

@@ -9,6 +9,7 @@
 //! presented value found there is carried over into records (each written only if absent, so a
 //! record revoked meanwhile stays revoked), and the admin API carries a tenant's whole document
 //! over, then empties it, the first time it manages that tenant's SCIM tokens.
+use crate::locks::Locked;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -86,7 +87,7 @@ impl TokenService {
     async fn lookup(&self, presented: &str) -> Result<Option<TokenRecord>, TokenError> {
         let key = lookup_key(presented);
         let now = self.clock.now();
-        if let Some(hit) = self.cache.lock().expect("token cache").get(&key) {
+        if let Some(hit) = self.cache.locked().get(&key) {
             if now - hit.fetched_at < self.max_age {
                 return Ok(hit.record.clone());
             }
@@ -97,7 +98,7 @@ impl TokenService {
     }
 
     fn remember(&self, key: String, record: Option<TokenRecord>, now: DateTime<Utc>) {
-        let mut cache = self.cache.lock().expect("token cache");
+        let mut cache = self.cache.locked();
         if cache.len() >= MAX_CACHED {
             let max_age = self.max_age;
             cache.retain(|_, c| now - c.fetched_at < max_age);
@@ -109,7 +110,7 @@ impl TokenService {
     }
 
     fn forget(&self, record: &TokenRecord) {
-        self.cache.lock().expect("token cache").remove(&record.sha256);
+        self.cache.locked().remove(&record.sha256);
     }
 
     /// Whose active token `presented` is, of any tenant (the admin API learns the caller's tenant

@@ -15,6 +15,7 @@ pub struct UserFetchJob {
 }
 
 impl UserFetchJob {
+    #[allow(clippy::expect_used, reason = "a struct of strings and timestamps always serialises to JSON")]
     pub fn to_body(&self) -> String {
         serde_json::to_string(self).expect("a job serialises")
     }

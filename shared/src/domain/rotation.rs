@@ -61,6 +61,7 @@ impl RotatingSecret {
         }
     }
 
+    #[allow(clippy::expect_used, reason = "a struct of strings and timestamps always serialises to JSON")]
     pub fn encode(&self) -> Secret {
         let doc = Doc {
             v: 1,

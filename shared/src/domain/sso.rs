@@ -94,6 +94,7 @@ pub struct SessionRecord {
 
 type HmacSha256 = Hmac<Sha256>;
 
+#[allow(clippy::expect_used, reason = "HMAC accepts a key of any length: new_from_slice cannot fail for it")]
 fn mac(key: &Secret, payload: &str) -> HmacSha256 {
     let mut m = HmacSha256::new_from_slice(key.expose().as_bytes()).expect("HMAC takes any key length");
     m.update(payload.as_bytes());
@@ -102,6 +103,7 @@ fn mac(key: &Secret, payload: &str) -> HmacSha256 {
 
 impl Session {
     /// `payload.signature`, both base64url; signed with HMAC-SHA256 under the current key.
+    #[allow(clippy::expect_used, reason = "a struct of strings and timestamps always serialises to JSON")]
     pub fn seal(&self, key: &Secret) -> String {
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("a session serialises"));
         let sig = URL_SAFE_NO_PAD.encode(mac(key, &payload).finalize().into_bytes());

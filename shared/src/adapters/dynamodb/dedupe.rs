@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::codec::s;
+use super::codec::{s, unavailable};
 use super::{keys, DynamoStore};
 use crate::domain::TenantId;
 use crate::ports::{DedupeStore, StoreError};
@@ -41,10 +41,10 @@ impl DedupeStore for DynamoStore {
                     .item("sk", s(keys::dedupe(k)))
                     .item("expires_at", AttributeValue::N(expires_at_epoch.to_string()))
                     .build()
-                    .expect("put request has an item");
-                WriteRequest::builder().put_request(put).build()
+                    .map_err(unavailable)?;
+                Ok(WriteRequest::builder().put_request(put).build())
             })
-            .collect();
+            .collect::<Result<Vec<_>, StoreError>>()?;
         self.batch_write(requests).await
     }
 }

@@ -94,7 +94,7 @@ impl GroupStore for DynamoStore {
                 .key("sk", s(keys::group(group.id.as_str())))
                 .condition_expression("attribute_exists(pk)")
                 .build()
-                .expect("delete has table and key");
+                .map_err(unavailable)?;
             Ok((vec![TransactWriteItem::builder().delete(delete).build()], vec![Part::Record]))
         };
         self.write_with_changes(tenant, build, std::slice::from_ref(change), || StoreError::VersionConflict).await
@@ -133,7 +133,7 @@ impl GroupStore for DynamoStore {
                     .item("at", s(change.at.to_rfc3339()))
                     .condition_expression("attribute_not_exists(pk)")
                     .build()
-                    .expect("put has table and item");
+                    .map_err(unavailable)?;
                 items.push(TransactWriteItem::builder().put(put).build());
             }
             for m in remove {
@@ -142,7 +142,7 @@ impl GroupStore for DynamoStore {
                     .set_key(Some(Self::member_key(tenant, group, m)))
                     .condition_expression("attribute_exists(pk)")
                     .build()
-                    .expect("delete has table and key");
+                    .map_err(unavailable)?;
                 items.push(TransactWriteItem::builder().delete(delete).build());
             }
             let mut bump = Update::builder()

@@ -175,7 +175,7 @@ impl TokenStore for DynamoStore {
             .expression_attribute_values(":now", ms(now))
             .expression_attribute_values(":prune", ttl(until + RETENTION))
             .build()
-            .expect("update has table and key");
+            .map_err(unavailable)?;
         let items = vec![
             TransactWriteItem::builder()
                 .put(
@@ -184,7 +184,7 @@ impl TokenStore for DynamoStore {
                         .set_item(Some(new_item(new)?))
                         .condition_expression("attribute_not_exists(pk)")
                         .build()
-                        .expect("put has table and item"),
+                        .map_err(unavailable)?,
                 )
                 .build(),
             TransactWriteItem::builder().update(end_old).build(),

@@ -57,8 +57,7 @@ impl DynamoStore {
         } else {
             counter.condition_expression("#seq = :cur").expression_attribute_values(":cur", n(current))
         };
-        let mut items =
-            vec![TransactWriteItem::builder().update(counter.build().expect("update has table and key")).build()];
+        let mut items = vec![TransactWriteItem::builder().update(counter.build().map_err(unavailable)?).build()];
         for (i, change) in changes.iter().enumerate() {
             let seq = current + 1 + i as u64;
             let event = ChangeEvent { seq, change: change.clone() };
@@ -69,7 +68,7 @@ impl DynamoStore {
                 .item("body", s(serde_json::to_string(&event).map_err(unavailable)?))
                 .condition_expression("attribute_not_exists(pk)")
                 .build()
-                .expect("put has table and item");
+                .map_err(unavailable)?;
             items.push(TransactWriteItem::builder().put(record).build());
         }
         Ok(items)
@@ -161,6 +160,6 @@ impl DynamoStore {
                 .expression_attribute_names("#v", "version")
                 .expression_attribute_values(":v", n(v)),
         };
-        Ok(TransactWriteItem::builder().put(put.build().expect("put has table and item")).build())
+        Ok(TransactWriteItem::builder().put(put.build().map_err(unavailable)?).build())
     }
 }

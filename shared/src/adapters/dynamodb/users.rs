@@ -24,7 +24,7 @@ impl DynamoStore {
         Ok(item)
     }
 
-    fn claim(&self, tenant: &TenantId, sk: String, id: &UserId) -> TransactWriteItem {
+    fn claim(&self, tenant: &TenantId, sk: String, id: &UserId) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
             .item("pk", s(keys::tenant(tenant)))
@@ -32,11 +32,11 @@ impl DynamoStore {
             .item("user_id", s(id.as_str()))
             .condition_expression("attribute_not_exists(pk)")
             .build()
-            .expect("put has table and item");
-        TransactWriteItem::builder().put(put).build()
+            .map_err(unavailable)?;
+        Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    fn release(&self, tenant: &TenantId, sk: String, id: &UserId) -> TransactWriteItem {
+    fn release(&self, tenant: &TenantId, sk: String, id: &UserId) -> Result<TransactWriteItem, StoreError> {
         let delete = Delete::builder()
             .table_name(&self.table)
             .key("pk", s(keys::tenant(tenant)))
@@ -44,11 +44,11 @@ impl DynamoStore {
             .condition_expression("user_id = :id")
             .expression_attribute_values(":id", s(id.as_str()))
             .build()
-            .expect("delete has table and key");
-        TransactWriteItem::builder().delete(delete).build()
+            .map_err(unavailable)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
-    fn release_if_held(&self, tenant: &TenantId, sk: String, id: &UserId) -> TransactWriteItem {
+    fn release_if_held(&self, tenant: &TenantId, sk: String, id: &UserId) -> Result<TransactWriteItem, StoreError> {
         let delete = Delete::builder()
             .table_name(&self.table)
             .key("pk", s(keys::tenant(tenant)))
@@ -56,8 +56,8 @@ impl DynamoStore {
             .condition_expression("attribute_not_exists(pk) OR user_id = :id")
             .expression_attribute_values(":id", s(id.as_str()))
             .build()
-            .expect("delete has table and key");
-        TransactWriteItem::builder().delete(delete).build()
+            .map_err(unavailable)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
     async fn user_by_claim(&self, tenant: &TenantId, sk: String) -> Result<Option<User>, StoreError> {
@@ -154,21 +154,21 @@ impl UserWriter for DynamoStore {
                 .set_item(Some(Self::user_item(tenant, &stored)?))
                 .condition_expression("attribute_not_exists(pk)")
                 .build()
-                .expect("put has table and item");
+                .map_err(unavailable)?;
             let mut items = vec![
                 TransactWriteItem::builder().put(put).build(),
-                self.claim(tenant, keys::email(stored.email.key()), &stored.id),
+                self.claim(tenant, keys::email(stored.email.key()), &stored.id)?,
             ];
             let mut parts = vec![Part::Record, Part::Claim(UniqueField::Email)];
             if let Some(okta) = &stored.okta_id {
-                items.push(self.claim(tenant, keys::okta(okta.as_str()), &stored.id));
+                items.push(self.claim(tenant, keys::okta(okta.as_str()), &stored.id)?);
                 parts.push(Part::Claim(UniqueField::OktaId));
             }
             if let Some(x) = &stored.external_id {
-                items.push(self.claim(tenant, keys::external(x), &stored.id));
+                items.push(self.claim(tenant, keys::external(x), &stored.id)?);
                 parts.push(Part::Claim(UniqueField::ExternalId));
             }
-            items.push(self.claim(tenant, keys::user_name(&stored.user_name_key()), &stored.id));
+            items.push(self.claim(tenant, keys::user_name(&stored.user_name_key()), &stored.id)?);
             parts.push(Part::Claim(UniqueField::UserName));
             Ok((items, parts))
         };
@@ -194,37 +194,37 @@ impl UserWriter for DynamoStore {
                 .expression_attribute_names("#v", "version")
                 .expression_attribute_values(":v", n(before.version))
                 .build()
-                .expect("put has table and item");
+                .map_err(unavailable)?;
             let mut items = vec![TransactWriteItem::builder().put(put).build()];
             let mut parts = vec![Part::Record];
             if before.email.key() != stored.email.key() {
-                items.push(self.claim(tenant, keys::email(stored.email.key()), &stored.id));
-                items.push(self.release(tenant, keys::email(before.email.key()), &stored.id));
+                items.push(self.claim(tenant, keys::email(stored.email.key()), &stored.id)?);
+                items.push(self.release(tenant, keys::email(before.email.key()), &stored.id)?);
                 parts.extend([Part::Claim(UniqueField::Email), Part::Release]);
             }
             if before.okta_id != stored.okta_id {
                 if let Some(new) = &stored.okta_id {
-                    items.push(self.claim(tenant, keys::okta(new.as_str()), &stored.id));
+                    items.push(self.claim(tenant, keys::okta(new.as_str()), &stored.id)?);
                     parts.push(Part::Claim(UniqueField::OktaId));
                 }
                 if let Some(old) = &before.okta_id {
-                    items.push(self.release(tenant, keys::okta(old.as_str()), &stored.id));
+                    items.push(self.release(tenant, keys::okta(old.as_str()), &stored.id)?);
                     parts.push(Part::Release);
                 }
             }
             if before.user_name_key() != stored.user_name_key() {
-                items.push(self.claim(tenant, keys::user_name(&stored.user_name_key()), &stored.id));
+                items.push(self.claim(tenant, keys::user_name(&stored.user_name_key()), &stored.id)?);
                 // Users stored before userName claims existed have none to release.
-                items.push(self.release_if_held(tenant, keys::user_name(&before.user_name_key()), &stored.id));
+                items.push(self.release_if_held(tenant, keys::user_name(&before.user_name_key()), &stored.id)?);
                 parts.extend([Part::Claim(UniqueField::UserName), Part::Release]);
             }
             if before.external_id != stored.external_id {
                 if let Some(new) = &stored.external_id {
-                    items.push(self.claim(tenant, keys::external(new), &stored.id));
+                    items.push(self.claim(tenant, keys::external(new), &stored.id)?);
                     parts.push(Part::Claim(UniqueField::ExternalId));
                 }
                 if let Some(old) = &before.external_id {
-                    items.push(self.release(tenant, keys::external(old), &stored.id));
+                    items.push(self.release(tenant, keys::external(old), &stored.id)?);
                     parts.push(Part::Release);
                 }
             }
