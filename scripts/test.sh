@@ -10,10 +10,8 @@ cd "$(dirname "$0")/.."
 step() { echo; echo "==> $*"; }
 start=$(date +%s)
 
-ensure_moto
+# Linting needs only cfn-lint; the emulator, Chromium and the OpenID provider come after it.
 ensure_cfn_lint
-ensure_chromium
-ensure_oidc_provider
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -22,6 +20,15 @@ cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 step "cfn-lint template.yaml"
 .venv-lint/bin/cfn-lint template.yaml
 [ "${1:-}" = "--lint-only" ] && exit 0
+
+step "the fast tier: every use case on the in-memory ports, no AWS SDK, no emulator (make test-fast)"
+fast_start=$(date +%s)
+cargo test -p shared --features fakes --quiet
+echo "fast tier: $(( $(date +%s) - fast_start )) s"
+
+ensure_moto
+ensure_chromium
+ensure_oidc_provider
 
 AWS_PORT="${TEST_AWS_PORT:-4567}"
 while port_in_use "$AWS_PORT" && ! moto_ready "$AWS_PORT"; do AWS_PORT=$((AWS_PORT + 1)); done

@@ -343,9 +343,11 @@ async fn main() -> Result<(), Error> {
         members,
         scim_count
     );
-    std::fs::create_dir_all(".local/bench")?;
+    // Figures go to the repository's untracked scratch directory, never into the source tree.
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/bench");
+    std::fs::create_dir_all(&out)?;
     std::fs::write(
-        ".local/bench/load.json",
+        out.join("load.json"),
         serde_json::to_string_pretty(&json!({"rows": rows, "hook_users": named.len(), "mismatches": mismatches,
             "scim_users": scim_count, "group_members": members, "drain_seconds": drained.as_secs_f64()}))?,
     )?;

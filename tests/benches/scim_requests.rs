@@ -263,7 +263,9 @@ async fn main() -> Result<(), Error> {
     } else {
         println!("\n(AWS_ENDPOINT_URL is not set: the emulator half is skipped; benches/scim.sh runs both)");
     }
-    std::fs::create_dir_all(".local/bench")?;
-    std::fs::write(".local/bench/scim.json", serde_json::to_string_pretty(&results)?)?;
+    // Figures go to the repository's untracked scratch directory, never into the source tree.
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/bench");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("scim.json"), serde_json::to_string_pretty(&results)?)?;
     Ok(())
 }
