@@ -10,7 +10,17 @@ cd "$(dirname "$0")/.."
 step() { echo; echo "==> $*"; }
 start=$(date +%s)
 
-# Linting needs only cfn-lint; the emulator, Chromium and the OpenID provider come after it.
+# cargo-deny from crates.io, built once into a cache outside the clone (about 2 minutes).
+ensure_cargo_deny() {
+  local root="$HOME/.cache/okta-bridge/tools"
+  export PATH="$root/bin:$PATH"
+  command -v cargo-deny >/dev/null 2>&1 && return
+  echo "installing cargo-deny into $root"
+  cargo install cargo-deny --locked --quiet --root "$root" --target-dir "$root/target"
+}
+
+# Linting needs only cfn-lint and cargo-deny; the emulator, Chromium and the OpenID provider come
+# after it.
 ensure_cfn_lint
 
 step "cargo fmt --check"
@@ -19,6 +29,11 @@ step "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 step "cfn-lint template.yaml"
 .venv-lint/bin/cfn-lint template.yaml
+step "cargo deny: licences, sources, duplicate versions (deny.toml; advisories need GitHub, out of reach here)"
+ensure_cargo_deny
+dups=$(cargo deny check --hide-inclusion-graph bans 2>&1 | grep -c "duplicate entries for crate" || true)
+cargo deny --log-level error check --hide-inclusion-graph licenses bans sources
+echo "cargo deny: $dups crates in two versions (warned, listed by: cargo deny check bans)"
 [ "${1:-}" = "--lint-only" ] && exit 0
 
 step "the fast tier: every use case on the in-memory ports, no AWS SDK, no emulator (make test-fast)"
