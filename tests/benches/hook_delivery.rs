@@ -73,7 +73,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let stack = LocalStack::provision(&sdk, StackOptions::new(stage)).await?;
     let mut env: HashMap<String, String> = stack.env.clone();
     env.insert("ALLOW_INSECURE_OKTA".into(), "1".into());
-    let functions = Functions::from_adapters(Adapters::from_clients(Functions::settings(&env)?, ddb, sqs.clone(), sm));
+    let functions = Functions::from_adapters(Adapters::from_clients(Functions::settings(&env)?, ddb, sqs.clone(), sm))?;
     let router = webhook_receiver::router(functions.webhook.clone());
 
     let sim = OktaSim::start(0, "00bench", "0oabench").await?;
@@ -83,7 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         json!({"okta_domain": sim.base_url, "app_id": "0oabench", "provisioning": "event_hooks"}),
     )?;
     functions.admin.admin.put_tenant(&tenant, input).await?;
-    let secrets = &functions.adapters.secrets;
+    let secrets = &functions.adapters.root.secrets;
     secrets.set(&tenant, TenantSecret::OktaApiToken, Secret::new("00bench")).await?;
     let hook_secret = secrets.rotate_event_hook_secret(&tenant).await?.expose().to_owned();
     sim.set_hook(HookTarget {

@@ -184,7 +184,7 @@ async fn main() -> Result<(), Error> {
             )?,
         )
         .await?;
-    let secrets = &functions.adapters.secrets;
+    let secrets = &functions.adapters.root.secrets;
     secrets.set(&hooks, TenantSecret::OktaApiToken, Secret::new("00load")).await?;
     let hook_secret = secrets.rotate_event_hook_secret(&hooks).await?.expose().to_owned();
     sim.set_hook(HookTarget {
@@ -207,8 +207,15 @@ async fn main() -> Result<(), Error> {
             serde_json::from_value(json!({"okta_domain": "https://load-scim.okta.com", "provisioning": "scim"}))?,
         )
         .await?;
-    let token =
-        functions.adapters.tokens.issue(&scim, shared::domain::api_token::TokenKind::Scim).await?.1.expose().to_owned();
+    let token = functions
+        .adapters
+        .root
+        .tokens
+        .issue(&scim, shared::domain::api_token::TokenKind::Scim)
+        .await?
+        .1
+        .expose()
+        .to_owned();
     let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
     let scim_url = format!("{base}/t/load-scim/scim/v2");
     let group: Value = http

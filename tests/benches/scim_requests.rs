@@ -102,19 +102,19 @@ async fn emulator() -> Result<Backend, Error> {
     let a = &functions.adapters;
     Ok(Backend {
         name: "emulator (DynamoDB over HTTP)",
-        router: router(a.tokens.clone(), a.scim_service(), a.clock.clone()),
+        router: router(a.root.tokens.clone(), a.root.scim(), a.root.ports.clock.clone()),
         admin: AdminService::new(
             a.store.clone(),
             a.store.clone(),
-            a.secrets.clone(),
-            a.tokens.clone(),
-            a.clock.clone(),
+            a.root.secrets.clone(),
+            a.root.tokens.clone(),
+            a.root.ports.clock.clone(),
             Default::default(),
         ),
-        tokens: a.tokens.clone(),
+        tokens: a.root.tokens.clone(),
         writer: a.store.clone(),
         groups: a.store.clone(),
-        clock: a.clock.clone(),
+        clock: a.root.ports.clock.clone(),
         users: env_usize("SCIM_USERS", 500),
         requests: env_usize("REQUESTS", 300),
     })

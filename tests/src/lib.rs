@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use shared::adapters::aws::Adapters;
-use shared::adapters::settings::{Needs, Settings};
+use shared::adapters::settings::{Settings, SettingsError};
 
 pub use stack::{LocalStack, StackOptions};
 
@@ -40,33 +40,25 @@ impl Functions {
         sdk: &aws_config::SdkConfig,
         env: &HashMap<String, String>,
     ) -> Result<Self, shared::adapters::settings::SettingsError> {
-        Ok(Self::from_adapters(Adapters::new(sdk, Self::settings(env)?)))
+        Self::from_adapters(Adapters::new(sdk, Self::settings(env)?))
     }
 
     /// The settings every function gets from the template's environment (all merged).
     pub fn settings(env: &HashMap<String, String>) -> Result<Settings, shared::adapters::settings::SettingsError> {
-        Settings::from_lookup(
-            |k| env.get(k).cloned().or_else(|| std::env::var(k).ok()).filter(|v| !v.is_empty()),
-            Needs {
-                public_api_url: true,
-                user_fetch_queue: true,
-                user_fetch_dlq: true,
-                sync_queue: true,
-                sync_dlq: true,
-            },
-        )
+        Settings::from_lookup(|k| env.get(k).cloned().or_else(|| std::env::var(k).ok()).filter(|v| !v.is_empty()))
     }
 
-    pub fn from_adapters(adapters: Adapters) -> Self {
-        Self {
-            admin: admin_api::State::from_adapters(&adapters),
-            webhook: webhook_receiver::State::from_adapters(&adapters),
-            scim: scim_handler::State::from_adapters(&adapters),
-            oidc: oidc_callback::State::from_adapters(&adapters),
-            worker: user_fetch_worker::State::from_adapters(&adapters),
-            sync: nightly_sync::State::from_adapters(&adapters),
+    /// Each function's state, as its `main.rs` builds it (a setting one lacks is an error here too).
+    pub fn from_adapters(adapters: Adapters) -> Result<Self, SettingsError> {
+        Ok(Self {
+            admin: admin_api::State::from_adapters(&adapters)?,
+            webhook: webhook_receiver::State::from_adapters(&adapters)?,
+            scim: scim_handler::State::from_adapters(&adapters)?,
+            oidc: oidc_callback::State::from_adapters(&adapters)?,
+            worker: user_fetch_worker::State::from_adapters(&adapters)?,
+            sync: nightly_sync::State::from_adapters(&adapters)?,
             adapters,
-        }
+        })
     }
 
     pub fn routers(&self) -> dispatch::Routers {

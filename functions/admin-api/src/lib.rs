@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use shared::adapters::aws::Adapters;
+use shared::adapters::settings::SettingsError;
 use shared::app::health::HealthService;
 use shared::app::invitations::InvitationService;
 use shared::app::sync::{SyncOptions, SyncService};
 use shared::app::AdminService;
-use shared::domain::tenant::ConfigRules;
 use shared::ports::{ChangeLog, GroupStore, TeamStore};
 
 pub use error::ApiError;
@@ -39,28 +39,21 @@ pub struct State {
 }
 
 impl State {
-    pub fn from_adapters(a: &Adapters) -> Self {
-        let admin = AdminService::new(
-            // Straight to the store: an operator reads what was just written (the edges' short
-            // config cache is for unauthenticated first touches, not for the admin).
-            a.store.clone(),
-            a.store.clone(),
-            a.secrets.clone(),
-            a.tokens.clone(),
-            a.clock.clone(),
-            ConfigRules { allow_insecure_okta: a.settings.allow_insecure_okta },
-        );
-        Self {
-            admin: Arc::new(admin),
-            changes: a.store.clone(),
-            sync: Arc::new(a.sync_service(SyncOptions::default())),
-            health: Arc::new(a.health_service()),
-            invitations: Arc::new(a.invitation_service()),
-            teams: a.store.clone(),
-            groups: a.store.clone(),
-            urls: a.settings.public_urls(),
+    /// The admin starts runs (the sync queue), reads and redrives both queues and their DLQs,
+    /// and hands out URLs (`PUBLIC_API_URL`).
+    pub fn from_adapters(a: &Adapters) -> Result<Self, SettingsError> {
+        let root = &a.root;
+        Ok(Self {
+            admin: Arc::new(root.admin()),
+            changes: root.ports.changes.clone(),
+            sync: Arc::new(root.sync(a.sync_queue()?, SyncOptions::default())),
+            health: Arc::new(root.health(a.health_queues()?)),
+            invitations: Arc::new(root.invitations()),
+            teams: root.ports.teams.clone(),
+            groups: root.ports.groups.clone(),
+            urls: a.settings.public_urls()?,
             metrics: a.metrics.clone(),
-        }
+        })
     }
 }
 

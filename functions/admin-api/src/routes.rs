@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
-use shared::adapters::edge::{serve, EdgeRefusals, TenantRouting};
+use shared::adapters::edge::{serve_guarded, EdgeRefusals, TenantRouting};
 use shared::adapters::http::{bearer, read_body};
 use shared::app::admin::{Caller, UserFilter};
 use shared::domain::api_token::TokenKind;
@@ -61,11 +61,11 @@ pub fn router(state: State) -> Router {
         .route(&format!("{t}/sync-runs/{{id}}/errors"), get(get_sync_run_errors))
         .route(&format!("{t}/sync-runs/{{id}}/candidates"), get(get_sync_run_candidates))
         // Groups arrive with SCIM provisioning; until then the route says so plainly.
-        .route(&format!("{t}/groups"), get(ops::list_groups))
-        // Every route is behind the credential check; the edge adds the refusals (no route, wrong
-        // method: answered without reading any credential), the span and the metrics flush.
-        .layer(middleware::from_fn_with_state(state.clone(), authorize));
-    serve::<_, ApiError>(routes, TenantRouting::InRoutes, state.metrics.clone(), state)
+        .route(&format!("{t}/groups"), get(ops::list_groups));
+    // The credential check is in front of everything, the edge's refusals included (nothing is
+    // said, not even "no such route", without a valid token); the edge adds the span and metrics.
+    let guard = |r: Router<State>| r.layer(middleware::from_fn_with_state(state.clone(), authorize));
+    serve_guarded::<_, ApiError>(routes, TenantRouting::InRoutes, state.metrics.clone(), state.clone(), guard)
 }
 
 impl EdgeRefusals for ApiError {

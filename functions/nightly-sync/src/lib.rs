@@ -10,6 +10,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use shared::adapters::aws::Adapters;
+use shared::adapters::settings::SettingsError;
 use shared::app::sync::{SyncMessage, SyncOptions, SyncService};
 
 #[derive(Clone)]
@@ -20,12 +21,13 @@ pub struct State {
 }
 
 impl State {
-    pub fn from_adapters(a: &Adapters) -> Self {
-        Self {
-            sync: Arc::new(a.sync_service(SyncOptions::default())),
+    /// A run continues itself through the sync queue.
+    pub fn from_adapters(a: &Adapters) -> Result<Self, SettingsError> {
+        Ok(Self {
+            sync: Arc::new(a.root.sync(a.sync_queue()?, SyncOptions::default())),
             metrics: a.metrics.clone(),
-            clock: a.clock.clone(),
-        }
+            clock: a.root.ports.clock.clone(),
+        })
     }
 }
 

@@ -13,6 +13,7 @@ use shared::adapters::aws::Adapters;
 use shared::adapters::edge::{serve, EdgeRefusals, TenantRouting};
 use shared::adapters::emf::EmfMetrics;
 use shared::adapters::http::{original_path, tenant_of, PublicUrls};
+use shared::adapters::settings::SettingsError;
 use shared::app::sso::{CallbackQuery, SsoError, SsoService};
 use shared::domain::routing::RoutingError;
 use shared::domain::sso::{login_cookie_name, Session, LOGIN_TTL, SESSION_COOKIE};
@@ -28,13 +29,14 @@ pub struct State {
 }
 
 impl State {
-    pub fn from_adapters(a: &Adapters) -> Self {
-        Self {
+    /// Sign-in redirects to URLs built from `PUBLIC_API_URL`: it cannot start without it.
+    pub fn from_adapters(a: &Adapters) -> Result<Self, SettingsError> {
+        Ok(Self {
             base_domain: a.settings.base_domain.clone(),
-            urls: a.settings.public_urls(),
-            sso: Arc::new(a.sso_service()),
+            urls: a.settings.public_urls()?,
+            sso: Arc::new(a.root.sso()),
             metrics: a.metrics.clone(),
-        }
+        })
     }
 }
 

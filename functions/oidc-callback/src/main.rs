@@ -1,10 +1,9 @@
 //! OIDC sign-in Lambda: wiring only.
 use shared::adapters::aws::Adapters;
-use shared::adapters::settings::Needs;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let adapters = Adapters::from_env(Needs { public_api_url: true, ..Needs::default() }).await?;
-    lambda_http::run(oidc_callback::router(oidc_callback::State::from_adapters(&adapters))).await
+    let adapters = Adapters::from_env().await?;
+    lambda_http::run(oidc_callback::router(oidc_callback::State::from_adapters(&adapters)?)).await
 }

@@ -20,6 +20,7 @@ use shared::adapters::emf::EmfMetrics;
 use shared::adapters::http::{
     bearer, flush_metrics, original_path, read_body, request_span, tenant_of, with_tenant_prefix, BodyError, PublicUrls,
 };
+use shared::adapters::settings::SettingsError;
 use shared::app::scim::{Resource, ScimFailure, ScimService};
 use shared::app::tokens::TokenService;
 use shared::domain::routing::RoutingError;
@@ -43,14 +44,15 @@ pub struct State {
 }
 
 impl State {
-    pub fn from_adapters(a: &Adapters) -> Self {
-        Self {
+    /// SCIM answers with `meta.location` URLs built from `PUBLIC_API_URL`.
+    pub fn from_adapters(a: &Adapters) -> Result<Self, SettingsError> {
+        Ok(Self {
             base_domain: a.settings.base_domain.clone(),
-            urls: a.settings.public_urls(),
-            tokens: a.tokens.clone(),
-            scim: Arc::new(a.scim_service()),
+            urls: a.settings.public_urls()?,
+            tokens: a.root.tokens.clone(),
+            scim: Arc::new(a.root.scim()),
             metrics: a.metrics.clone(),
-        }
+        })
     }
 }
 

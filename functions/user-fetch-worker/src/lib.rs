@@ -8,6 +8,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
 use shared::adapters::aws::Adapters;
 use shared::adapters::emf::EmfMetrics;
+use shared::adapters::settings::SettingsError;
 use shared::app::telemetry::Telemetry;
 use shared::app::user_fetch::{backoff, FetchError, UserFetchService};
 use shared::domain::activity::ActivityEvent;
@@ -30,14 +31,15 @@ pub struct State {
 pub const MAX_RECEIVE_COUNT: u32 = 5;
 
 impl State {
-    pub fn from_adapters(a: &Adapters) -> Self {
-        Self {
-            service: Arc::new(a.user_fetch_service()),
-            queue: a.queue(),
-            telemetry: a.telemetry.clone(),
+    /// The worker takes jobs from, and reschedules them on, the user-fetch queue.
+    pub fn from_adapters(a: &Adapters) -> Result<Self, SettingsError> {
+        Ok(Self {
+            service: Arc::new(a.root.user_fetch()),
+            queue: a.user_fetch_queue()?,
+            telemetry: a.root.telemetry.clone(),
             metrics: a.metrics.clone(),
-            clock: a.clock.clone(),
-        }
+            clock: a.root.ports.clock.clone(),
+        })
     }
 }
 

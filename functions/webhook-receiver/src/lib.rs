@@ -14,6 +14,7 @@ use shared::adapters::aws::Adapters;
 use shared::adapters::edge::{serve, EdgeRefusals, TenantRouting};
 use shared::adapters::emf::EmfMetrics;
 use shared::adapters::http::{read_body, tenant_of, BodyError, MIB};
+use shared::adapters::settings::SettingsError;
 use shared::app::hooks::{HookError, HookService};
 use shared::domain::routing::RoutingError;
 
@@ -29,12 +30,13 @@ pub struct State {
 }
 
 impl State {
-    pub fn from_adapters(a: &Adapters) -> Self {
-        Self {
+    /// The receiver sends to the user-fetch queue: it cannot be built without one.
+    pub fn from_adapters(a: &Adapters) -> Result<Self, SettingsError> {
+        Ok(Self {
             base_domain: a.settings.base_domain.clone(),
-            hooks: Arc::new(a.hook_service()),
+            hooks: Arc::new(a.root.hooks(a.user_fetch_queue()?)),
             metrics: a.metrics.clone(),
-        }
+        })
     }
 }
 

@@ -1,10 +1,9 @@
 //! Okta Event Hook receiver Lambda: wiring only.
 use shared::adapters::aws::Adapters;
-use shared::adapters::settings::Needs;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let adapters = Adapters::from_env(Needs { user_fetch_queue: true, ..Needs::default() }).await?;
-    lambda_http::run(webhook_receiver::router(webhook_receiver::State::from_adapters(&adapters))).await
+    let adapters = Adapters::from_env().await?;
+    lambda_http::run(webhook_receiver::router(webhook_receiver::State::from_adapters(&adapters)?)).await
 }

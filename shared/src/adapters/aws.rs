@@ -11,20 +11,12 @@ use super::emf::EmfMetrics;
 use super::oidc::OidcHttp;
 use super::okta_http::{OktaHttp, OktaHttpOptions};
 use super::secrets_manager::SecretsManagerStore;
-use super::settings::Settings;
+use super::settings::{Settings, SettingsError};
 use super::sqs::SqsQueue;
 use super::sqs_admin::SqsQueueAdmin;
 use super::system::{OsRandom, SystemClock};
-use crate::app::health::HealthService;
-use crate::app::hooks::HookService;
-use crate::app::invitations::InvitationService;
-use crate::app::provisioning::Provisioner;
-use crate::app::secrets::SecretService;
-use crate::app::sso::SsoService;
-use crate::app::sync::{SyncOptions, SyncService};
-use crate::app::telemetry::Telemetry;
-use crate::app::tokens::TokenService;
-use crate::app::user_fetch::UserFetchService;
+use crate::app::root::{HealthQueues, Ports, Root, Tuning};
+use crate::domain::tenant::ConfigRules;
 use crate::ports::QueueAdmin;
 use crate::ports::{Clock, Random};
 
@@ -32,27 +24,19 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
 
-/// Every adapter a function may need, wired once.
+/// The AWS deployment: its clients and adapters, and the [`Root`] of use cases wired on them.
 #[derive(Clone)]
 pub struct Adapters {
     pub settings: Settings,
     pub store: Arc<DynamoStore>,
-    pub secrets: Arc<SecretService>,
-    /// SCIM and tenant admin token records.
-    pub tokens: Arc<TokenService>,
-    pub user_fetch_queue: Option<Arc<SqsQueue>>,
     pub sqs: aws_sdk_sqs::Client,
-    pub clock: Arc<dyn Clock>,
-    pub random: Arc<dyn Random>,
     pub okta: Arc<OktaHttp>,
-    /// EMF metrics, written out when a handler calls `metrics.flush()`.
-    pub metrics: Arc<EmfMetrics>,
-    pub telemetry: Arc<Telemetry>,
     /// The OpenID Connect client (its discovery and JWKS cache lives as long as the process).
     pub oidc: Arc<OidcHttp>,
-    /// Tenant configs through a short, bounded cache: what the HTTP edge reads first, so a
-    /// made-up tenant is refused before any secret is read.
-    pub configs: Arc<crate::app::config_cache::CachedConfigs>,
+    /// EMF metrics, written out when a handler calls `metrics.flush()` (the HTTP edge does).
+    pub metrics: Arc<EmfMetrics>,
+    /// The use cases, wired once (see `app::root`).
+    pub root: Root,
 }
 
 impl Adapters {
@@ -89,23 +73,6 @@ impl Adapters {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let random: Arc<dyn Random> = Arc::new(OsRandom);
         let store = Arc::new(DynamoStore::new(dynamodb, settings.table_name.clone()).with_clock(clock.clone()));
-        let secret_store = Arc::new(SecretsManagerStore::new(secretsmanager));
-        let secrets = Arc::new(SecretService::new(
-            secret_store,
-            clock.clone(),
-            random.clone(),
-            settings.secret_names.clone(),
-            settings.secrets_cache_ttl,
-        ));
-        let tokens = Arc::new(TokenService::new(
-            store.clone(),
-            secrets.clone(),
-            clock.clone(),
-            random.clone(),
-            settings.secrets_cache_ttl,
-        ));
-        let user_fetch_queue =
-            settings.user_fetch_queue_url.clone().map(|url| Arc::new(SqsQueue::new(sqs.clone(), url)));
         let metrics = Arc::new(EmfMetrics::stdout(clock.clone()));
         let outbound = super::outbound::OutboundPolicy::from_settings(settings.allow_insecure_okta);
         let okta = Arc::new(
@@ -113,157 +80,68 @@ impl Adapters {
                 .with_metrics(metrics.clone())
                 .with_clock(clock.clone()),
         );
-        let telemetry = Arc::new(Telemetry::new(store.clone(), metrics.clone(), clock.clone()));
         let oidc = Arc::new(OidcHttp::new(outbound));
-        let configs = Arc::new(crate::app::config_cache::CachedConfigs::new(
-            store.clone(),
-            clock.clone(),
-            settings.config_cache_ttl,
-        ));
-        Self {
-            settings,
-            store,
-            secrets,
-            tokens,
-            user_fetch_queue,
-            sqs,
+        let ports = Ports {
+            configs: store.clone(),
+            users: store.clone(),
+            writer: store.clone(),
+            changes: store.clone(),
+            teams: store.clone(),
+            pending: store.clone(),
+            dedupe: store.clone(),
+            groups: store.clone(),
+            runs: store.clone(),
+            activity: store.clone(),
+            logins: store.clone(),
+            tokens: store.clone(),
+            secrets: Arc::new(SecretsManagerStore::new(secretsmanager)),
+            okta: okta.clone(),
+            oidc: oidc.clone(),
+            metrics: metrics.clone(),
             clock,
             random,
-            okta,
-            metrics,
-            telemetry,
-            oidc,
-            configs,
-        }
-    }
-
-    /// The provisioning state machine on the DynamoDB store.
-    pub fn provisioner(&self) -> Arc<Provisioner> {
-        Arc::new(Provisioner::new(
-            self.store.clone(),
-            self.store.clone(),
-            self.store.clone(),
-            self.store.clone(),
-            self.store.clone(),
-            self.clock.clone(),
-            self.random.clone(),
-        ))
-    }
-
-    /// The user-fetch queue; functions that use it declare `Needs::user_fetch_queue`.
-    pub fn queue(&self) -> Arc<SqsQueue> {
-        self.user_fetch_queue
-            .clone()
-            .expect("USER_FETCH_QUEUE_URL is required by this function (Needs::user_fetch_queue)")
-    }
-
-    pub fn hook_service(&self) -> HookService {
-        HookService::new(
-            self.configs.clone(),
-            self.secrets.clone(),
-            self.store.clone(),
-            self.queue(),
-            self.clock.clone(),
-            self.telemetry.clone(),
-        )
-    }
-
-    /// The sync-continuation queue; functions that use it declare `Needs::sync_queue`.
-    pub fn sync_queue(&self) -> Arc<SqsQueue> {
-        let url = self
-            .settings
-            .sync_queue_url
-            .clone()
-            .expect("SYNC_QUEUE_URL is required by this function (Needs::sync_queue)");
-        Arc::new(SqsQueue::new(self.sqs.clone(), url))
-    }
-
-    pub fn sync_service(&self, options: SyncOptions) -> SyncService {
-        SyncService::new(
-            self.store.clone(),
-            self.store.clone(),
-            self.store.clone(),
-            self.okta.clone(),
-            Arc::new(self.user_fetch_service()),
-            self.provisioner(),
-            self.sync_queue(),
-            self.clock.clone(),
-            self.random.clone(),
-            options,
-        )
-    }
-
-    /// Health and DLQ redrive over the queues this function was given.
-    pub fn health_service(&self) -> HealthService {
-        let admin = |queue: &Option<String>, dlq: &Option<String>| -> Option<Arc<dyn QueueAdmin>> {
-            match (queue, dlq) {
-                (Some(q), Some(d)) => Some(Arc::new(SqsQueueAdmin::new(self.sqs.clone(), q.clone(), d.clone()))),
-                _ => None,
-            }
         };
+        let tuning = Tuning {
+            secret_names: settings.secret_names.clone(),
+            secrets_cache_ttl: settings.secrets_cache_ttl,
+            config_cache_ttl: settings.config_cache_ttl,
+            rules: ConfigRules { allow_insecure_okta: settings.allow_insecure_okta },
+        };
+        Self { root: Root::new(ports, tuning), settings, store, sqs, okta, oidc, metrics }
+    }
+
+    /// The user-fetch queue (`USER_FETCH_QUEUE_URL`), for the functions that send to or take from it.
+    pub fn user_fetch_queue(&self) -> Result<Arc<SqsQueue>, SettingsError> {
+        let url = Settings::require(&self.settings.user_fetch_queue_url, "USER_FETCH_QUEUE_URL")?;
+        Ok(Arc::new(SqsQueue::new(self.sqs.clone(), url)))
+    }
+
+    /// The sync-continuation queue (`SYNC_QUEUE_URL`).
+    pub fn sync_queue(&self) -> Result<Arc<SqsQueue>, SettingsError> {
+        let url = Settings::require(&self.settings.sync_queue_url, "SYNC_QUEUE_URL")?;
+        Ok(Arc::new(SqsQueue::new(self.sqs.clone(), url)))
+    }
+
+    /// Both queues with their DLQs, for health and DLQ redrive (the admin function).
+    pub fn health_queues(&self) -> Result<HealthQueues, SettingsError> {
         let s = &self.settings;
-        HealthService::new(
-            self.store.clone(),
-            self.store.clone(),
-            self.store.clone(),
-            self.store.clone(),
-            self.secrets.clone(),
-            self.tokens.clone(),
-            admin(&s.user_fetch_queue_url, &s.user_fetch_dlq_url),
-            admin(&s.sync_queue_url, &s.sync_dlq_url),
-            self.clock.clone(),
-        )
+        let admin = |queue: &Option<String>, q: &str, dlq: &Option<String>, d: &str| {
+            let (queue, dlq) = (Settings::require(queue, q)?, Settings::require(dlq, d)?);
+            Ok::<Arc<dyn QueueAdmin>, SettingsError>(Arc::new(SqsQueueAdmin::new(self.sqs.clone(), queue, dlq)))
+        };
+        Ok(HealthQueues {
+            user_fetch: Some(admin(
+                &s.user_fetch_queue_url,
+                "USER_FETCH_QUEUE_URL",
+                &s.user_fetch_dlq_url,
+                "USER_FETCH_DLQ_URL",
+            )?),
+            sync: Some(admin(&s.sync_queue_url, "SYNC_QUEUE_URL", &s.sync_dlq_url, "SYNC_DLQ_URL")?),
+        })
     }
 
-    pub fn sso_service(&self) -> SsoService {
-        SsoService::new(
-            self.configs.clone(),
-            self.store.clone(),
-            self.store.clone(),
-            self.provisioner(),
-            self.store.clone(),
-            self.secrets.clone(),
-            self.oidc.clone(),
-            self.clock.clone(),
-            self.random.clone(),
-        )
-    }
-
-    pub fn scim_service(&self) -> crate::app::scim::ScimService {
-        crate::app::scim::ScimService::new(
-            self.configs.clone(),
-            self.store.clone(),
-            self.store.clone(),
-            self.provisioner(),
-            self.telemetry.clone(),
-            self.clock.clone(),
-            self.random.clone(),
-        )
-    }
-
-    pub fn invitation_service(&self) -> InvitationService {
-        InvitationService::new(
-            self.store.clone(),
-            self.store.clone(),
-            self.store.clone(),
-            self.telemetry.clone(),
-            self.clock.clone(),
-        )
-    }
-
-    pub fn user_fetch_service(&self) -> UserFetchService {
-        UserFetchService::new(
-            self.store.clone(),
-            self.secrets.clone(),
-            self.okta.clone(),
-            self.provisioner(),
-            self.telemetry.clone(),
-            self.clock.clone(),
-        )
-    }
-
-    pub async fn from_env(needs: super::settings::Needs) -> Result<Self, super::settings::SettingsError> {
-        let settings = Settings::from_env(needs)?;
+    pub async fn from_env() -> Result<Self, SettingsError> {
+        let settings = Settings::from_env()?;
         Ok(Self::new(&sdk_config().await, settings))
     }
 }

@@ -36,13 +36,31 @@ where
     S: Clone + Send + Sync + 'static,
     R: EdgeRefusals + 'static,
 {
+    serve_guarded::<S, R>(routes, tenants, metrics, state, |r| r)
+}
+
+/// As [`serve`], with `guard` (a credential check) in front of everything the function answers,
+/// its refusals included, and inside the request span: the admin API, where nothing is said
+/// without a valid token.
+pub fn serve_guarded<S, R>(
+    routes: Router<S>,
+    tenants: TenantRouting,
+    metrics: Arc<EmfMetrics>,
+    state: S,
+    guard: impl FnOnce(Router<S>) -> Router<S>,
+) -> Router
+where
+    S: Clone + Send + Sync + 'static,
+    R: EdgeRefusals + 'static,
+{
     let routes = match tenants {
         TenantRouting::HostOrPrefix => with_tenant_prefix(routes),
         TenantRouting::InRoutes => routes,
     };
-    routes
+    let answered = routes
         .fallback(|| async { R::no_route() })
-        .method_not_allowed_fallback(|method: Method| async move { R::method_not_allowed(&method) })
+        .method_not_allowed_fallback(|method: Method| async move { R::method_not_allowed(&method) });
+    guard(answered)
         .layer(middleware::from_fn_with_state(metrics, flush_metrics))
         .layer(middleware::from_fn(request_span))
         .with_state(state)

@@ -30,23 +30,14 @@ pub struct Settings {
 #[error("configuration: {}", .0.join("; "))]
 pub struct SettingsError(pub Vec<String>);
 
-/// What a function needs beyond the common settings.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Needs {
-    /// Functions that hand out or redirect to URLs (sign-in, SCIM): `PUBLIC_API_URL`.
-    pub public_api_url: bool,
-    pub user_fetch_queue: bool,
-    pub user_fetch_dlq: bool,
-    pub sync_queue: bool,
-    pub sync_dlq: bool,
-}
-
 impl Settings {
-    pub fn from_env(needs: Needs) -> Result<Self, SettingsError> {
-        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()), needs)
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
     }
 
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>, needs: Needs) -> Result<Self, SettingsError> {
+    /// The common settings; a function's own (its queues, the public URL) are read, and checked,
+    /// where it takes them: [`Settings::require`], [`Settings::public_urls`].
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let mut missing = Vec::new();
         let mut required = |name: &str| {
             get(name).unwrap_or_else(|| {
@@ -56,10 +47,10 @@ impl Settings {
         };
         let table_name = required("TABLE_NAME");
         let prefix = required("SECRETS_PREFIX");
-        let user_fetch_queue_url = needs.user_fetch_queue.then(|| required("USER_FETCH_QUEUE_URL"));
-        let user_fetch_dlq_url = needs.user_fetch_dlq.then(|| required("USER_FETCH_DLQ_URL"));
-        let sync_queue_url = needs.sync_queue.then(|| required("SYNC_QUEUE_URL"));
-        let sync_dlq_url = needs.sync_dlq.then(|| required("SYNC_DLQ_URL"));
+        let user_fetch_queue_url = get("USER_FETCH_QUEUE_URL");
+        let user_fetch_dlq_url = get("USER_FETCH_DLQ_URL");
+        let sync_queue_url = get("SYNC_QUEUE_URL");
+        let sync_dlq_url = get("SYNC_DLQ_URL");
         let public_api_url = match get("PUBLIC_API_URL") {
             Some(u) => match url::Url::parse(&u) {
                 Ok(p) if matches!(p.scheme(), "https" | "http") && p.host_str().is_some() && p.path() == "/" => {
@@ -70,10 +61,6 @@ impl Settings {
                     None
                 }
             },
-            None if needs.public_api_url => {
-                missing.push("PUBLIC_API_URL is not set".into());
-                None
-            }
             None => None,
         };
         let ttl = match get("SECRETS_CACHE_TTL_SECONDS").map(|v| v.parse::<i64>()) {
@@ -114,11 +101,17 @@ impl Settings {
         })
     }
 
-    pub fn public_urls(&self) -> crate::adapters::http::PublicUrls {
-        crate::adapters::http::PublicUrls {
-            api_url: self.public_api_url.clone().unwrap_or_default(),
+    /// A setting a function cannot run without, or an error naming its variable.
+    pub fn require(value: &Option<String>, variable: &str) -> Result<String, SettingsError> {
+        value.clone().ok_or_else(|| SettingsError(vec![format!("{variable} is not set")]))
+    }
+
+    /// The public URLs (a function that hands out or redirects to URLs needs `PUBLIC_API_URL`).
+    pub fn public_urls(&self) -> Result<crate::adapters::http::PublicUrls, SettingsError> {
+        Ok(crate::adapters::http::PublicUrls {
+            api_url: Self::require(&self.public_api_url, "PUBLIC_API_URL")?,
             base_domain: self.base_domain.clone(),
-        }
+        })
     }
 }
 
@@ -128,23 +121,28 @@ mod tests {
 
     #[test]
     fn names_every_missing_variable() {
-        let err = Settings::from_lookup(|_| None, Needs { user_fetch_queue: true, ..Needs::default() }).unwrap_err();
+        let err = Settings::from_lookup(|_| None).unwrap_err();
         let text = err.to_string();
-        for v in ["TABLE_NAME", "SECRETS_PREFIX", "USER_FETCH_QUEUE_URL"] {
+        for v in ["TABLE_NAME", "SECRETS_PREFIX"] {
             assert!(text.contains(v), "{text}");
         }
+        let base = |k: &str| match k {
+            "TABLE_NAME" | "SECRETS_PREFIX" => Some("x".to_owned()),
+            _ => None,
+        };
+        let s = Settings::from_lookup(base).unwrap();
+        let err = Settings::require(&s.user_fetch_queue_url, "USER_FETCH_QUEUE_URL").unwrap_err();
+        assert!(err.to_string().contains("USER_FETCH_QUEUE_URL is not set"), "{err}");
+        assert!(s.public_urls().unwrap_err().to_string().contains("PUBLIC_API_URL"));
     }
 
     #[test]
     fn defaults() {
-        let s = Settings::from_lookup(
-            |k| match k {
-                "TABLE_NAME" => Some("t".into()),
-                "SECRETS_PREFIX" => Some("okta-bridge/dev".into()),
-                _ => None,
-            },
-            Needs::default(),
-        )
+        let s = Settings::from_lookup(|k| match k {
+            "TABLE_NAME" => Some("t".into()),
+            "SECRETS_PREFIX" => Some("okta-bridge/dev".into()),
+            _ => None,
+        })
         .unwrap();
         assert_eq!(s.secret_names.admin_token, "okta-bridge/dev/admin-token");
         assert_eq!(s.secrets_cache_ttl, Duration::minutes(5));

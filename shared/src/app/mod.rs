@@ -5,6 +5,7 @@ pub mod health;
 pub mod hooks;
 pub mod invitations;
 pub mod provisioning;
+pub mod root;
 pub mod scim;
 pub mod secrets;
 pub mod sso;

@@ -2,6 +2,7 @@
 //! adapters must both pass, so a fake never drifts from the adapter it stands in for.
 pub mod contract;
 mod memory_metrics;
+mod memory_oidc;
 mod memory_okta;
 mod memory_queue;
 mod memory_secrets;
@@ -11,17 +12,20 @@ mod time;
 use std::sync::Arc;
 
 pub use memory_metrics::MemoryMetrics;
+pub use memory_oidc::MemoryOidc;
 pub use memory_okta::MemoryOkta;
 pub use memory_queue::MemoryQueue;
 pub use memory_secrets::MemorySecrets;
 pub use memory_store::MemoryStore;
 pub use time::{FakeClock, FakeRandom};
 
+use crate::app::root::{HealthQueues, Ports, Root, Tuning};
 use crate::app::secrets::{SecretNames, SecretService};
 use crate::app::AdminService;
 use crate::domain::tenant::ConfigRules;
+use crate::ports::OktaDirectory;
 
-/// Every fake, wired together, for use-case tests.
+/// Every fake, wired together through the one composition root, for use-case tests.
 pub struct Fakes {
     pub store: Arc<MemoryStore>,
     pub secrets: Arc<MemorySecrets>,
@@ -29,6 +33,7 @@ pub struct Fakes {
     pub clock: Arc<FakeClock>,
     pub random: Arc<FakeRandom>,
     pub metrics: Arc<MemoryMetrics>,
+    pub oidc: Arc<MemoryOidc>,
 }
 
 impl Default for Fakes {
@@ -46,6 +51,7 @@ impl Fakes {
             clock: Arc::new(FakeClock::default()),
             random: Arc::new(FakeRandom::default()),
             metrics: Arc::new(MemoryMetrics::default()),
+            oidc: Arc::new(MemoryOidc::default()),
         }
     }
 
@@ -57,53 +63,70 @@ impl Fakes {
         }
     }
 
+    /// A process on the fakes, calling Okta through `okta`: the same wiring as a Lambda's (see
+    /// `app::root`), with its own caches each call. Configs are read uncached, as a test expects
+    /// its writes to be seen at once.
+    pub fn root_with(&self, okta: Arc<dyn OktaDirectory>) -> Root {
+        let s = &self.store;
+        let ports = Ports {
+            configs: s.clone(),
+            users: s.clone(),
+            writer: s.clone(),
+            changes: s.clone(),
+            teams: s.clone(),
+            pending: s.clone(),
+            dedupe: s.clone(),
+            groups: s.clone(),
+            runs: s.clone(),
+            activity: s.clone(),
+            logins: s.clone(),
+            tokens: s.clone(),
+            secrets: self.secrets.clone(),
+            okta,
+            oidc: self.oidc.clone(),
+            metrics: self.metrics.clone(),
+            clock: self.clock.clone(),
+            random: self.random.clone(),
+        };
+        Root::new(
+            ports,
+            Tuning {
+                secret_names: Self::secret_names(),
+                secrets_cache_ttl: chrono::Duration::minutes(5),
+                config_cache_ttl: chrono::Duration::zero(),
+                rules: ConfigRules { allow_insecure_okta: true },
+            },
+        )
+    }
+
+    /// A process on the fakes whose Okta has no users (for use cases that do not call it).
+    pub fn root(&self) -> Root {
+        self.root_with(Arc::new(MemoryOkta::new("0oaunused")))
+    }
+
     pub fn secret_service(&self) -> Arc<SecretService> {
-        Arc::new(SecretService::new(
-            self.secrets.clone(),
-            self.clock.clone(),
-            self.random.clone(),
-            Self::secret_names(),
-            chrono::Duration::minutes(5),
-        ))
+        self.root().secrets
     }
 
     /// Token records in the memory store (each call: a new process's cache).
     pub fn token_service(&self) -> Arc<crate::app::tokens::TokenService> {
-        Arc::new(crate::app::tokens::TokenService::new(
-            self.store.clone(),
-            self.secret_service(),
-            self.clock.clone(),
-            self.random.clone(),
-            chrono::Duration::minutes(5),
-        ))
+        self.root().tokens
     }
 
     pub fn telemetry(&self) -> Arc<crate::app::telemetry::Telemetry> {
-        Arc::new(crate::app::telemetry::Telemetry::new(self.store.clone(), self.metrics.clone(), self.clock.clone()))
+        self.root().telemetry
     }
 
     pub fn provisioner(&self) -> Arc<crate::app::provisioning::Provisioner> {
-        Arc::new(crate::app::provisioning::Provisioner::new(
-            self.store.clone(),
-            self.store.clone(),
-            self.store.clone(),
-            self.store.clone(),
-            self.store.clone(),
-            self.clock.clone(),
-            self.random.clone(),
-        ))
+        self.root().provisioner()
     }
 
     pub fn scim_service(&self) -> crate::app::scim::ScimService {
-        crate::app::scim::ScimService::new(
-            self.store.clone(),
-            self.store.clone(),
-            self.store.clone(),
-            self.provisioner(),
-            self.telemetry(),
-            self.clock.clone(),
-            self.random.clone(),
-        )
+        self.root().scim()
+    }
+
+    pub fn sso_service(&self) -> crate::app::sso::SsoService {
+        self.root().sso()
     }
 
     /// Stores an event-hook tenant (Okta org `https://{tenant}.okta.com`, app `app_id`) with an
@@ -145,77 +168,33 @@ impl Fakes {
     }
 
     /// The worker's use case on fakes, calling Okta through `okta`.
-    pub fn user_fetch_service(
-        &self,
-        okta: Arc<dyn crate::ports::OktaDirectory>,
-    ) -> crate::app::user_fetch::UserFetchService {
-        crate::app::user_fetch::UserFetchService::new(
-            self.store.clone(),
-            self.secret_service(),
-            okta,
-            self.provisioner(),
-            self.telemetry(),
-            self.clock.clone(),
-        )
+    pub fn user_fetch_service(&self, okta: Arc<dyn OktaDirectory>) -> crate::app::user_fetch::UserFetchService {
+        self.root_with(okta).user_fetch()
     }
 
     /// The sync on fakes, calling Okta through `okta`.
-    pub fn sync_service(&self, okta: Arc<dyn crate::ports::OktaDirectory>) -> crate::app::sync::SyncService {
+    pub fn sync_service(&self, okta: Arc<dyn OktaDirectory>) -> crate::app::sync::SyncService {
         self.sync_service_with(okta, crate::app::sync::SyncOptions::default())
     }
 
     pub fn sync_service_with(
         &self,
-        okta: Arc<dyn crate::ports::OktaDirectory>,
+        okta: Arc<dyn OktaDirectory>,
         options: crate::app::sync::SyncOptions,
     ) -> crate::app::sync::SyncService {
-        crate::app::sync::SyncService::new(
-            self.store.clone(),
-            self.store.clone(),
-            self.store.clone(),
-            okta.clone(),
-            Arc::new(self.user_fetch_service(okta)),
-            self.provisioner(),
-            self.queue.clone(),
-            self.clock.clone(),
-            self.random.clone(),
-            options,
-        )
+        self.root_with(okta).sync(self.queue.clone(), options)
     }
 
     /// Health without queues (the fakes have no DLQ).
     pub fn health(&self) -> crate::app::health::HealthService {
-        crate::app::health::HealthService::new(
-            self.store.clone(),
-            self.store.clone(),
-            self.store.clone(),
-            self.store.clone(),
-            self.secret_service(),
-            self.token_service(),
-            None,
-            None,
-            self.clock.clone(),
-        )
+        self.root().health(HealthQueues::default())
     }
 
     pub fn invitations(&self) -> crate::app::invitations::InvitationService {
-        crate::app::invitations::InvitationService::new(
-            self.store.clone(),
-            self.store.clone(),
-            self.store.clone(),
-            self.telemetry(),
-            self.clock.clone(),
-        )
+        self.root().invitations()
     }
 
     pub fn admin(&self) -> AdminService {
-        AdminService::new(
-            self.store.clone(),
-            self.store.clone(),
-            self.secret_service(),
-            self.token_service(),
-            self.clock.clone(),
-            ConfigRules { allow_insecure_okta: true },
-        )
+        self.root().admin()
     }
 }

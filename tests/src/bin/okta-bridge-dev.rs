@@ -131,7 +131,7 @@ async fn seed_demo(f: &Functions, sim: &OktaSim, sim_token: &str, port: u16) -> 
         "field_mappings": [{"okta": "costCenter", "field": "cost_center"}]
     }))?;
     admin.put_tenant(&tenant, input).await?;
-    let secrets = &f.adapters.secrets;
+    let secrets = &f.adapters.root.secrets;
     secrets.set(&tenant, TenantSecret::OktaApiToken, shared::domain::Secret::new(sim_token)).await?;
     // A fresh event-hook secret each run, given to the simulator as an Okta admin would.
     let hook_secret = secrets.rotate_event_hook_secret(&tenant).await?;
@@ -141,13 +141,13 @@ async fn seed_demo(f: &Functions, sim: &OktaSim, sim_token: &str, port: u16) -> 
         header: "Authorization".into(),
         secret: hook_secret.expose().to_owned(),
     });
-    let tokens = &f.adapters.tokens;
+    let tokens = &f.adapters.root.tokens;
     let scim_token = if tokens.active_count(&tenant, TokenKind::Scim).await? == 0 {
         Some(tokens.issue(&tenant, TokenKind::Scim).await?.1.expose().to_owned())
     } else {
         None
     };
-    let admin_secret_id = f.adapters.secrets.names().admin_token.clone();
+    let admin_secret_id = f.adapters.root.secrets.names().admin_token.clone();
     // A second tenant whose users arrive by SCIM, as a new customer's would.
     let scim_tenant = TenantId::parse("demo-scim")?;
     let input: TenantConfigInput = serde_json::from_value(serde_json::json!({
@@ -209,7 +209,7 @@ async fn start_demo_provider(
         config.as_object_mut().map(|c| c.remove(read_only));
     }
     f.admin.admin.put_tenant(&tenant, serde_json::from_value(config)?).await?;
-    f.adapters.secrets.set(&tenant, TenantSecret::OidcClientSecret, shared::domain::Secret::new(secret)).await?;
+    f.adapters.root.secrets.set(&tenant, TenantSecret::OidcClientSecret, shared::domain::Secret::new(secret)).await?;
     Ok((provider, example))
 }
 

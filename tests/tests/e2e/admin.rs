@@ -161,6 +161,7 @@ async fn scim_tokens_and_event_hook_secrets_are_shown_once() {
     assert!(app
         .functions
         .adapters
+        .root
         .tokens
         .verify_scim(&TenantId::parse("acme").unwrap(), &token)
         .await
@@ -177,6 +178,7 @@ async fn scim_tokens_and_event_hook_secrets_are_shown_once() {
     assert!(app
         .functions
         .adapters
+        .root
         .tokens
         .verify_scim(&TenantId::parse("acme").unwrap(), &token)
         .await
@@ -193,7 +195,7 @@ async fn scim_tokens_and_event_hook_secrets_are_shown_once() {
         (first.json()["secret"].as_str().unwrap().to_owned(), second.json()["secret"].as_str().unwrap().to_owned());
     assert_ne!(s1, s2);
     let acme = TenantId::parse("acme").unwrap();
-    let secrets = &app.functions.adapters.secrets;
+    let secrets = &app.functions.adapters.root.secrets;
     assert_eq!(
         secrets.verify_event_hook_secret(&acme, &s1).await.unwrap(),
         Some(true),

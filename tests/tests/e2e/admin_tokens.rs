@@ -175,7 +175,8 @@ async fn scim_tokens_of_the_legacy_document_keep_working_and_move_into_records()
         tokens: vec![record("tok_live", live, None), record("tok_gone", gone, Some(chrono::Utc::now()))],
         migrated_at: None,
     };
-    let name = app.functions.adapters.secrets.names().tenant(&acme, shared::app::secrets::TenantSecret::ScimTokens);
+    let name =
+        app.functions.adapters.root.secrets.names().tenant(&acme, shared::app::secrets::TenantSecret::ScimTokens);
     let secrets = shared::adapters::secrets_manager::SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(
         crate::helpers::sdk().await,
     ));

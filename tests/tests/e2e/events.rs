@@ -34,7 +34,7 @@ async fn http_status(router: axum::Router, json: &str) -> u16 {
 async fn every_event_file_gets_the_status_in_its_name() {
     let app = TestApp::spawn().await;
     // The events authenticate with a fixed token; set it as the (rotated-in) admin token.
-    let names = app.functions.adapters.secrets.names().clone();
+    let names = app.functions.adapters.root.secrets.names().clone();
     shared::ports::SecretStore::put_secret(
         &shared::adapters::secrets_manager::SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(
             crate::helpers::sdk().await,
@@ -52,6 +52,7 @@ async fn every_event_file_gets_the_status_in_its_name() {
     // The hook events authenticate with a fixed event-hook secret.
     functions
         .adapters
+        .root
         .secrets
         .set(
             &demo,
@@ -79,7 +80,7 @@ async fn every_event_file_gets_the_status_in_its_name() {
         Ok(()) | Err(shared::ports::StoreError::AlreadyExists) => {}
         Err(e) => panic!("{e}"),
     }
-    let verified = functions.adapters.tokens.verify_scim(&scim_tenant, EVENTS_SCIM_TOKEN).await.unwrap();
+    let verified = functions.adapters.root.tokens.verify_scim(&scim_tenant, EVENTS_SCIM_TOKEN).await.unwrap();
     assert_eq!(verified.as_deref(), Some("tok_events"), "the fixed SCIM token is in place");
     for s in [EVENTS_ADMIN_TOKEN, EVENTS_HOOK_SECRET, EVENTS_SCIM_TOKEN] {
         crate::helpers::remember_secret(s);

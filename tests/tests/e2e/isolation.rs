@@ -139,7 +139,7 @@ async fn tenant_a(app: &TestApp) -> TenantA {
         })
         .await
         .unwrap();
-    let keys = app.functions.adapters.secrets.session_keys().await.unwrap();
+    let keys = app.functions.adapters.root.secrets.session_keys().await.unwrap();
     let session = Session {
         tenant: a.clone(),
         user_id: u.id.clone(),

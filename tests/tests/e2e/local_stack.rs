@@ -111,8 +111,14 @@ async fn a_wrong_method_is_refused_in_each_protocol() {
     use tower::ServiceExt;
     let app = TestApp::spawn().await;
     let routers = app.functions.routers();
+    let bearer = format!("Bearer {}", app.admin_token);
     let send = |router: std::sync::Arc<axum::Router>, method: &str, path: &str| {
-        let req = Request::builder().method(method).uri(path).header("host", "acme.localhost").body(Body::empty());
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "acme.localhost")
+            .header("authorization", bearer.as_str())
+            .body(Body::empty());
         async move {
             let resp = (*router).clone().oneshot(req.unwrap()).await.unwrap();
             let status = resp.status();

@@ -188,8 +188,8 @@ async fn deployment_secrets_and_scim_tokens_rotate_with_an_overlap_and_revoke_at
     assert_eq!(app.call(with_token(&new, "/admin/tenants/acme")).await.status, StatusCode::OK);
 
     // The session signing key: never shown; two keys during the overlap, one after revoking.
-    let secrets = &app.functions.adapters.secrets;
-    let tokens = &app.functions.adapters.tokens;
+    let secrets = &app.functions.adapters.root.secrets;
+    let tokens = &app.functions.adapters.root.tokens;
     let post = |path: &str| {
         Request::post(path.to_owned())
             .header("host", "127.0.0.1")

@@ -42,8 +42,8 @@ async fn no_secret_value_reaches_a_log_line_or_a_later_response() {
     secrets.push(r.json()["token"].as_str().unwrap().to_owned());
     // Use them: verification paths log too.
     let acme = shared::domain::TenantId::parse("acme").unwrap();
-    let svc = &app.functions.adapters.secrets;
-    let tokens = &app.functions.adapters.tokens;
+    let svc = &app.functions.adapters.root.secrets;
+    let tokens = &app.functions.adapters.root.tokens;
     assert!(tokens.verify_scim(&acme, secrets.last().unwrap()).await.unwrap().is_some());
     assert_eq!(svc.verify_event_hook_secret(&acme, &secrets[5]).await.unwrap(), Some(true));
     let wrong = axum::http::Request::builder()

@@ -142,7 +142,7 @@ impl Sso {
     async fn session_of(&self, r: &Reply) -> Session {
         let set = r.headers["set-cookie"].to_str().unwrap();
         let value = set.split(';').next().unwrap().split_once('=').unwrap().1;
-        let keys = self.app.functions.adapters.secrets.session_keys().await.unwrap();
+        let keys = self.app.functions.adapters.root.secrets.session_keys().await.unwrap();
         Session::open(value, &keys, chrono::Utc::now()).expect("a valid session cookie")
     }
 }

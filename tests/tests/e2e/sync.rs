@@ -170,7 +170,8 @@ async fn one_run_per_tenant_and_clear_errors() {
 
 /// A sync service with small pages and one page per invocation, and the run's queue messages.
 fn paged(w: &World, options: SyncOptions) -> Arc<SyncService> {
-    Arc::new(w.app.functions.adapters.sync_service(options))
+    let adapters = &w.app.functions.adapters;
+    Arc::new(adapters.root.sync(adapters.sync_queue().expect("the template sets SYNC_QUEUE_URL"), options))
 }
 
 async fn next_message(w: &World) -> Option<SyncMessage> {
