@@ -628,23 +628,12 @@ impl UserReader for YieldingReader {
 async fn two_writers_creating_one_joiner_at_once_both_succeed() {
     let m = Model::new(9).await;
     let f = &m.f;
-    let provisioner = Arc::new(shared::app::provisioning::Provisioner::new(
-        Arc::new(YieldingReader(f.store.clone())),
-        f.store.clone(),
-        f.store.clone(),
-        f.store.clone(),
-        f.store.clone(),
-        f.clock.clone(),
-        f.random.clone(),
-    ));
-    let fetch = UserFetchService::new(
-        f.store.clone(),
-        f.secret_service(),
-        m.okta.clone(),
-        provisioner,
-        f.telemetry(),
-        f.clock.clone(),
-    );
+    // The fakes' wiring, with a reader that yields between reads (the provisioner reads by it).
+    let ports = shared::app::root::Ports {
+        users: Arc::new(YieldingReader(f.store.clone())),
+        ..f.root_with(m.okta.clone()).ports
+    };
+    let fetch = shared::app::root::Root::new(ports, Fakes::tuning()).user_fetch();
     let id = "00urace0000000000001";
     m.okta.create_user(id, profile(4242));
     m.okta.assign(id);

@@ -103,14 +103,7 @@ async fn emulator() -> Result<Backend, Error> {
     Ok(Backend {
         name: "emulator (DynamoDB over HTTP)",
         router: router(a.root.tokens.clone(), a.root.scim(), a.root.ports.clock.clone()),
-        admin: AdminService::new(
-            a.store.clone(),
-            a.store.clone(),
-            a.root.secrets.clone(),
-            a.root.tokens.clone(),
-            a.root.ports.clock.clone(),
-            Default::default(),
-        ),
+        admin: a.root.admin(),
         tokens: a.root.tokens.clone(),
         writer: a.store.clone(),
         groups: a.store.clone(),

@@ -29,13 +29,10 @@ use peak_alloc::PeakAlloc;
 use serde_json::{json, Map, Value};
 use shared::adapters::okta_http::OktaHttp;
 use shared::adapters::system::{OsRandom, SystemClock};
-use shared::app::provisioning::Provisioner;
+use shared::app::root::{Ports, Root};
 use shared::app::sync::{Step, SyncMessage, SyncOptions, SyncService};
-use shared::app::user_fetch::UserFetchService;
-use shared::app::AdminService;
 use shared::domain::change::NewChange;
 use shared::domain::sync_run::{RunTrigger, SyncRun};
-use shared::domain::tenant::ConfigRules;
 use shared::domain::user::User;
 use shared::domain::{Secret, TenantId};
 use shared::fakes::{Fakes, MemoryQueue, MemoryStore};
@@ -168,55 +165,28 @@ struct Bench {
 impl Bench {
     async fn new(sim_url: &str) -> Result<Self, Box<dyn std::error::Error>> {
         let fakes = Fakes::new();
-        let store = fakes.store.clone();
-        let (clock, random) = (Arc::new(SystemClock), Arc::new(OsRandom));
-        let writer = Arc::new(CountingWriter { inner: store.clone(), writes: AtomicU64::new(0) });
-        let secrets = fakes.secret_service();
-        let admin = AdminService::new(
-            store.clone(),
-            store.clone(),
-            secrets.clone(),
-            fakes.token_service(),
-            clock.clone(),
-            ConfigRules { allow_insecure_okta: true },
-        );
+        let okta = Arc::new(OktaHttp::new(shared::adapters::okta_http::OktaHttpOptions {
+            outbound: shared::adapters::outbound::OutboundPolicy { allow_loopback: true },
+            ..Default::default()
+        }));
+        // The fakes' wiring, with a writer that counts and the real clock and randomness.
+        let writer = Arc::new(CountingWriter { inner: fakes.store.clone(), writes: AtomicU64::new(0) });
+        let ports = Ports {
+            writer: writer.clone(),
+            clock: Arc::new(SystemClock),
+            random: Arc::new(OsRandom),
+            ..fakes.root_with(okta.clone()).ports
+        };
+        let root = Root::new(ports, Fakes::tuning());
+        let admin = root.admin();
         let tenant = TenantId::parse("scale")?;
         let config = json!({"okta_domain": sim_url, "app_id": APP, "provisioning": "event_hooks",
             "manager_mode": "individual", "field_mappings": [{"okta": "costCenter", "field": "cost_center"}]});
         admin.put_tenant(&tenant, serde_json::from_value(config)?).await?;
         admin.set_secret(&tenant, "okta_api_token", Secret::new(TOKEN)).await?;
-        let okta = Arc::new(OktaHttp::new(shared::adapters::okta_http::OktaHttpOptions {
-            outbound: shared::adapters::outbound::OutboundPolicy { allow_loopback: true },
-            ..Default::default()
-        }));
-        let provisioner = Arc::new(Provisioner::new(
-            store.clone(),
-            writer.clone(),
-            store.clone(),
-            store.clone(),
-            store.clone(),
-            clock.clone(),
-            random.clone(),
-        ));
-        let fetch = Arc::new(UserFetchService::new(
-            store.clone(),
-            secrets,
-            okta.clone(),
-            provisioner.clone(),
-            fakes.telemetry(),
-            clock.clone(),
-        ));
         let queue = fakes.queue.clone();
-        let sync = SyncService::new(
-            store.clone(),
-            store.clone(),
-            store.clone(),
-            okta.clone(),
-            fetch,
-            provisioner,
+        let sync = root.sync(
             queue.clone(),
-            clock,
-            random,
             SyncOptions { max_pages_per_invocation: pages_per_invocation(), ..SyncOptions::default() },
         );
         Ok(Self { sync, queue, writer, okta, tenant })

@@ -113,15 +113,19 @@ pub struct AdminService {
     rules: ConfigRules,
 }
 
+/// What a [`AdminService`] is built from, by name (the composition root, `app::root`, fills it).
+pub struct AdminDeps {
+    pub configs: Arc<dyn ConfigStore>,
+    pub users: Arc<dyn UserReader>,
+    pub secrets: Arc<SecretService>,
+    pub tokens: Arc<TokenService>,
+    pub clock: Arc<dyn Clock>,
+    pub rules: ConfigRules,
+}
+
 impl AdminService {
-    pub fn new(
-        configs: Arc<dyn ConfigStore>,
-        users: Arc<dyn UserReader>,
-        secrets: Arc<SecretService>,
-        tokens: Arc<TokenService>,
-        clock: Arc<dyn Clock>,
-        rules: ConfigRules,
-    ) -> Self {
+    pub fn new(deps: AdminDeps) -> Self {
+        let AdminDeps { configs, users, secrets, tokens, clock, rules } = deps;
         Self { configs, users, secrets, tokens, clock, rules }
     }
 

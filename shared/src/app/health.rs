@@ -47,19 +47,22 @@ fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> AdminError 
     AdminError::Unavailable(Box::new(e))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a [`HealthService`] is built from, by name (the composition root, `app::root`, fills it).
+pub struct HealthDeps {
+    pub configs: Arc<dyn ConfigStore>,
+    pub activity: Arc<dyn ActivityStore>,
+    pub runs: Arc<dyn SyncStore>,
+    pub pending: Arc<dyn PendingStore>,
+    pub secrets: Arc<SecretService>,
+    pub tokens: Arc<TokenService>,
+    pub user_fetch: Option<Arc<dyn QueueAdmin>>,
+    pub sync: Option<Arc<dyn QueueAdmin>>,
+    pub clock: Arc<dyn Clock>,
+}
+
 impl HealthService {
-    pub fn new(
-        configs: Arc<dyn ConfigStore>,
-        activity: Arc<dyn ActivityStore>,
-        runs: Arc<dyn SyncStore>,
-        pending: Arc<dyn PendingStore>,
-        secrets: Arc<SecretService>,
-        tokens: Arc<TokenService>,
-        user_fetch: Option<Arc<dyn QueueAdmin>>,
-        sync: Option<Arc<dyn QueueAdmin>>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(deps: HealthDeps) -> Self {
+        let HealthDeps { configs, activity, runs, pending, secrets, tokens, user_fetch, sync, clock } = deps;
         Self { configs, activity, runs, pending, secrets, tokens, user_fetch, sync, clock }
     }
 

@@ -54,15 +54,19 @@ pub struct HookService {
     telemetry: Arc<Telemetry>,
 }
 
+/// What a [`HookService`] is built from, by name (the composition root, `app::root`, fills it).
+pub struct HookDeps {
+    pub configs: Arc<dyn ConfigStore>,
+    pub secrets: Arc<SecretService>,
+    pub dedupe: Arc<dyn DedupeStore>,
+    pub queue: Arc<dyn JobQueue>,
+    pub clock: Arc<dyn Clock>,
+    pub telemetry: Arc<Telemetry>,
+}
+
 impl HookService {
-    pub fn new(
-        configs: Arc<dyn ConfigStore>,
-        secrets: Arc<SecretService>,
-        dedupe: Arc<dyn DedupeStore>,
-        queue: Arc<dyn JobQueue>,
-        clock: Arc<dyn Clock>,
-        telemetry: Arc<Telemetry>,
-    ) -> Self {
+    pub fn new(deps: HookDeps) -> Self {
+        let HookDeps { configs, secrets, dedupe, queue, clock, telemetry } = deps;
         Self { configs, secrets, dedupe, queue, clock, telemetry }
     }
 
@@ -233,14 +237,7 @@ mod tests {
         .unwrap();
         admin.put_tenant(&TenantId::parse("acme").unwrap(), input).await.unwrap();
         let secret = admin.rotate_event_hook_secret(&TenantId::parse("acme").unwrap()).await.unwrap();
-        let svc = HookService::new(
-            f.store.clone(),
-            f.secret_service(),
-            f.store.clone(),
-            f.queue.clone(),
-            f.clock.clone(),
-            f.telemetry(),
-        );
+        let svc = f.root().hooks(f.queue.clone());
         (svc, secret.expose().to_owned())
     }
 

@@ -9,19 +9,19 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use super::admin::AdminService;
+use super::admin::{AdminDeps, AdminService};
 use super::config_cache::CachedConfigs;
-use super::health::HealthService;
-use super::hooks::HookService;
+use super::health::{HealthDeps, HealthService};
+use super::hooks::{HookDeps, HookService};
 use super::invitations::InvitationService;
 use super::provisioning::Provisioner;
 use super::scim::ScimService;
 use super::secrets::{SecretNames, SecretService};
-use super::sso::SsoService;
-use super::sync::{SyncOptions, SyncService};
+use super::sso::{SsoDeps, SsoService};
+use super::sync::{SyncDeps, SyncOptions, SyncService};
 use super::telemetry::Telemetry;
 use super::tokens::TokenService;
-use super::user_fetch::UserFetchService;
+use super::user_fetch::{UserFetchDeps, UserFetchService};
 use crate::domain::tenant::ConfigRules;
 use crate::ports::{
     ActivityStore, ChangeLog, Clock, ConfigStore, DedupeStore, GroupStore, JobQueue, LoginStateStore, Metrics,
@@ -123,42 +123,44 @@ impl Root {
     /// One user-fetch job: Okta's truth for a user, converged.
     pub fn user_fetch(&self) -> UserFetchService {
         let p = &self.ports;
-        UserFetchService::new(
-            p.configs.clone(),
-            self.secrets.clone(),
-            p.okta.clone(),
-            self.provisioner(),
-            self.telemetry.clone(),
-            p.clock.clone(),
-        )
+        UserFetchService::new(UserFetchDeps {
+            configs: p.configs.clone(),
+            secrets: self.secrets.clone(),
+            okta: p.okta.clone(),
+            provisioner: self.provisioner(),
+            telemetry: self.telemetry.clone(),
+            clock: p.clock.clone(),
+        })
     }
 
     /// Event-hook deliveries, queued as user-fetch jobs on `user_fetch_queue`.
     pub fn hooks(&self, user_fetch_queue: Arc<dyn JobQueue>) -> HookService {
         let p = &self.ports;
-        HookService::new(
-            self.edge_configs.clone(),
-            self.secrets.clone(),
-            p.dedupe.clone(),
-            user_fetch_queue,
-            p.clock.clone(),
-            self.telemetry.clone(),
-        )
+        HookService::new(HookDeps {
+            configs: self.edge_configs.clone(),
+            secrets: self.secrets.clone(),
+            dedupe: p.dedupe.clone(),
+            queue: user_fetch_queue,
+            clock: p.clock.clone(),
+            telemetry: self.telemetry.clone(),
+        })
     }
 
     /// Sync runs, continued through `sync_queue`.
     pub fn sync(&self, sync_queue: Arc<dyn JobQueue>, options: SyncOptions) -> SyncService {
         let p = &self.ports;
         SyncService::new(
-            p.configs.clone(),
-            p.runs.clone(),
-            p.users.clone(),
-            p.okta.clone(),
-            Arc::new(self.user_fetch()),
-            self.provisioner(),
-            sync_queue,
-            p.clock.clone(),
-            p.random.clone(),
+            SyncDeps {
+                configs: p.configs.clone(),
+                runs: p.runs.clone(),
+                users: p.users.clone(),
+                okta: p.okta.clone(),
+                fetch: Arc::new(self.user_fetch()),
+                provisioner: self.provisioner(),
+                queue: sync_queue,
+                clock: p.clock.clone(),
+                random: p.random.clone(),
+            },
             options,
         )
     }
@@ -166,32 +168,32 @@ impl Root {
     /// Health and the operator's queue tools over `queues`.
     pub fn health(&self, queues: HealthQueues) -> HealthService {
         let p = &self.ports;
-        HealthService::new(
-            p.configs.clone(),
-            p.activity.clone(),
-            p.runs.clone(),
-            p.pending.clone(),
-            self.secrets.clone(),
-            self.tokens.clone(),
-            queues.user_fetch,
-            queues.sync,
-            p.clock.clone(),
-        )
+        HealthService::new(HealthDeps {
+            configs: p.configs.clone(),
+            activity: p.activity.clone(),
+            runs: p.runs.clone(),
+            pending: p.pending.clone(),
+            secrets: self.secrets.clone(),
+            tokens: self.tokens.clone(),
+            user_fetch: queues.user_fetch,
+            sync: queues.sync,
+            clock: p.clock.clone(),
+        })
     }
 
     pub fn sso(&self) -> SsoService {
         let p = &self.ports;
-        SsoService::new(
-            self.edge_configs.clone(),
-            p.users.clone(),
-            p.writer.clone(),
-            self.provisioner(),
-            p.logins.clone(),
-            self.secrets.clone(),
-            p.oidc.clone(),
-            p.clock.clone(),
-            p.random.clone(),
-        )
+        SsoService::new(SsoDeps {
+            configs: self.edge_configs.clone(),
+            users: p.users.clone(),
+            writer: p.writer.clone(),
+            provisioner: self.provisioner(),
+            logins: p.logins.clone(),
+            secrets: self.secrets.clone(),
+            oidc: p.oidc.clone(),
+            clock: p.clock.clone(),
+            random: p.random.clone(),
+        })
     }
 
     pub fn scim(&self) -> ScimService {
@@ -222,13 +224,13 @@ impl Root {
     /// written (the short config cache is for the unauthenticated edges).
     pub fn admin(&self) -> AdminService {
         let p = &self.ports;
-        AdminService::new(
-            p.configs.clone(),
-            p.users.clone(),
-            self.secrets.clone(),
-            self.tokens.clone(),
-            p.clock.clone(),
-            self.rules,
-        )
+        AdminService::new(AdminDeps {
+            configs: p.configs.clone(),
+            users: p.users.clone(),
+            secrets: self.secrets.clone(),
+            tokens: self.tokens.clone(),
+            clock: p.clock.clone(),
+            rules: self.rules,
+        })
     }
 }

@@ -96,19 +96,22 @@ pub struct SsoService {
     random: Arc<dyn Random>,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a [`SsoService`] is built from, by name (the composition root, `app::root`, fills it).
+pub struct SsoDeps {
+    pub configs: Arc<dyn ConfigStore>,
+    pub users: Arc<dyn UserReader>,
+    pub writer: Arc<dyn UserWriter>,
+    pub provisioner: Arc<Provisioner>,
+    pub logins: Arc<dyn LoginStateStore>,
+    pub secrets: Arc<SecretService>,
+    pub oidc: Arc<dyn OidcProvider>,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+}
+
 impl SsoService {
-    pub fn new(
-        configs: Arc<dyn ConfigStore>,
-        users: Arc<dyn UserReader>,
-        writer: Arc<dyn UserWriter>,
-        provisioner: Arc<Provisioner>,
-        logins: Arc<dyn LoginStateStore>,
-        secrets: Arc<SecretService>,
-        oidc: Arc<dyn OidcProvider>,
-        clock: Arc<dyn Clock>,
-        random: Arc<dyn Random>,
-    ) -> Self {
+    pub fn new(deps: SsoDeps) -> Self {
+        let SsoDeps { configs, users, writer, provisioner, logins, secrets, oidc, clock, random } = deps;
         Self { configs, users, writer, provisioner, logins, secrets, oidc, clock, random }
     }
 

@@ -145,20 +145,22 @@ pub struct SyncService {
     options: SyncOptions,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a [`SyncService`] is built from, by name (the composition root, `app::root`, fills it).
+pub struct SyncDeps {
+    pub configs: Arc<dyn ConfigStore>,
+    pub runs: Arc<dyn SyncStore>,
+    pub users: Arc<dyn UserReader>,
+    pub okta: Arc<dyn OktaDirectory>,
+    pub fetch: Arc<UserFetchService>,
+    pub provisioner: Arc<Provisioner>,
+    pub queue: Arc<dyn JobQueue>,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+}
+
 impl SyncService {
-    pub fn new(
-        configs: Arc<dyn ConfigStore>,
-        runs: Arc<dyn SyncStore>,
-        users: Arc<dyn UserReader>,
-        okta: Arc<dyn OktaDirectory>,
-        fetch: Arc<UserFetchService>,
-        provisioner: Arc<Provisioner>,
-        queue: Arc<dyn JobQueue>,
-        clock: Arc<dyn Clock>,
-        random: Arc<dyn Random>,
-        options: SyncOptions,
-    ) -> Self {
+    pub fn new(deps: SyncDeps, options: SyncOptions) -> Self {
+        let SyncDeps { configs, runs, users, okta, fetch, provisioner, queue, clock, random } = deps;
         Self { configs, runs, users, okta, fetch, provisioner, queue, clock, random, options }
     }
 

@@ -101,15 +101,19 @@ impl From<OktaError> for FetchError {
     }
 }
 
+/// What a [`UserFetchService`] is built from, by name (the composition root, `app::root`, fills it).
+pub struct UserFetchDeps {
+    pub configs: Arc<dyn ConfigStore>,
+    pub secrets: Arc<SecretService>,
+    pub okta: Arc<dyn OktaDirectory>,
+    pub provisioner: Arc<Provisioner>,
+    pub telemetry: Arc<Telemetry>,
+    pub clock: Arc<dyn Clock>,
+}
+
 impl UserFetchService {
-    pub fn new(
-        configs: Arc<dyn ConfigStore>,
-        secrets: Arc<SecretService>,
-        okta: Arc<dyn OktaDirectory>,
-        provisioner: Arc<Provisioner>,
-        telemetry: Arc<Telemetry>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(deps: UserFetchDeps) -> Self {
+        let UserFetchDeps { configs, secrets, okta, provisioner, telemetry, clock } = deps;
         Self { configs, secrets, okta, provisioner, telemetry, clock, confirmed_apps: Mutex::new(HashMap::new()) }
     }
 

@@ -88,15 +88,17 @@ impl Fakes {
             clock: self.clock.clone(),
             random: self.random.clone(),
         };
-        Root::new(
-            ports,
-            Tuning {
-                secret_names: Self::secret_names(),
-                secrets_cache_ttl: chrono::Duration::minutes(5),
-                config_cache_ttl: chrono::Duration::zero(),
-                rules: ConfigRules { allow_insecure_okta: true },
-            },
-        )
+        Root::new(ports, Self::tuning())
+    }
+
+    /// The fakes' settings: configs uncached (a test sees its writes at once), loopback Okta allowed.
+    pub fn tuning() -> Tuning {
+        Tuning {
+            secret_names: Self::secret_names(),
+            secrets_cache_ttl: chrono::Duration::minutes(5),
+            config_cache_ttl: chrono::Duration::zero(),
+            rules: ConfigRules { allow_insecure_okta: true },
+        }
     }
 
     /// A process on the fakes whose Okta has no users (for use cases that do not call it).
