@@ -8,18 +8,20 @@
 //! is `application/scim+json`, errors in the SCIM error schema.
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
 use axum::body::Body;
-use axum::extract::{Request, State as AxState};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::extract::{Path, Request, State as AxState};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
-use axum::{middleware, Router};
+use axum::routing::{get, MethodRouter};
+use axum::{Extension, Router};
 use serde_json::Value;
 use shared::adapters::aws::Adapters;
+use shared::adapters::edge::{serve_guarded, EdgeRefusals, TenantRouting};
 use shared::adapters::emf::EmfMetrics;
-use shared::adapters::http::{
-    bearer, flush_metrics, original_path, read_body, request_span, tenant_of, with_tenant_prefix, BodyError, PublicUrls,
-};
+use shared::adapters::http::{bearer, original_path, read_body, tenant_of, BodyError, PublicUrls};
 use shared::adapters::settings::SettingsError;
 use shared::app::scim::{Resource, ScimFailure, ScimService};
 use shared::app::tokens::TokenService;
@@ -125,13 +127,74 @@ impl IntoResponse for ScimError {
     }
 }
 
+/// Every SCIM route, also with a trailing slash (some clients add one), behind the token check.
 pub fn router(state: State) -> Router {
-    let routes = Router::new().route("/scim/v2", any(scim)).route("/scim/v2/{*rest}", any(scim));
-    with_tenant_prefix(routes)
-        .fallback(|| async { ScimError::NotFound })
-        .layer(middleware::from_fn_with_state(state.metrics.clone(), flush_metrics))
-        .layer(middleware::from_fn(request_span))
-        .with_state(state)
+    let both =
+        |r: Router<State>, path: &str, m: MethodRouter<State>| r.route(path, m.clone()).route(&format!("{path}/"), m);
+    let mut routes = Router::new();
+    routes = both(routes, "/scim/v2/ServiceProviderConfig", get(service_provider_config));
+    routes = both(routes, "/scim/v2/ResourceTypes", get(resource_types));
+    routes = both(routes, "/scim/v2/ResourceTypes/{id}", get(resource_type));
+    routes = both(routes, "/scim/v2/Schemas", get(schemas));
+    routes = both(routes, "/scim/v2/Schemas/{id}", get(schema));
+    routes = both(routes, "/scim/v2/Users", get(list_users).post(create_user));
+    routes = both(routes, "/scim/v2/Users/{id}", get(get_user).put(replace_user).patch(patch_user).delete(delete_user));
+    routes = both(routes, "/scim/v2/Groups", get(list_groups).post(create_group));
+    routes =
+        both(routes, "/scim/v2/Groups/{id}", get(get_group).put(replace_group).patch(patch_group).delete(delete_group));
+    // The tenant and its token are checked before anything is answered, "no such resource"
+    // and "wrong method" included.
+    let guard = |r: Router<State>| r.layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    serve_guarded::<_, ScimError>(routes, TenantRouting::HostOrPrefix, state.metrics.clone(), state.clone(), guard)
+}
+
+impl EdgeRefusals for ScimError {
+    fn no_route() -> Response {
+        ScimError::NotFound.into_response()
+    }
+    fn method_not_allowed(method: &Method) -> Response {
+        ScimError::MethodNotAllowed(method.clone()).into_response()
+    }
+}
+
+/// Who is calling, for every handler: the tenant and its SCIM base URL.
+#[derive(Clone)]
+struct Caller {
+    tenant: TenantId,
+    base: String,
+}
+
+/// Middleware: the tenant must exist (from the cached config read, before any secret is read: a
+/// flood of made-up names costs nothing after the first, SPEC §2, §4) and the token must be one of
+/// its SCIM tokens.
+async fn authenticate(AxState(state): AxState<State>, req: Request, next: Next) -> Response {
+    let path = original_path(&req);
+    let (parts, body) = req.into_parts();
+    let caller = match caller(&state, &parts, &path).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let mut req = Request::from_parts(parts, body);
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+async fn caller(state: &State, parts: &axum::http::request::Parts, path: &str) -> Result<Caller, ScimError> {
+    let tenant = tenant_of(parts, &state.base_domain)?;
+    if !state.scim.tenant_exists(&tenant).await? {
+        return Err(ScimError::NoTenant);
+    }
+    let token = presented_token(&parts.headers).ok_or(ScimError::Unauthorized)?;
+    match state.tokens.verify_scim(&tenant, &token).await {
+        Ok(Some(token_id)) => tracing::debug!(token_id = %token_id, "SCIM token accepted"),
+        Ok(None) => return Err(ScimError::Unauthorized),
+        Err(e) => {
+            tracing::error!(error = %shared::ports::error_chain(&e), "SCIM tokens unreadable");
+            return Err(ScimError::Unavailable);
+        }
+    }
+    let base = format!("{}/scim/v2", state.urls.tenant_base(path, &tenant));
+    Ok(Caller { tenant, base })
 }
 
 /// `Bearer <token>`; `Static <token>` (setup guides that have the admin paste the scheme into
@@ -159,8 +222,8 @@ pub fn presented_token(headers: &HeaderMap) -> Option<String> {
     (!raw.is_empty()).then(|| raw.to_owned())
 }
 
-fn query_pairs(parts: &axum::http::request::Parts) -> Vec<(String, String)> {
-    parts.uri.query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
+fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
+    uri.query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
 }
 
 async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, ScimError> {
@@ -185,132 +248,143 @@ fn resource(status: StatusCode, r: &Resource) -> Response {
     resp
 }
 
-async fn scim(AxState(state): AxState<State>, req: Request) -> Result<Response, ScimError> {
-    let path = original_path(&req);
-    let (parts, body) = req.into_parts();
-    let tenant = tenant_of(&parts, &state.base_domain)?;
-    // A tenant that does not exist is refused from the cached config read, before any secret is
-    // read: a flood of made-up names costs nothing after the first (SPEC §2, §4).
-    if !state.scim.tenant_exists(&tenant).await? {
-        return Err(ScimError::NoTenant);
-    }
-    let token = presented_token(&parts.headers).ok_or(ScimError::Unauthorized)?;
-    match state.tokens.verify_scim(&tenant, &token).await {
-        Ok(Some(token_id)) => tracing::debug!(token_id = %token_id, "SCIM token accepted"),
-        Ok(None) => return Err(ScimError::Unauthorized),
-        Err(e) => {
-            tracing::error!(error = %e, "SCIM tokens unreadable");
-            return Err(ScimError::Unavailable);
-        }
-    }
-    let base = format!("{}/scim/v2", state.urls.tenant_base(&path, &tenant));
-    let resource_path = path.split("/scim/v2").nth(1).unwrap_or("").trim_matches('/').to_owned();
-    let mut segments = resource_path.splitn(2, '/');
-    let (first, second) = (segments.next().unwrap_or(""), segments.next());
-    let discovery = matches!(first, "ServiceProviderConfig" | "ResourceTypes" | "Schemas");
-    if discovery && parts.method != Method::GET {
-        return Err(ScimError::MethodNotAllowed(parts.method));
-    }
-    let found = |items: Vec<Value>, id: &str| items.into_iter().find(|r| r["id"].as_str() == Some(id));
-    let body_out = match (first, second) {
-        ("ServiceProviderConfig", None) => scim::service_provider_config(&base),
-        ("ResourceTypes", None) => scim::list(scim::resource_types(&base)),
-        ("ResourceTypes", Some(id)) => found(scim::resource_types(&base), id).ok_or(ScimError::NotFound)?,
-        ("Schemas", None) => scim::list(scim::schemas(&base)),
-        ("Schemas", Some(id)) => found(scim::schemas(&base), id).ok_or(ScimError::NotFound)?,
-        ("Users", id) => return users(&state.scim, &tenant, &parts, body, id, &base).await,
-        ("Groups", id) => return groups(&state.scim, &tenant, &parts, body, id, &base).await,
-        _ => return Err(ScimError::NotFound),
-    };
-    Ok(scim_json(StatusCode::OK, &body_out))
+fn if_match(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok())
 }
 
-fn if_match(parts: &axum::http::request::Parts) -> Option<&str> {
-    parts.headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok())
+/// The `{id}` of a route (under `/t/{tenant}` the path has the tenant too).
+fn id(params: &HashMap<String, String>) -> &str {
+    params.get("id").map_or("", String::as_str)
 }
 
-async fn users(
-    svc: &ScimService,
-    tenant: &TenantId,
-    parts: &axum::http::request::Parts,
+type Scim = Result<Response, ScimError>;
+type Params = Path<HashMap<String, String>>;
+
+async fn service_provider_config(Extension(c): Extension<Caller>) -> Response {
+    scim_json(StatusCode::OK, &scim::service_provider_config(&c.base))
+}
+
+async fn resource_types(Extension(c): Extension<Caller>) -> Response {
+    scim_json(StatusCode::OK, &scim::list(scim::resource_types(&c.base)))
+}
+
+async fn resource_type(Extension(c): Extension<Caller>, Path(p): Params) -> Scim {
+    let found = scim::resource_types(&c.base).into_iter().find(|r| r["id"].as_str() == Some(id(&p)));
+    Ok(scim_json(StatusCode::OK, &found.ok_or(ScimError::NotFound)?))
+}
+
+async fn schemas(Extension(c): Extension<Caller>) -> Response {
+    scim_json(StatusCode::OK, &scim::list(scim::schemas(&c.base)))
+}
+
+async fn schema(Extension(c): Extension<Caller>, Path(p): Params) -> Scim {
+    let found = scim::schemas(&c.base).into_iter().find(|r| r["id"].as_str() == Some(id(&p)));
+    Ok(scim_json(StatusCode::OK, &found.ok_or(ScimError::NotFound)?))
+}
+
+async fn list_users(AxState(s): AxState<State>, Extension(c): Extension<Caller>, uri: Uri) -> Scim {
+    s.scim.config(&c.tenant).await?;
+    let params = ListParams::from_query(&query_pairs(&uri))?;
+    Ok(scim_json(StatusCode::OK, &s.scim.list_users(&c.tenant, &params, &c.base).await?))
+}
+
+async fn create_user(AxState(s): AxState<State>, Extension(c): Extension<Caller>, h: HeaderMap, body: Body) -> Scim {
+    let body = json_body(&h, body).await?;
+    Ok(resource(StatusCode::CREATED, &s.scim.create_user(&c.tenant, &body, &c.base).await?))
+}
+
+async fn get_user(AxState(s): AxState<State>, Extension(c): Extension<Caller>, Path(p): Params, uri: Uri) -> Scim {
+    s.scim.config(&c.tenant).await?;
+    let projection = Projection::from_query(&query_pairs(&uri))?;
+    let mut r = s.scim.get_user(&c.tenant, id(&p), &c.base).await?;
+    r.body = projection.apply(r.body);
+    Ok(resource(StatusCode::OK, &r))
+}
+
+async fn replace_user(
+    AxState(s): AxState<State>,
+    Extension(c): Extension<Caller>,
+    Path(p): Params,
+    h: HeaderMap,
     body: Body,
-    id: Option<&str>,
-    base: &str,
-) -> Result<Response, ScimError> {
-    let m = &parts.method;
-    Ok(match (m.as_str(), id) {
-        ("GET", None) => {
-            svc.config(tenant).await?;
-            let params = ListParams::from_query(&query_pairs(parts))?;
-            scim_json(StatusCode::OK, &svc.list_users(tenant, &params, base).await?)
-        }
-        ("POST", None) => {
-            let body = json_body(&parts.headers, body).await?;
-            resource(StatusCode::CREATED, &svc.create_user(tenant, &body, base).await?)
-        }
-        ("GET", Some(id)) => {
-            svc.config(tenant).await?;
-            let projection = Projection::from_query(&query_pairs(parts))?;
-            let mut r = svc.get_user(tenant, id, base).await?;
-            r.body = projection.apply(r.body);
-            resource(StatusCode::OK, &r)
-        }
-        ("PUT", Some(id)) => {
-            let body = json_body(&parts.headers, body).await?;
-            resource(StatusCode::OK, &svc.replace_user(tenant, id, &body, if_match(parts), base).await?)
-        }
-        ("PATCH", Some(id)) => {
-            let body = json_body(&parts.headers, body).await?;
-            resource(StatusCode::OK, &svc.patch_user(tenant, id, &body, if_match(parts), base).await?)
-        }
-        ("DELETE", Some(id)) => {
-            svc.delete_user(tenant, id, if_match(parts)).await?;
-            StatusCode::NO_CONTENT.into_response()
-        }
-        _ => return Err(ScimError::MethodNotAllowed(m.clone())),
-    })
+) -> Scim {
+    let body = json_body(&h, body).await?;
+    let r = s.scim.replace_user(&c.tenant, id(&p), &body, if_match(&h), &c.base).await?;
+    Ok(resource(StatusCode::OK, &r))
 }
 
-async fn groups(
-    svc: &ScimService,
-    tenant: &TenantId,
-    parts: &axum::http::request::Parts,
+async fn patch_user(
+    AxState(s): AxState<State>,
+    Extension(c): Extension<Caller>,
+    Path(p): Params,
+    h: HeaderMap,
     body: Body,
-    id: Option<&str>,
-    base: &str,
-) -> Result<Response, ScimError> {
-    let m = &parts.method;
-    Ok(match (m.as_str(), id) {
-        ("GET", None) => {
-            let params = ListParams::from_query(&query_pairs(parts))?;
-            scim_json(StatusCode::OK, &svc.list_groups(tenant, &params, base).await?)
-        }
-        ("POST", None) => {
-            let body = json_body(&parts.headers, body).await?;
-            resource(StatusCode::CREATED, &svc.create_group(tenant, &body, base).await?)
-        }
-        ("GET", Some(id)) => {
-            let projection = Projection::from_query(&query_pairs(parts))?;
-            resource(StatusCode::OK, &svc.get_group(tenant, id, &projection, base).await?)
-        }
-        ("PUT", Some(id)) => {
-            let body = json_body(&parts.headers, body).await?;
-            resource(StatusCode::OK, &svc.replace_group(tenant, id, &body, if_match(parts), base).await?)
-        }
-        ("PATCH", Some(id)) => {
-            let body = json_body(&parts.headers, body).await?;
-            let g = svc.patch_group(tenant, id, &body, if_match(parts)).await?;
-            // 204 with the new ETag: a 10,000-member group is not read back to answer.
-            let mut r = StatusCode::NO_CONTENT.into_response();
-            if let Ok(v) = HeaderValue::from_str(&etag(g.version)) {
-                r.headers_mut().insert(header::ETAG, v);
-            }
-            r
-        }
-        ("DELETE", Some(id)) => {
-            svc.delete_group(tenant, id, if_match(parts)).await?;
-            StatusCode::NO_CONTENT.into_response()
-        }
-        _ => return Err(ScimError::MethodNotAllowed(m.clone())),
-    })
+) -> Scim {
+    let body = json_body(&h, body).await?;
+    let r = s.scim.patch_user(&c.tenant, id(&p), &body, if_match(&h), &c.base).await?;
+    Ok(resource(StatusCode::OK, &r))
+}
+
+async fn delete_user(
+    AxState(s): AxState<State>,
+    Extension(c): Extension<Caller>,
+    Path(p): Params,
+    h: HeaderMap,
+) -> Scim {
+    s.scim.delete_user(&c.tenant, id(&p), if_match(&h)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_groups(AxState(s): AxState<State>, Extension(c): Extension<Caller>, uri: Uri) -> Scim {
+    let params = ListParams::from_query(&query_pairs(&uri))?;
+    Ok(scim_json(StatusCode::OK, &s.scim.list_groups(&c.tenant, &params, &c.base).await?))
+}
+
+async fn create_group(AxState(s): AxState<State>, Extension(c): Extension<Caller>, h: HeaderMap, body: Body) -> Scim {
+    let body = json_body(&h, body).await?;
+    Ok(resource(StatusCode::CREATED, &s.scim.create_group(&c.tenant, &body, &c.base).await?))
+}
+
+async fn get_group(AxState(s): AxState<State>, Extension(c): Extension<Caller>, Path(p): Params, uri: Uri) -> Scim {
+    let projection = Projection::from_query(&query_pairs(&uri))?;
+    Ok(resource(StatusCode::OK, &s.scim.get_group(&c.tenant, id(&p), &projection, &c.base).await?))
+}
+
+async fn replace_group(
+    AxState(s): AxState<State>,
+    Extension(c): Extension<Caller>,
+    Path(p): Params,
+    h: HeaderMap,
+    body: Body,
+) -> Scim {
+    let body = json_body(&h, body).await?;
+    let r = s.scim.replace_group(&c.tenant, id(&p), &body, if_match(&h), &c.base).await?;
+    Ok(resource(StatusCode::OK, &r))
+}
+
+/// `204` with the new ETag: a 10,000-member group is not read back to answer.
+async fn patch_group(
+    AxState(s): AxState<State>,
+    Extension(c): Extension<Caller>,
+    Path(p): Params,
+    h: HeaderMap,
+    body: Body,
+) -> Scim {
+    let body = json_body(&h, body).await?;
+    let g = s.scim.patch_group(&c.tenant, id(&p), &body, if_match(&h)).await?;
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    if let Ok(v) = HeaderValue::from_str(&etag(g.version)) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(r)
+}
+
+async fn delete_group(
+    AxState(s): AxState<State>,
+    Extension(c): Extension<Caller>,
+    Path(p): Params,
+    h: HeaderMap,
+) -> Scim {
+    s.scim.delete_group(&c.tenant, id(&p), if_match(&h)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
