@@ -1,5 +1,6 @@
 //! The architecture, checked: `domain`, `ports` and `app` use no AWS, HTTP or Lambda crate, and
 //! `domain` depends on nothing but itself. Only `adapters` (and the functions) talk to the outside.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a failed unwrap is a failed test
 use std::fs;
 use std::path::Path;
 

@@ -2,6 +2,7 @@
 //! case: the team's manager is its first user's manager and follows it when it changes in Okta;
 //! members without a manager of their own get the team's; a member's own manager is an override
 //! that is honoured; a cycle through the team's manager is refused with a warning.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a failed unwrap is a failed test
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};

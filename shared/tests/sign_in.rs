@@ -2,6 +2,7 @@
 //! to its browser and used once, linking by Okta id then by verified email, refusals, sessions
 //! that end at logout, deactivation and SSO off. The end-to-end tests run it against a real
 //! OpenID provider; these pin the rules in seconds.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a failed unwrap is a failed test
 use chrono::Duration;
 use shared::app::sso::{CallbackQuery, SsoError, SsoService};
 use shared::domain::sso::{Refusal, SignedIn};

@@ -16,6 +16,7 @@
 //! Okta's truth.
 //!
 //! `SYNC_MODEL_SEEDS` (default 150) seeds of `SYNC_MODEL_STEPS` (default 160) steps each.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a failed unwrap is a failed test
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 

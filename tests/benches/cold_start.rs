@@ -6,6 +6,7 @@
 //! init (process start → its first `next`), first invocation (event handed → response posted),
 //! the stripped binary's size, and peak RSS (the kernel's `VmHWM` once the response is in).
 //! Run it with `benches/cold-start.sh`, which builds the binaries and starts the emulator.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a failed unwrap is a failed test
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

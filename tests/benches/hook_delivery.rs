@@ -4,6 +4,7 @@
 //!
 //! Reports handler time p50/p99, SQS and DynamoDB calls per delivery (counted by an SDK
 //! interceptor on every operation), and per-message worker time, Okta calls and DynamoDB calls.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a failed unwrap is a failed test
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -8,6 +8,7 @@
 //!
 //! Knobs: `SCIM_USERS` (users to look up among, default 10000 in memory / 500 on the emulator),
 //! `GROUP_MEMBERS` (default 10000), `REQUESTS` (default 20000 in memory / 300 on the emulator).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a failed unwrap is a failed test
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

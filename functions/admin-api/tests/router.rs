@@ -1,4 +1,5 @@
 //! The admin router on in-memory fakes: authorisation, limits and error shapes, without AWS.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a failed unwrap is a failed test
 use std::sync::Arc;
 
 use admin_api::{router, State};

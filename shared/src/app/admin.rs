@@ -277,7 +277,8 @@ impl AdminService {
     }
 }
 
-#[cfg(all(test, feature = "fakes"))]
+#[cfg(test)]
+#[cfg(feature = "fakes")]
 mod tests {
     use super::*;
     use crate::fakes::Fakes;

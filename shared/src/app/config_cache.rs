@@ -83,7 +83,8 @@ impl ConfigStore for CachedConfigs {
     }
 }
 
-#[cfg(all(test, feature = "fakes"))]
+#[cfg(test)]
+#[cfg(feature = "fakes")]
 mod tests {
     use super::*;
     use crate::fakes::Fakes;

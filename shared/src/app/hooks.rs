@@ -223,7 +223,8 @@ impl HookService {
     }
 }
 
-#[cfg(all(test, feature = "fakes"))]
+#[cfg(test)]
+#[cfg(feature = "fakes")]
 mod tests {
     use super::*;
     use crate::domain::tenant::TenantConfigInput;

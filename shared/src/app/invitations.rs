@@ -141,7 +141,8 @@ impl InvitationService {
     }
 }
 
-#[cfg(all(test, feature = "fakes"))]
+#[cfg(test)]
+#[cfg(feature = "fakes")]
 mod tests {
     use super::*;
     use crate::domain::change::Action;

@@ -273,6 +273,7 @@ impl Provisioner {
     /// [`Provisioner::converge`], saying also which user and which fields (what a dry run's diff
     /// shows) and how many field warnings the mapping recorded.
     #[instrument(skip_all, fields(tenant = %config.tenant, okta_user = %okta_id))]
+    #[allow(clippy::expect_used, reason = "the plan deactivates only a stored user")]
     pub async fn converge_detailed(
         &self,
         config: &TenantConfig,

@@ -394,7 +394,8 @@ impl SecretService {
     }
 }
 
-#[cfg(all(test, feature = "fakes"))]
+#[cfg(test)]
+#[cfg(feature = "fakes")]
 mod tests {
     use super::*;
     use crate::fakes::{FakeClock, FakeRandom, MemorySecrets};

@@ -67,7 +67,8 @@ impl Telemetry {
     }
 }
 
-#[cfg(all(test, feature = "fakes"))]
+#[cfg(test)]
+#[cfg(feature = "fakes")]
 mod tests {
     use super::*;
     use crate::fakes::Fakes;

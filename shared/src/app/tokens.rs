@@ -246,7 +246,8 @@ impl TokenService {
     }
 }
 
-#[cfg(all(test, feature = "fakes"))]
+#[cfg(test)]
+#[cfg(feature = "fakes")]
 mod tests {
     use super::*;
     use crate::app::secrets::SecretNames;

@@ -159,6 +159,7 @@ fn check_id(resource: &Value, value: &Value) -> Result<(), PatchError> {
     }
 }
 
+#[allow(clippy::expect_used, reason = "the value was made an object on the line before")]
 fn object_mut(v: &mut Value) -> &mut Map<String, Value> {
     if !v.is_object() {
         *v = Value::Object(Map::new());
@@ -218,6 +219,7 @@ fn container<'v>(resource: &'v mut Value, attr: &AttrPath) -> &'v mut Value {
     }
 }
 
+#[allow(clippy::expect_used, reason = "a value is required of every non-remove operation when the patch is parsed")]
 fn apply_path(resource: &mut Value, op: &Operation, path: &PatchPath) -> Result<(), PatchError> {
     let attr = &path.attr;
     if attr.uri.is_none() && READ_ONLY.contains(&attr.attr.as_str()) && attr.sub.is_none() {
@@ -272,6 +274,7 @@ fn remove_attr(obj: &mut Map<String, Value>, name: &str, value: Option<&Value>) 
     }
 }
 
+#[allow(clippy::expect_used, reason = "a value is required of every non-remove operation when the patch is parsed")]
 fn apply_filtered(
     obj: &mut Map<String, Value>,
     op: &Operation,
@@ -406,6 +409,7 @@ fn string_or_null(v: &Value, what: &str) -> Result<Option<String>, PatchError> {
 
 /// Reads a group PATCH into a [`GroupPatch`] without touching the member list. `id` must be the
 /// group's own (Okta repeats it in renames).
+#[allow(clippy::expect_used, reason = "a value is required of every non-remove operation when the patch is parsed")]
 pub fn member_changes(ops: &[Operation], group_id: &str) -> Result<GroupPatch, PatchError> {
     let mut out = GroupPatch::default();
     let id_ok = |v: &Value| if v.as_str() == Some(group_id) { Ok(()) } else { fail("mutability", "id is read-only") };

@@ -100,6 +100,7 @@ fn scope_key(obj: &Map<String, Value>, a: &AttrPath) -> Option<Option<String>> {
     }
 }
 
+#[allow(clippy::expect_used, reason = "the entry was made an object on the line before")]
 fn copy_path(from: &Map<String, Value>, to: &mut Map<String, Value>, a: &AttrPath) {
     let Some(scope) = scope_key(from, a) else { return };
     let (src, dst): (&Map<String, Value>, &mut Map<String, Value>) = match &scope {

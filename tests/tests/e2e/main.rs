@@ -1,5 +1,6 @@
 //! End-to-end tests: the real functions, wired through the real AWS SDK to the local emulator that
 //! `make test` starts (DynamoDB, SQS and Secrets Manager over HTTP), provisioned from template.yaml.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 mod adapters;
 mod admin;
 mod admin_tokens;
