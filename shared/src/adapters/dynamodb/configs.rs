@@ -2,8 +2,8 @@
 //! the `TENANTS` index on `gsi1`.
 use async_trait::async_trait;
 
-use super::codec::{from_item, s, to_item, unavailable, Item};
-use super::{keys, DynamoStore, GSI1};
+use super::codec::{from_item, s, to_item, unavailable};
+use super::{keys, DynamoStore};
 use crate::domain::tenant::TenantConfig;
 use crate::domain::TenantId;
 use crate::ports::{ConfigStore, StoreError};
@@ -27,30 +27,11 @@ impl ConfigStore for DynamoStore {
     }
 
     async fn list_tenants(&self) -> Result<Vec<TenantId>, StoreError> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression("gsi1pk = :p")
-                .expression_attribute_values(":p", s(keys::TENANTS_INDEX))
-                .projection_expression("gsi1sk")
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in page.items() {
-                if let Some(t) = item.get("gsi1sk").and_then(|v| v.as_s().ok()) {
-                    out.push(TenantId::parse(t).map_err(unavailable)?);
-                }
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        let items = self.query_index(keys::TENANTS_INDEX.to_owned(), Some("gsi1sk")).await?;
+        items
+            .iter()
+            .filter_map(|item| item.get("gsi1sk").and_then(|v| v.as_s().ok()))
+            .map(|t| TenantId::parse(t).map_err(unavailable))
+            .collect()
     }
 }

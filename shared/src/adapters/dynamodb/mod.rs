@@ -81,6 +81,31 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// Every item of one `gsi1` partition, all pages (`projection`: the attributes to read, or all).
+    async fn query_index(&self, gsi1pk: String, projection: Option<&str>) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("gsi1pk = :p")
+                .expression_attribute_values(":p", s(gsi1pk.clone()))
+                .set_projection_expression(projection.map(str::to_owned))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     async fn query_all(&self, pk: String, prefix: &str, count_only: bool) -> Result<(Vec<Item>, usize), StoreError> {
         let mut items = Vec::new();
         let mut count = 0usize;

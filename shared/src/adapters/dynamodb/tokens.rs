@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::codec::{json_attr, s, unavailable, Item};
-use super::{DynamoStore, GSI1};
+use super::DynamoStore;
 use crate::domain::api_token::{TokenKind, TokenRecord, RETENTION};
 use crate::domain::TenantId;
 use crate::ports::{StoreError, TokenStore};
@@ -99,30 +99,13 @@ impl TokenStore for DynamoStore {
 
     async fn list_tokens(&self, tenant: &TenantId, kind: TokenKind) -> Result<Vec<TokenRecord>, StoreError> {
         let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression("gsi1pk = :p")
-                .expression_attribute_values(":p", s(index(tenant, kind)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in page.items() {
-                let record = record_of(item)?;
-                if &record.tenant == tenant && record.kind == kind {
-                    out.push(record);
-                }
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
+        for item in self.query_index(index(tenant, kind), None).await? {
+            let record = record_of(&item)?;
+            if &record.tenant == tenant && record.kind == kind {
+                out.push(record);
             }
         }
+        Ok(out)
     }
 
     async fn revoke_token(&self, record: &TokenRecord, at: DateTime<Utc>) -> Result<(), StoreError> {
