@@ -2,7 +2,7 @@
 //! tree, evaluates against a user, and yields a key lookup or none.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use shared::domain::scim_filter::{parse, parse_patch_path};
+use shared::domain::scim::filter::{parse, parse_patch_path};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

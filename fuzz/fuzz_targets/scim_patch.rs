@@ -2,7 +2,7 @@
 //! (then maps back to a user or is refused) and to a group, never panicking.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use shared::domain::{scim_group, scim_patch, scim_user};
+use shared::domain::scim::{group as scim_group, patch as scim_patch, user as scim_user};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(body) = serde_json::from_slice::<serde_json::Value>(data) else { return };

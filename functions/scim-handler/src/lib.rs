@@ -26,9 +26,9 @@ use shared::adapters::settings::SettingsError;
 use shared::app::scim::{Resource, ScimFailure, ScimService};
 use shared::app::tokens::TokenService;
 use shared::domain::routing::RoutingError;
-use shared::domain::scim_query::{ListParams, Projection};
-use shared::domain::scim_schemas::{self as scim, error, ScimInvalid, MAX_BODY};
-use shared::domain::scim_user::etag;
+use shared::domain::scim::query::{ListParams, Projection};
+use shared::domain::scim::schemas::{self as scim, error, ScimInvalid, MAX_BODY};
+use shared::domain::scim::user::etag;
 use shared::domain::TenantId;
 
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";

@@ -14,8 +14,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use tracing::instrument;
 
+use crate::domain::legacy_scim_tokens::ScimTokenSet;
 use crate::domain::rotation::RotatingSecret;
-use crate::domain::scim_token::ScimTokenSet;
 use crate::domain::{Secret, TenantId};
 use crate::ports::secret_store::SecretStoreError;
 use crate::ports::{Clock, Random, SecretStore};

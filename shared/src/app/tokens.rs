@@ -251,7 +251,7 @@ impl TokenService {
 mod tests {
     use super::*;
     use crate::app::secrets::SecretNames;
-    use crate::domain::scim_token::{ScimTokenRecord, ScimTokenSet};
+    use crate::domain::legacy_scim_tokens::{ScimTokenRecord, ScimTokenSet};
     use crate::domain::secret::sha256_hex;
     use crate::fakes::{FakeClock, FakeRandom, MemorySecrets, MemoryStore};
     use crate::ports::SecretStore;

@@ -3,7 +3,7 @@
 //! tokens of the legacy Secrets Manager document keep working and move into records.
 use axum::http::StatusCode;
 use serde_json::json;
-use shared::domain::scim_token::{ScimTokenRecord, ScimTokenSet};
+use shared::domain::legacy_scim_tokens::{ScimTokenRecord, ScimTokenSet};
 use shared::ports::SecretStore;
 
 use crate::helpers::{remember_secret, Reply, TestApp};

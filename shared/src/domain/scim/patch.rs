@@ -9,8 +9,8 @@
 //! removals, so a 10,000-member group costs what the request names.
 use serde_json::{Map, Value};
 
-use super::scim_filter::{is_core_schema, member, parse_patch_path, AttrPath, CompareOp, Filter, PatchPath};
-use super::scim_schemas::{ScimInvalid, PATCH_SCHEMA};
+use super::filter::{is_core_schema, member, parse_patch_path, AttrPath, CompareOp, Filter, PatchPath};
+use super::schemas::{ScimInvalid, PATCH_SCHEMA};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpKind {
@@ -121,7 +121,7 @@ fn apply_named(resource: &mut Value, op: OpKind, name: &str, value: &Value) -> R
     }
     // `name.givenName` as a key of a path-less value (some clients send sub-attributes so).
     if name.contains('.') && !name.to_ascii_lowercase().starts_with("urn:") {
-        let path = super::scim_filter::parse_attr_path(name)
+        let path = super::filter::parse_attr_path(name)
             .ok_or_else(|| PatchError { scim_type: "invalidPath", detail: format!("{name:?} is not an attribute") })?;
         let target = PatchPath { attr: path, filter: None, sub: None };
         let single = Operation { op, path: None, raw_path: None, value: Some(value.clone()) };
@@ -135,7 +135,7 @@ fn apply_named(resource: &mut Value, op: OpKind, name: &str, value: &Value) -> R
             }
             return Ok(());
         }
-        let path = super::scim_filter::parse_attr_path(name)
+        let path = super::filter::parse_attr_path(name)
             .ok_or_else(|| PatchError { scim_type: "invalidPath", detail: format!("{name:?} is not an attribute") })?;
         let target = PatchPath { attr: path, filter: None, sub: None };
         let single = Operation { op, path: None, raw_path: None, value: Some(value.clone()) };

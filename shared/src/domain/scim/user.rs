@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::mapping::{normalize_language_tag, Field, FieldWarning, ManagerRef, Mapped};
-use super::scim_filter::member;
-use super::scim_schemas::{ScimInvalid, ENTERPRISE_SCHEMA, OUR_SCHEMA, USER_SCHEMA};
-use super::user::{User, UserStatus};
-use super::{Email, UserId};
+use super::filter::member;
+use super::schemas::{ScimInvalid, ENTERPRISE_SCHEMA, OUR_SCHEMA, USER_SCHEMA};
+use crate::domain::mapping::{normalize_language_tag, Field, FieldWarning, ManagerRef, Mapped};
+use crate::domain::user::{User, UserStatus};
+use crate::domain::{Email, UserId};
 
 /// The custom-field keys our SCIM extension's attributes are kept under.
 pub const CONTENT_REGION_FIELD: &str = "content_region";
@@ -341,7 +341,7 @@ impl ScimUser {
             w.status = if active { UserStatus::Active } else { UserStatus::Deactivated };
         }
         w.approvers =
-            self.approvers.iter().map(|e| super::user::Approver { email: e.clone(), user_id: None }).collect();
+            self.approvers.iter().map(|e| crate::domain::user::Approver { email: e.clone(), user_id: None }).collect();
         w
     }
 }
@@ -426,12 +426,12 @@ pub fn from_resource(r: &Value) -> Result<ScimUser, ScimInvalid> {
     let mut attributes = r.as_object().cloned().unwrap_or_default();
     normalize(&mut attributes);
     let size = serde_json::to_vec(&attributes).map(|b| b.len()).unwrap_or(usize::MAX);
-    if size > super::user::MAX_SCIM_ATTRIBUTES_BYTES {
+    if size > crate::domain::user::MAX_SCIM_ATTRIBUTES_BYTES {
         return Err(ScimInvalid::new(
             "invalidValue",
             format!(
                 "the user's attributes take {size} bytes; at most {} are stored per user",
-                super::user::MAX_SCIM_ATTRIBUTES_BYTES
+                crate::domain::user::MAX_SCIM_ATTRIBUTES_BYTES
             ),
         ));
     }
@@ -474,7 +474,7 @@ pub fn from_resource(r: &Value) -> Result<ScimUser, ScimInvalid> {
     let primary_location = text(location, 128, "primary_location", &mut warnings)?;
     let avatar_url = match primary(member(r, "photos")).and_then(|p| member(p, "value")) {
         None | Some(Value::Null) => Field::Clear,
-        Some(Value::String(u)) if super::mapping::is_web_url(u) => Field::Set(u.clone()),
+        Some(Value::String(u)) if crate::domain::mapping::is_web_url(u) => Field::Set(u.clone()),
         Some(_) => {
             warnings.push(FieldWarning { field: "avatar_url".into(), message: "not an http(s) URL".into() });
             Field::Keep
@@ -549,7 +549,7 @@ pub fn from_resource(r: &Value) -> Result<ScimUser, ScimInvalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::scim_filter::parse;
+    use crate::domain::scim::filter::parse;
     use crate::domain::{Email, OktaUserId, UserId};
 
     #[test]

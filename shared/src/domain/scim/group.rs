@@ -1,10 +1,10 @@
 //! A group as a SCIM Group resource (RFC 7643 §4.2), and a POST/PUT body read into what we store.
 use serde_json::{json, Value};
 
-use super::group::{Group, Member, MAX_NAME};
-use super::scim_filter::member;
-use super::scim_schemas::{ScimInvalid, GROUP_SCHEMA};
-use super::scim_user::etag;
+use super::filter::member;
+use super::schemas::{ScimInvalid, GROUP_SCHEMA};
+use super::user::etag;
+use crate::domain::group::{Group, Member, MAX_NAME};
 
 /// The group as SCIM shows it; `members` is `None` when they were not asked for.
 pub fn group_resource(g: &Group, members: Option<&[Member]>, base: &str) -> Value {

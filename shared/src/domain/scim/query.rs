@@ -5,8 +5,8 @@ use std::cmp::Ordering;
 
 use serde_json::{json, Map, Value};
 
-use super::scim_filter::{is_core_schema, member, parse, parse_attr_path, AttrPath, Filter};
-use super::scim_schemas::{ScimInvalid, LIST_SCHEMA, MAX_RESULTS};
+use super::filter::{is_core_schema, member, parse, parse_attr_path, AttrPath, Filter};
+use super::schemas::{ScimInvalid, LIST_SCHEMA, MAX_RESULTS};
 
 #[derive(Debug, Clone, Default)]
 pub struct ListParams {
