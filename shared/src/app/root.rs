@@ -14,8 +14,8 @@ use super::config_cache::CachedConfigs;
 use super::health::{HealthDeps, HealthService};
 use super::hooks::{HookDeps, HookService};
 use super::invitations::InvitationService;
-use super::provisioning::Provisioner;
-use super::scim::ScimService;
+use super::provisioning::{Provisioner, ProvisionerDeps};
+use super::scim::{ScimDeps, ScimService};
 use super::secrets::{SecretNames, SecretService};
 use super::sso::{SsoDeps, SsoService};
 use super::sync::{SyncDeps, SyncOptions, SyncService};
@@ -109,15 +109,15 @@ impl Root {
     /// The provisioning state machine.
     pub fn provisioner(&self) -> Arc<Provisioner> {
         let p = &self.ports;
-        Arc::new(Provisioner::new(
-            p.users.clone(),
-            p.writer.clone(),
-            p.teams.clone(),
-            p.pending.clone(),
-            p.groups.clone(),
-            p.clock.clone(),
-            p.random.clone(),
-        ))
+        Arc::new(Provisioner::new(ProvisionerDeps {
+            users: p.users.clone(),
+            writer: p.writer.clone(),
+            teams: p.teams.clone(),
+            pending: p.pending.clone(),
+            groups: p.groups.clone(),
+            clock: p.clock.clone(),
+            random: p.random.clone(),
+        }))
     }
 
     /// One user-fetch job: Okta's truth for a user, converged.
@@ -198,15 +198,15 @@ impl Root {
 
     pub fn scim(&self) -> ScimService {
         let p = &self.ports;
-        ScimService::new(
-            self.edge_configs.clone(),
-            p.users.clone(),
-            p.groups.clone(),
-            self.provisioner(),
-            self.telemetry.clone(),
-            p.clock.clone(),
-            p.random.clone(),
-        )
+        ScimService::new(ScimDeps {
+            configs: self.edge_configs.clone(),
+            users: p.users.clone(),
+            groups: p.groups.clone(),
+            provisioner: self.provisioner(),
+            telemetry: self.telemetry.clone(),
+            clock: p.clock.clone(),
+            random: p.random.clone(),
+        })
     }
 
     pub fn invitations(&self) -> InvitationService {

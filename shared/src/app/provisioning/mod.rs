@@ -124,16 +124,20 @@ pub struct Provisioner {
     random: Arc<dyn Random>,
 }
 
+/// What a [`Provisioner`] is built from, by name (the composition root, `app::root`, fills it).
+pub struct ProvisionerDeps {
+    pub users: Arc<dyn UserReader>,
+    pub writer: Arc<dyn UserWriter>,
+    pub teams: Arc<dyn TeamStore>,
+    pub pending: Arc<dyn PendingStore>,
+    pub groups: Arc<dyn GroupStore>,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+}
+
 impl Provisioner {
-    pub fn new(
-        users: Arc<dyn UserReader>,
-        writer: Arc<dyn UserWriter>,
-        teams: Arc<dyn TeamStore>,
-        pending: Arc<dyn PendingStore>,
-        groups: Arc<dyn GroupStore>,
-        clock: Arc<dyn Clock>,
-        random: Arc<dyn Random>,
-    ) -> Self {
+    pub fn new(deps: ProvisionerDeps) -> Self {
+        let ProvisionerDeps { users, writer, teams, pending, groups, clock, random } = deps;
         Self { users, writer, teams, pending, groups, clock, random }
     }
 

@@ -105,16 +105,20 @@ fn check_if_match(header: Option<&str>, version: u64) -> Result<(), ScimFailure>
     }
 }
 
+/// What a [`ScimService`] is built from, by name (the composition root, `app::root`, fills it).
+pub struct ScimDeps {
+    pub configs: Arc<dyn ConfigStore>,
+    pub users: Arc<dyn UserReader>,
+    pub groups: Arc<dyn GroupStore>,
+    pub provisioner: Arc<Provisioner>,
+    pub telemetry: Arc<Telemetry>,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+}
+
 impl ScimService {
-    pub fn new(
-        configs: Arc<dyn ConfigStore>,
-        users: Arc<dyn UserReader>,
-        groups: Arc<dyn GroupStore>,
-        provisioner: Arc<Provisioner>,
-        telemetry: Arc<Telemetry>,
-        clock: Arc<dyn Clock>,
-        random: Arc<dyn Random>,
-    ) -> Self {
+    pub fn new(deps: ScimDeps) -> Self {
+        let ScimDeps { configs, users, groups, provisioner, telemetry, clock, random } = deps;
         Self { configs, users, groups, provisioner, telemetry, clock, random }
     }
 
