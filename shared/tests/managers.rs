@@ -1,4 +1,4 @@
-//! `manager_mode = team_first_user` (SPEC §7) on the in-memory ports, through the worker's use
+//! `manager_mode = team_first_user` (docs/behaviour/managers-and-teams.md) on the in-memory ports, through the worker's use
 //! case: the team's manager is its first user's manager and follows it when it changes in Okta;
 //! members without a manager of their own get the team's; a member's own manager is an override
 //! that is honoured; a cycle through the team's manager is refused with a warning.

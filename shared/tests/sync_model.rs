@@ -1,4 +1,4 @@
-//! A model-based concurrency test of the nightly sync (SPEC §8) on the in-memory ports: random
+//! A model-based concurrency test of the nightly sync (docs/behaviour/sync.md) on the in-memory ports: random
 //! interleavings of sync pages, hook jobs (joiners, leavers, re-assignments, profile changes,
 //! delivered late, out of order and twice), sign-ins that provision just in time, silent
 //! unassignments that make the brake hold, approvals, and lease expiries that let a second run

@@ -1,4 +1,4 @@
-//! An Okta org of the project's own, speaking Okta's wire format (okta-wire.md §1–3): users,
+//! An Okta org of the project's own, speaking Okta's wire format (docs/okta-wire.md §1–3): users,
 //! app assignments (`expand=user`, `Link` paging), `SSWS` auth, rate-limit headers and `429`s,
 //! Okta error objects, injectable faults; and event-hook deliveries of the changes made to it,
 //! on demand, with duplicates and in shuffled order. `make dev` runs it as tenant `demo`'s org.

@@ -1,4 +1,4 @@
-//! Who may call which admin route (SPEC §11). The operator token reaches everything; a tenant
+//! Who may call which admin route (docs/behaviour/admin-api.md). The operator token reaches everything; a tenant
 //! admin token reaches only routes under its own `/admin/tenants/{t}`, and of those not the ones
 //! that mint admin credentials (issuing or rotating admin tokens), so a leaked tenant token cannot
 //! outlive its own revocation.

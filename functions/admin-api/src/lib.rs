@@ -1,4 +1,4 @@
-//! Admin API (SPEC §11): tenant config, secrets, SCIM tokens, users and the change log, for the
+//! Admin API (docs/behaviour/admin-api.md): tenant config, secrets, SCIM tokens, users and the change log, for the
 //! learning platform's integration page and for operators. JSON in, JSON out, errors included.
 mod access;
 mod error;
@@ -20,7 +20,7 @@ use shared::ports::{ChangeLog, GroupStore, TeamStore};
 pub use error::ApiError;
 pub use operations::OPENAPI;
 
-/// Admin request bodies are small: anything over 64 KiB is refused with 413 (SPEC §13).
+/// Admin request bodies are small: anything over 64 KiB is refused with 413 (docs/behaviour/limits-and-errors.md).
 pub const BODY_LIMIT: usize = 64 * shared::adapters::http::KIB;
 
 #[derive(Clone)]

@@ -1,4 +1,4 @@
-//! Operations routes (SPEC §11, §14): health, the status page, invitations, secret rotation of the
+//! Operations routes (docs/behaviour/admin-api.md, docs/behaviour/observability.md): health, the status page, invitations, secret rotation of the
 //! deployment secrets and SCIM tokens, DLQ redrive, the teams list and the OpenAPI document.
 use axum::body::Body;
 use axum::extract::{Path, State as AxState};
@@ -98,7 +98,7 @@ pub async fn rotate_scim_token(AxState(s): AxState<State>, Path((t, id)): Path<(
     rotate_token(&s, &t, TokenKind::Scim, &id).await
 }
 
-/// Tenant admin tokens (SPEC §11): issued and rotated by the operator only; listed and revoked by
+/// Tenant admin tokens (docs/behaviour/admin-api.md): issued and rotated by the operator only; listed and revoked by
 /// the operator or the tenant's own admin tokens.
 pub async fn issue_admin_token(AxState(s): AxState<State>, Path(t): Path<String>) -> Result<Response> {
     issue_token(&s, &t, TokenKind::Admin).await

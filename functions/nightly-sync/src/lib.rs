@@ -1,4 +1,4 @@
-//! Nightly reconciliation (SPEC §8). Three triggers: the 03:00 UTC EventBridge schedule (a run per
+//! Nightly reconciliation (docs/behaviour/sync.md). Three triggers: the 03:00 UTC EventBridge schedule (a run per
 //! tenant with event-hook provisioning), and the sync queue, which carries "start" messages from
 //! the admin's "Sync users" and the continuation messages a run sends itself after each
 //! checkpoint, so no Lambda time limit bounds a run.

@@ -1,4 +1,4 @@
-//! Okta single sign-on (SPEC §10): `GET /okta/login` starts the authorization-code flow (PKCE,
+//! Okta single sign-on (docs/behaviour/sign-in.md): `GET /okta/login` starts the authorization-code flow (PKCE,
 //! state, nonce), the three callback routes finish it and set the session cookie, `POST
 //! /okta/logout` clears it. Every answer is for a person's browser: redirects, or HTML pages with
 //! the right status and no internals.
@@ -153,7 +153,7 @@ async fn login(AxState(state): AxState<State>, req: Request) -> Result<Response,
     let base = state.urls.tenant_base(&path, &tenant);
     let started = state.sso.start(&tenant, return_to, &format!("{base}/okta/auth_callback")).await?;
     let mut r = redirect(&started.url);
-    // Binds the login to this browser: the callback must bring it back (SPEC §10). Ten minutes,
+    // Binds the login to this browser: the callback must bring it back (docs/behaviour/sign-in.md). Ten minutes,
     // like the login itself.
     if let Some(c) = cookie_named(&started.cookie_name, &started.cookie_value, LOGIN_TTL.num_seconds(), &base) {
         r.headers_mut().append(header::SET_COOKIE, c);

@@ -1,4 +1,4 @@
-//! SCIM 2.0 service provider at `/scim/v2` per tenant (SPEC §9).
+//! SCIM 2.0 service provider at `/scim/v2` per tenant (docs/behaviour/scim.md).
 //!
 //! Every request is authenticated with one of the tenant's SCIM tokens (`Authorization: Bearer
 //! <token>`, or the bare token as Okta's OIN "Header" mode sends it), compared in constant time; a
@@ -165,7 +165,7 @@ struct Caller {
 }
 
 /// Middleware: the tenant must exist (from the cached config read, before any secret is read: a
-/// flood of made-up names costs nothing after the first, SPEC §2, §4) and the token must be one of
+/// flood of made-up names costs nothing after the first, docs/behaviour/tenants-and-routing.md, docs/behaviour/secrets-and-tokens.md) and the token must be one of
 /// its SCIM tokens.
 async fn authenticate(AxState(state): AxState<State>, req: Request, next: Next) -> Response {
     let path = original_path(&req);

@@ -1,4 +1,4 @@
-//! User-fetch worker (SPEC §5): each SQS message is one job; each job reads Okta's truth for one
+//! User-fetch worker (docs/behaviour/event-hooks.md): each SQS message is one job; each job reads Okta's truth for one
 //! user and converges the stored user to it. A bad message fails alone (partial batch response);
 //! a `429` makes the message visible again at Okta's reset time; other failures back off
 //! (30 s doubling) until SQS moves the message to the DLQ after `maxReceiveCount` (5).

@@ -1,4 +1,4 @@
-//! Okta Event Hooks (SPEC §5, okta-wire.md §1): `GET /webhooks/okta` answers the one-time
+//! Okta Event Hooks (docs/behaviour/event-hooks.md, docs/okta-wire.md §1): `GET /webhooks/okta` answers the one-time
 //! verification challenge; `POST /webhooks/okta` authenticates a delivery, dedupes it, queues one
 //! user-fetch job per user and answers `200` only once every job is durably in SQS.
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use shared::adapters::settings::SettingsError;
 use shared::app::hooks::{HookError, HookService};
 use shared::domain::routing::RoutingError;
 
-/// Okta's deliveries are small; anything over 1 MiB is refused (SPEC §5).
+/// Okta's deliveries are small; anything over 1 MiB is refused (docs/behaviour/event-hooks.md).
 pub const BODY_LIMIT: usize = MIB;
 pub const CHALLENGE_HEADER: &str = "x-okta-verification-challenge";
 

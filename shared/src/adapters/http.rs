@@ -52,7 +52,7 @@ pub async fn flush_metrics(
     response
 }
 
-/// The tenant a request is for, from `Host` and the original path (SPEC §2).
+/// The tenant a request is for, from `Host` and the original path (docs/behaviour/tenants-and-routing.md).
 pub fn tenant_of(parts: &Parts, base_domain: &str) -> Result<TenantId, RoutingError> {
     let host = parts
         .headers

@@ -1,4 +1,4 @@
-//! The Okta Management API over HTTPS (okta-wire.md §2–3): `SSWS` auth, bounded retries with
+//! The Okta Management API over HTTPS (docs/okta-wire.md §2–3): `SSWS` auth, bounded retries with
 //! jitter on 5xx and timeouts, rate-limit headers tracked per org, `429` turned into "retry after"
 //! (from `X-Rate-Limit-Reset` against the response's own `Date`), no redirects followed, and
 //! `Link: rel="next"` paging that never leaves the org's origin (the token goes nowhere else).

@@ -1,4 +1,4 @@
-//! Admin use cases (SPEC §11, config part): who is calling, tenant config, secrets, SCIM and
+//! Admin use cases (docs/behaviour/admin-api.md, config part): who is calling, tenant config, secrets, SCIM and
 //! tenant admin tokens, users.
 use std::sync::Arc;
 
@@ -68,7 +68,7 @@ impl From<TokenError> for AdminError {
     }
 }
 
-/// Who is calling the admin API (SPEC §11).
+/// Who is calling the admin API (docs/behaviour/admin-api.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
     /// The deployment's operator token: every tenant, deployment secrets, DLQ redrive.

@@ -1,4 +1,4 @@
-//! Integration health and the operator's queue tools (SPEC §11): facts gathered from the store,
+//! Integration health and the operator's queue tools (docs/behaviour/admin-api.md): facts gathered from the store,
 //! the secrets and the queues, judged by [`crate::domain::health::judge`].
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! Okta event-hook deliveries (SPEC §5, okta-wire.md §1): verification, authentication, parsing,
+//! Okta event-hook deliveries (docs/behaviour/event-hooks.md, docs/okta-wire.md §1): verification, authentication, parsing,
 //! dedupe, and jobs queued durably before Okta hears "200".
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use crate::domain::tenant::{Provisioning, TenantConfig};
 use crate::domain::{OktaUserId, TenantId};
 use crate::ports::{Cause, Clock, ConfigStore, DedupeStore, JobQueue};
 
-/// How long a delivery or event id is remembered (SPEC §5).
+/// How long a delivery or event id is remembered (docs/behaviour/event-hooks.md).
 pub const DEDUPE_TTL: Duration = Duration::days(7);
 
 #[derive(Debug, thiserror::Error)]
@@ -135,7 +135,7 @@ impl HookService {
         let presented = header(&config.event_hook_auth_header).ok_or(HookError::Unauthorized)?;
         self.check(tenant, &presented).await?;
         // An authenticated delivery proves the hook works, whether or not Okta sent the secret on
-        // its verification request (okta-wire.md §7).
+        // its verification request (docs/okta-wire.md §7).
         self.telemetry.record(tenant, ActivityEvent::HookVerified).await;
         let delivery = HookDelivery::parse(body).map_err(|e| HookError::BadRequest(e.to_string()))?;
         let now = self.clock.now();

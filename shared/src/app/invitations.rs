@@ -1,4 +1,4 @@
-//! Invitations (SPEC §5): an `invited` event in the change log, which the learning platform turns
+//! Invitations (docs/behaviour/event-hooks.md): an `invited` event in the change log, which the learning platform turns
 //! into an email. One user at a time, or everyone active and not yet invited (launch day), in
 //! resumable batches so no request outlives its gateway's time limit.
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! Per-tenant and deployment secrets (SPEC §4): naming, TTL cache, rotation, verification.
+//! Per-tenant and deployment secrets (docs/behaviour/secrets-and-tokens.md): naming, TTL cache, rotation, verification.
 //!
 //! Layout in the secret store, under the deployment's prefix:
 //! `{prefix}/tenants/{tenant}/okta-api-token`, `.../oidc-client-secret`, `.../event-hook-secret`
@@ -114,7 +114,7 @@ pub struct SecretService {
     refreshed: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
-/// How long a revoked credential may still be accepted by a warm Lambda (SPEC §4: 60 s).
+/// How long a revoked credential may still be accepted by a warm Lambda (docs/behaviour/secrets-and-tokens.md: 60 s).
 pub const REVOCATION_WINDOW: Duration = Duration::seconds(60);
 
 /// A presented credential that does not match the cached document makes one fresh read of it at
@@ -152,7 +152,7 @@ impl SecretService {
 
     /// A credential that can be revoked (a SCIM token, the event-hook secret's previous value, the
     /// admin token's): cached at most [`REVOCATION_WINDOW`], so a revocation holds everywhere
-    /// within it (SPEC §4).
+    /// within it (docs/behaviour/secrets-and-tokens.md).
     async fn read_credential(&self, name: &str) -> Result<Option<Secret>, SecretError> {
         self.read_within(name, self.ttl.min(REVOCATION_WINDOW)).await
     }

@@ -1,4 +1,4 @@
-//! Okta single sign-on (SPEC §10): start a login, finish it at the callback (single-use state,
+//! Okta single sign-on (docs/behaviour/sign-in.md): start a login, finish it at the callback (single-use state,
 //! verified ID token, safe linking), issue and read the session, log out.
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! Nightly reconciliation and "Sync users" (SPEC §8): every app user, page by page, converged with
+//! Nightly reconciliation and "Sync users" (docs/behaviour/sync.md): every app user, page by page, converged with
 //! the same state machine as the worker; checkpointed after each page and continued across
 //! invocations by messages, within a share of Okta's rate limit; then the users Okta no longer
 //! lists are deactivated, unless the brake holds them for an admin's approval.
@@ -28,7 +28,7 @@ use crate::ports::{
     error_chain, Cause, Clock, ConfigStore, JobQueue, OktaDirectory, Random, StoreError, SyncStore, UserReader,
 };
 
-/// Okta's largest page for app users (okta-wire.md §0).
+/// Okta's largest page for app users (docs/okta-wire.md §0).
 pub const PAGE_SIZE: u32 = 500;
 const SAMPLES: usize = 10;
 /// Chunks of a run's list per page of the admin API (a chunk is one Okta page: ≤ 500 entries).
@@ -803,7 +803,7 @@ impl SyncService {
         Ok(saved)
     }
 
-    /// One CloudWatch Embedded Metric Format line per finished run (SPEC §14).
+    /// One CloudWatch Embedded Metric Format line per finished run (docs/behaviour/observability.md).
     fn emit_metrics(&self, run: &SyncRun) {
         use crate::domain::metrics::Metric;
         let duration_ms = run

@@ -1,4 +1,4 @@
-//! API tokens (SPEC §4, §11): issue, list, rotate with overlap, revoke and verify a tenant's SCIM
+//! API tokens (docs/behaviour/secrets-and-tokens.md, docs/behaviour/admin-api.md): issue, list, rotate with overlap, revoke and verify a tenant's SCIM
 //! tokens and tenant admin tokens, one record per token in the store.
 //!
 //! Verification is a key lookup by the presented value's SHA-256, cached in memory: a found record

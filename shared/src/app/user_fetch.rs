@@ -1,4 +1,4 @@
-//! One user-fetch job (SPEC §5): read Okta's truth for the user and converge to it.
+//! One user-fetch job (docs/behaviour/event-hooks.md): read Okta's truth for the user and converge to it.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -117,7 +117,7 @@ impl UserFetchService {
         Self { configs, secrets, okta, provisioner, telemetry, clock, confirmed_apps: Mutex::new(HashMap::new()) }
     }
 
-    /// Okta answers a missing app exactly as an unassigned user (`404 E0000007`, okta-wire.md
+    /// Okta answers a missing app exactly as an unassigned user (`404 E0000007`, docs/okta-wire.md
     /// §3.4), so before a `404` may count as "not assigned" (or "deleted") the app itself must be
     /// confirmed: `Ok` when it exists (`true` if that took a call to Okta), `Config(AppNotFound)`
     /// when it does not. A confirmation is cached for [`APP_CONFIRMATION_TTL`], so a burst of

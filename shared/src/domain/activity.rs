@@ -1,4 +1,4 @@
-//! What a tenant's integration has been doing, for health (SPEC §11): hook verification, deliveries
+//! What a tenant's integration has been doing, for health (docs/behaviour/admin-api.md): hook verification, deliveries
 //! counted in hourly buckets, the worker's last job and its queue wait, and the Okta API token's
 //! last use (Okta expires tokens unused for 30 days).
 use chrono::{DateTime, Duration, Timelike, Utc};
@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::sync_run::RunFailure;
 
-/// Okta expires an API token that has not been used for this long (okta-wire.md §0).
+/// Okta expires an API token that has not been used for this long (docs/okta-wire.md §0).
 pub const OKTA_TOKEN_IDLE_EXPIRY: Duration = Duration::days(30);
 
 /// One thing that happened, as recorded.

@@ -1,4 +1,4 @@
-//! API tokens (SPEC §4, §11): a tenant's SCIM tokens and tenant admin tokens. Each is a 256-bit
+//! API tokens (docs/behaviour/secrets-and-tokens.md, docs/behaviour/admin-api.md): a tenant's SCIM tokens and tenant admin tokens. Each is a 256-bit
 //! random value shown once; one record per token keeps only its SHA-256, so issuing, rotating and
 //! revoking one token never rewrites another's record.
 use chrono::{DateTime, Duration, Utc};
@@ -13,7 +13,7 @@ use super::TenantId;
 pub enum TokenKind {
     /// `Authorization` of a SCIM client (Okta's provisioning) for one tenant.
     Scim,
-    /// A tenant admin token: the admin API, for one tenant only (SPEC §11).
+    /// A tenant admin token: the admin API, for one tenant only (docs/behaviour/admin-api.md).
     Admin,
 }
 

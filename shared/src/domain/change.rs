@@ -1,4 +1,4 @@
-//! The per-tenant change log (SPEC §3): what changed, by whom, before and after.
+//! The per-tenant change log (docs/behaviour/data.md): what changed, by whom, before and after.
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};

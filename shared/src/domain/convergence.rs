@@ -1,4 +1,4 @@
-//! The one state machine that turns Okta's truth into what the learning platform stores (SPEC §5).
+//! The one state machine that turns Okta's truth into what the learning platform stores (docs/behaviour/event-hooks.md).
 //! The worker, the nightly sync and SSO's just-in-time path all decide through [`plan`], so a user
 //! changed by a hook and then seen by the sync is written once, the same way.
 use super::okta::{OktaLifecycle, OktaUser};

@@ -1,4 +1,4 @@
-//! Email addresses: validated once; uniqueness uses Unicode NFC then lowercase (SPEC §3).
+//! Email addresses: validated once; uniqueness uses Unicode NFC then lowercase (docs/behaviour/data.md).
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -1,4 +1,4 @@
-//! Groups pushed by a SCIM client, and their members (SPEC §3, §9). Members are kept one record
+//! Groups pushed by a SCIM client, and their members (docs/behaviour/data.md, docs/behaviour/scim.md). Members are kept one record
 //! each, so adding or removing one never rewrites a member list.
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

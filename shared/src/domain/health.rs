@@ -1,4 +1,4 @@
-//! A tenant's integration health (SPEC §11, issue "operability"): the facts gathered by the health
+//! A tenant's integration health (docs/behaviour/admin-api.md, issue "operability"): the facts gathered by the health
 //! use case, and the pure judgement of them into `ok` / `warning` / `failing` with the problems a
 //! person can act on.
 use chrono::{DateTime, Duration, Utc};

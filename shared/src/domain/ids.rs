@@ -67,7 +67,7 @@ macro_rules! string_id {
 }
 
 string_id!(
-    /// A tenant: `[a-z0-9-]{1,63}` (SPEC §2), usable as a DNS label and a path segment.
+    /// A tenant: `[a-z0-9-]{1,63}` (docs/behaviour/tenants-and-routing.md), usable as a DNS label and a path segment.
     TenantId,
     |s| !s.is_empty()
         && s.len() <= 63

@@ -1,4 +1,4 @@
-//! A user-fetch job: "look at this Okta user again" (SPEC §5: events are only pings).
+//! A user-fetch job: "look at this Okta user again" (docs/behaviour/event-hooks.md: events are only pings).
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! The legacy SCIM token document: before token records (SPEC §4), all of a tenant's SCIM token
+//! The legacy SCIM token document: before token records (docs/behaviour/secrets-and-tokens.md), all of a tenant's SCIM token
 //! hashes lived in one Secrets Manager document. It is only read now, to carry its tokens over
 //! into records (`app::tokens`), then emptied.
 use chrono::{DateTime, Utc};

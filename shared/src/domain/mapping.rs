@@ -1,4 +1,4 @@
-//! Okta profile → learning-platform fields (SPEC §6), with per-field warnings: a value that fails
+//! Okta profile → learning-platform fields (docs/behaviour/field-mapping.md), with per-field warnings: a value that fails
 //! validation skips that field and says why; it never fails the user.
 use std::collections::BTreeMap;
 
@@ -22,7 +22,7 @@ pub struct FieldWarning {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Field<T> {
     Set(T),
-    /// The Okta attribute is absent: the field is cleared (SPEC §11).
+    /// The Okta attribute is absent: the field is cleared (docs/behaviour/admin-api.md).
     Clear,
     /// The Okta value failed validation: the field keeps its value (with a warning).
     Keep,

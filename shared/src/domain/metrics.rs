@@ -1,4 +1,4 @@
-//! The metrics okta-bridge publishes (SPEC §14), by name and unit, and their Embedded Metric
+//! The metrics okta-bridge publishes (docs/behaviour/observability.md), by name and unit, and their Embedded Metric
 //! Format line. Pure: building the line is here, writing it out is an adapter's job.
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! Which network addresses are outside the public internet (SPEC §11: no SSRF): the rule both the
+//! Which network addresses are outside the public internet (docs/behaviour/admin-api.md: no SSRF): the rule both the
 //! config validation and the outbound HTTP adapters apply.
 use std::net::IpAddr;
 

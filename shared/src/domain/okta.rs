@@ -1,5 +1,5 @@
 //! Okta's wire formats that the domain reasons about: users, app assignments and event-hook
-//! deliveries (okta-wire.md §1–2). Parsing is tolerant: unknown fields are ignored and the nulls
+//! deliveries (docs/okta-wire.md §1–2). Parsing is tolerant: unknown fields are ignored and the nulls
 //! that preview deliveries carry are accepted.
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -87,7 +87,7 @@ pub struct AppUserEmbedded {
     pub user: Option<OktaUser>,
 }
 
-/// The event types the receiver turns into jobs (SPEC §5, plus suspend/unsuspend, which Okta
+/// The event types the receiver turns into jobs (docs/behaviour/event-hooks.md, plus suspend/unsuspend, which Okta
 /// lists as hook-eligible and which change what the learning platform must show).
 pub const HANDLED_EVENT_TYPES: [&str; 11] = [
     "application.user_membership.add",
@@ -103,7 +103,7 @@ pub const HANDLED_EVENT_TYPES: [&str; 11] = [
     "user.lifecycle.unsuspend",
 ];
 
-/// An event-hook delivery envelope (okta-wire.md §1.3).
+/// An event-hook delivery envelope (docs/okta-wire.md §1.3).
 #[derive(Debug, Clone, Deserialize)]
 pub struct HookDelivery {
     #[serde(default, rename = "eventId")]
@@ -150,7 +150,7 @@ pub enum DeliveryError {
     IdTooLong,
 }
 
-/// Most events one delivery may carry. Okta does not document its batch size (okta-wire.md §7);
+/// Most events one delivery may carry. Okta does not document its batch size (docs/okta-wire.md §7);
 /// its deliveries are "amalgamated" events close in time, far fewer than this.
 pub const MAX_EVENTS_PER_DELIVERY: usize = 1000;
 /// Longest `eventId` or event `uuid` kept as a dedupe key (Okta's are 36-character UUIDs).

@@ -1,4 +1,4 @@
-//! Which tenant a request is for (SPEC §2): `{tenant}.{BASE_DOMAIN}` or a `/t/{tenant}` path prefix.
+//! Which tenant a request is for (docs/behaviour/tenants-and-routing.md): `{tenant}.{BASE_DOMAIN}` or a `/t/{tenant}` path prefix.
 use super::ids::TenantId;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

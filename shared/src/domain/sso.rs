@@ -1,4 +1,4 @@
-//! Single sign-on rules (SPEC §10) that need no I/O: where a user may be sent back to, the
+//! Single sign-on rules (docs/behaviour/sign-in.md) that need no I/O: where a user may be sent back to, the
 //! single-use login state, the signed session cookie, and how a signed-in Okta user is linked to
 //! a stored user.
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,7 +12,7 @@ use super::secret::Secret;
 use super::user::{User, UserStatus};
 use super::{OktaUserId, TenantId, UserId};
 
-/// A login must come back within this long (SPEC §10).
+/// A login must come back within this long (docs/behaviour/sign-in.md).
 pub const LOGIN_TTL: Duration = Duration::minutes(10);
 /// How long a session lasts.
 pub const SESSION_TTL: Duration = Duration::hours(8);
@@ -51,7 +51,7 @@ pub struct LoginState {
     pub redirect_uri: String,
     pub return_to: String,
     /// SHA-256 (hex) of the random value the login cookie carries in the browser that started
-    /// the login: the callback must present it (SPEC §10, login CSRF).
+    /// the login: the callback must present it (docs/behaviour/sign-in.md, login CSRF).
     #[serde(default)]
     pub browser_binding: String,
     pub created_at: DateTime<Utc>,
@@ -153,7 +153,7 @@ pub enum Refusal {
     LinkedToAnotherOrg,
 }
 
-/// The linking decision (SPEC §10).
+/// The linking decision (docs/behaviour/sign-in.md).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Link {
     /// Already linked by Okta id.

@@ -1,4 +1,4 @@
-//! A reconciliation run (SPEC §8): its progress, its checkpoint, and the deactivation brake.
+//! A reconciliation run (docs/behaviour/sync.md): its progress, its checkpoint, and the deactivation brake.
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -152,10 +152,10 @@ impl RunList {
 /// Candidates per persisted chunk (and per checkpoint while they are applied).
 pub const CANDIDATE_CHUNK: usize = 100;
 
-/// How long a held run may wait for approval before it must be started again (SPEC §8).
+/// How long a held run may wait for approval before it must be started again (docs/behaviour/sync.md).
 pub const HOLD_EXPIRY: chrono::Duration = chrono::Duration::hours(24);
 
-/// Counts a run reports (SPEC §8).
+/// Counts a run reports (docs/behaviour/sync.md).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunCounts {
     pub pages: u64,
@@ -273,7 +273,7 @@ impl SyncRun {
     }
 }
 
-/// Would deactivating `candidates` of `active` users exceed the brake (SPEC §8)?
+/// Would deactivating `candidates` of `active` users exceed the brake (docs/behaviour/sync.md)?
 pub fn brake_holds(candidates: u64, active: u64, brake_percent: u8) -> bool {
     candidates > 0 && candidates * 100 > active * u64::from(brake_percent)
 }

@@ -1,4 +1,4 @@
-//! Teams: created on first use from a user's department (SPEC §6, §7).
+//! Teams: created on first use from a user's department (docs/behaviour/field-mapping.md, docs/behaviour/managers-and-teams.md).
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;

@@ -1,4 +1,4 @@
-//! A tenant's integration config (SPEC §2, §11) and its validation.
+//! A tenant's integration config (docs/behaviour/tenants-and-routing.md, docs/behaviour/admin-api.md) and its validation.
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +22,7 @@ pub enum ManagerMode {
     None,
 }
 
-/// One tenant-defined mapping from an Okta profile attribute to a custom field (SPEC §6).
+/// One tenant-defined mapping from an Okta profile attribute to a custom field (docs/behaviour/field-mapping.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldMapping {
@@ -50,7 +50,7 @@ pub struct TenantConfig {
     pub deactivation_brake_percent: u8,
     pub event_hook_auth_header: String,
     pub field_mappings: Vec<FieldMapping>,
-    /// The Okta profile attribute holding the avatar URL (SPEC §6: configurable, default `avatarUrl`).
+    /// The Okta profile attribute holding the avatar URL (docs/behaviour/field-mapping.md: configurable, default `avatarUrl`).
     #[serde(default)]
     pub avatar_attribute: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -60,12 +60,12 @@ pub struct TenantConfig {
 }
 
 impl TenantConfig {
-    /// The OIDC issuer: the custom authorization server if set, else the org (SPEC §11).
+    /// The OIDC issuer: the custom authorization server if set, else the org (docs/behaviour/admin-api.md).
     pub fn effective_issuer(&self) -> &str {
         self.issuer.as_deref().unwrap_or(&self.okta_domain)
     }
 
-    /// Event hooks also enable the nightly sync (SPEC §2).
+    /// Event hooks also enable the nightly sync (docs/behaviour/tenants-and-routing.md).
     pub fn syncs_nightly(&self) -> bool {
         self.provisioning == Provisioning::EventHooks
     }

@@ -1,4 +1,4 @@
-//! A learning-platform user as okta-bridge keeps it (SPEC §3, §11).
+//! A learning-platform user as okta-bridge keeps it (docs/behaviour/data.md, docs/behaviour/admin-api.md).
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -31,7 +31,7 @@ impl UserStatus {
     }
 }
 
-/// Why a user is deactivated (SPEC §3).
+/// Why a user is deactivated (docs/behaviour/data.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusReason {
@@ -43,7 +43,7 @@ pub enum StatusReason {
     ScimDeleted,
 }
 
-/// The user record. Field names are the admin API contract (SPEC §11).
+/// The user record. Field names are the admin API contract (docs/behaviour/admin-api.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
     pub id: UserId,
@@ -69,11 +69,11 @@ pub struct User {
     /// Okta's `lastUpdated` of the state this record was written from, if it came from Okta.
     #[serde(default)]
     pub okta_last_updated: Option<DateTime<Utc>>,
-    /// Fields the last provisioning write skipped, and why (SPEC §6). Never the values.
+    /// Fields the last provisioning write skipped, and why (docs/behaviour/field-mapping.md). Never the values.
     #[serde(default)]
     pub warnings: Vec<FieldWarning>,
     /// A manager named by the identity provider who is not (yet) a user here: resolved the moment
-    /// they appear (SPEC §7). `okta:{id}` or `email:{address key}`.
+    /// they appear (docs/behaviour/managers-and-teams.md). `okta:{id}` or `email:{address key}`.
     #[serde(default)]
     pub pending_manager: Option<String>,
     /// The SCIM `userName` when it is not the email (Entra sends the UPN); unique per tenant,
@@ -84,7 +84,7 @@ pub struct User {
     #[serde(default)]
     pub external_id: Option<String>,
     /// Who approves this user's requests (SCIM extension `approvers`), by email: resolved to a
-    /// user the moment one with that email exists (SPEC §9).
+    /// user the moment one with that email exists (docs/behaviour/scim.md).
     #[serde(default)]
     pub approvers: Vec<Approver>,
     /// Every attribute a SCIM client wrote, as it wrote it (less `id`, `meta` and `password`),
@@ -97,7 +97,7 @@ pub struct User {
     /// carry old links over silently (older records without it are trusted as they were).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub okta_org: Option<String>,
-    /// Optimistic-concurrency version: every write is conditional on it (SPEC §3).
+    /// Optimistic-concurrency version: every write is conditional on it (docs/behaviour/data.md).
     pub version: u64,
 }
 

@@ -32,7 +32,7 @@ pub struct RateLimit {
     pub reset: i64,
 }
 
-/// The Okta Management API, as the use cases need it (okta-wire.md §2).
+/// The Okta Management API, as the use cases need it (docs/okta-wire.md §2).
 #[async_trait]
 pub trait OktaDirectory: Send + Sync {
     /// A user by id or login; `None` when Okta answers `E0000007` (deleted or never existed).

@@ -21,7 +21,7 @@ pub trait TeamStore: Send + Sync {
     async fn list_teams(&self, tenant: &TenantId) -> Result<Vec<Team>, StoreError>;
 }
 
-/// Pending manager references (SPEC §7), keyed by the reference (`okta:{id}` or `email:{key}`).
+/// Pending manager references (docs/behaviour/managers-and-teams.md), keyed by the reference (`okta:{id}` or `email:{key}`).
 #[async_trait]
 pub trait PendingStore: Send + Sync {
     async fn add_pending(&self, tenant: &TenantId, reference: &str, waiting: &Waiting) -> Result<(), StoreError>;

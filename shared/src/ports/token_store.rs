@@ -5,7 +5,7 @@ use super::StoreError;
 use crate::domain::api_token::{TokenKind, TokenRecord};
 use crate::domain::TenantId;
 
-/// API token records (SPEC §4): one per token, found by the digest of a presented value and listed
+/// API token records (docs/behaviour/secrets-and-tokens.md): one per token, found by the digest of a presented value and listed
 /// per tenant and kind. Every change is a conditional write of one token's record (a rotation: two,
 /// in one transaction), so concurrent issues and revocations never undo one another.
 #[async_trait]

@@ -1,4 +1,4 @@
-//! Tenant admin tokens and token records (SPEC §4, §11), against the emulator: a tenant token
+//! Tenant admin tokens and token records (docs/behaviour/secrets-and-tokens.md, docs/behaviour/admin-api.md), against the emulator: a tenant token
 //! reaches its own tenant only, never deployment routes; issue, rotate with overlap, revoke; SCIM
 //! tokens of the legacy Secrets Manager document keep working and move into records.
 use axum::http::StatusCode;

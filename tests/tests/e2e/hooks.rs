@@ -1,5 +1,5 @@
 //! Provisioning by Okta event hooks, end to end: simulator → receiver → SQS → worker → DynamoDB →
-//! admin API (SPEC §5–7).
+//! admin API (docs/behaviour/event-hooks.md).
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use harness::okta_sim::{DeliverOptions, Fault};

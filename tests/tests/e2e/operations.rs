@@ -1,5 +1,5 @@
 //! Operability through the local stack: health, invitations, secret rotation, DLQ redrive, EMF
-//! metrics and the status page rendered by headless Chromium (SPEC §3, §4, §11, §14).
+//! metrics and the status page rendered by headless Chromium (docs/behaviour/data.md, docs/behaviour/secrets-and-tokens.md, docs/behaviour/admin-api.md, docs/behaviour/observability.md).
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};

@@ -1,4 +1,4 @@
-//! Okta single sign-on end to end (SPEC §10): the service's login and callback routes against a
+//! Okta single sign-on end to end (docs/behaviour/sign-in.md): the service's login and callback routes against a
 //! real OpenID provider running locally (panva/oidc-provider, OpenID Certified), a headless browser
 //! signing in through its login form, and an attacker's proxy tampering with token answers.
 use std::time::Duration;
@@ -236,7 +236,7 @@ async fn an_existing_user_signs_in_and_a_verified_email_links_once() {
     }
 }
 
-/// SPEC §10, login CSRF: the callback URL of a login started in one browser, opened in another
+/// docs/behaviour/sign-in.md, login CSRF: the callback URL of a login started in one browser, opened in another
 /// (no login cookie, or another login's), answers 400 and signs nobody in; the login stays usable
 /// by the browser that started it. The login cookie is short-lived, HttpOnly and path-scoped.
 #[tokio::test]
@@ -379,7 +379,7 @@ async fn sessions_end_at_logout_deactivation_and_sso_off_and_carry_no_token() {
 }
 
 /// A hook or a sync named Bob as a manager by his Okta id before Bob had one here: when single
-/// sign-on links that Okta id to him by verified email, the waiting reference resolves (SPEC §7).
+/// sign-on links that Okta id to him by verified email, the waiting reference resolves (docs/behaviour/managers-and-teams.md).
 #[tokio::test]
 async fn linking_at_sign_in_resolves_the_references_waiting_for_that_okta_id() {
     use shared::domain::mapping::ManagerRef;

@@ -1,4 +1,4 @@
-//! Nightly reconciliation and "Sync users" through the local stack and the Okta simulator (SPEC §8).
+//! Nightly reconciliation and "Sync users" through the local stack and the Okta simulator (docs/behaviour/sync.md).
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -277,7 +277,7 @@ async fn drive(w: &World, sync: &SyncService) {
     }
 }
 
-/// SPEC §8: a joiner assigned while a run is in flight, whose hook lands after the page that would
+/// docs/behaviour/sync.md: a joiner assigned while a run is in flight, whose hook lands after the page that would
 /// have listed them (their Okta id sorts before the run's cursor), stays active.
 #[tokio::test]
 async fn a_joiner_whose_hook_lands_behind_the_cursor_is_never_deactivated() {
@@ -305,7 +305,7 @@ async fn a_joiner_whose_hook_lands_behind_the_cursor_is_never_deactivated() {
     assert_eq!(w.user_by_okta_id(&joiner).await.unwrap()["status"], "active", "the joiner stays in");
 }
 
-/// SPEC §8: approval applies exactly the held list, each re-checked: a joiner who arrived during the
+/// docs/behaviour/sync.md: approval applies exactly the held list, each re-checked: a joiner who arrived during the
 /// hold is not touched, a held user Okta assigns again is skipped, the rest are deactivated.
 #[tokio::test]
 async fn approving_a_held_run_applies_exactly_its_list() {
@@ -349,7 +349,7 @@ async fn approving_a_held_run_applies_exactly_its_list() {
     }
 }
 
-/// SPEC §8: a wrong (or deleted) app is not an unassignment: on the hook path and in a run nobody
+/// docs/behaviour/sync.md: a wrong (or deleted) app is not an unassignment: on the hook path and in a run nobody
 /// is deactivated, and health says why.
 #[tokio::test]
 async fn a_wrong_app_id_deactivates_nobody_and_health_says_why() {
@@ -378,7 +378,7 @@ async fn a_wrong_app_id_deactivates_nobody_and_health_says_why() {
     assert!(failed["message"].as_str().unwrap().contains("app id"), "{failed}");
 }
 
-/// SPEC §8: a dry run returns the diff itself, and a run's errors say who and why.
+/// docs/behaviour/sync.md: a dry run returns the diff itself, and a run's errors say who and why.
 #[tokio::test]
 async fn a_dry_run_lists_its_diff_and_errors_say_who_and_why() {
     let w = World::new("individual").await;

@@ -1,4 +1,4 @@
-//! Pending logins (SPEC §10): `TENANT#{t}` / `LOGIN#{state}` with a 10-minute TTL. Taking one is a
+//! Pending logins (docs/behaviour/sign-in.md): `TENANT#{t}` / `LOGIN#{state}` with a 10-minute TTL. Taking one is a
 //! `DeleteItem` that returns the old item, so two callbacks with one state cannot both get it, and
 //! that is conditional on the browser binding, so another browser's callback takes nothing.
 use async_trait::async_trait;

@@ -1,4 +1,4 @@
-//! API token records (SPEC §4): `TOKEN#{sha256}` / `TOKEN`, one item per token, so a presented
+//! API token records (docs/behaviour/secrets-and-tokens.md): `TOKEN#{sha256}` / `TOKEN`, one item per token, so a presented
 //! value is one `GetItem` by its digest; `gsi1` lists a tenant's tokens of a kind
 //! (`TENANT#{t}#TOKENS#{kind}`, by creation time). The immutable part is a JSON `body`; revocation
 //! and rotation set `revoked_at` / `valid_until` (epoch ms) with conditions, and `expires_at` (the

@@ -1,5 +1,5 @@
 //! Converging a stored user to Okta's truth: the one state machine behind the worker, the nightly
-//! sync and just-in-time sign-in (SPEC §5–7). It decides with [`plan`], maps with
+//! sync and just-in-time sign-in (docs/behaviour/event-hooks.md). It decides with [`plan`], maps with
 //! [`map_profile`], places the user in a team and under a manager, writes conditionally with
 //! change-log entries, and resolves pending references the moment their target appears.
 //!
@@ -102,7 +102,7 @@ pub struct Converged {
     pub user_id: Option<UserId>,
     /// The fields an update changes (or would change).
     pub fields: Vec<String>,
-    /// Profile values the mapping skipped with a warning (SPEC §6).
+    /// Profile values the mapping skipped with a warning (docs/behaviour/field-mapping.md).
     pub warnings: usize,
 }
 
@@ -283,7 +283,7 @@ impl Provisioner {
         Ok(Outcome::Deactivated)
     }
 
-    /// Creates, or brings `existing` to, what a SCIM client sent (SPEC §9): the same mapping,
+    /// Creates, or brings `existing` to, what a SCIM client sent (docs/behaviour/scim.md): the same mapping,
     /// team, manager, pending-reference and change-log path as Okta's truth. A user the client
     /// deleted comes back as the same user. Returns the user as stored.
     #[instrument(skip_all, fields(tenant = %config.tenant))]
@@ -312,7 +312,7 @@ impl Provisioner {
         Ok((written.outcome, stored))
     }
 
-    /// SCIM `DELETE`: deactivated as `scim_deleted`, kept with its history (SPEC §3, §9).
+    /// SCIM `DELETE`: deactivated as `scim_deleted`, kept with its history (docs/behaviour/data.md, docs/behaviour/scim.md).
     pub async fn scim_delete(&self, config: &TenantConfig, user: &User) -> Result<User, ProvisionError> {
         let mut after = user.clone();
         after.status = UserStatus::Deactivated;

@@ -1,4 +1,4 @@
-//! Placing a user (SPEC §7): their team, created on first use, and their manager per the
+//! Placing a user (docs/behaviour/managers-and-teams.md): their team, created on first use, and their manager per the
 //! tenant's manager mode (their own, or the team's in `team_first_user`, which follows the team's
 //! first user), refused when it would make a management cycle; and their approvers. A reference
 //! naming no stored user yet is left pending.
@@ -67,7 +67,7 @@ impl Provisioner {
         Ok(true)
     }
 
-    /// Sets the user's team and manager per the tenant's manager mode (SPEC §7).
+    /// Sets the user's team and manager per the tenant's manager mode (docs/behaviour/managers-and-teams.md).
     pub(super) async fn place(
         &self,
         config: &TenantConfig,

@@ -139,7 +139,7 @@ impl ScimService {
         let g = self.group(tenant, id).await?;
         check_if_match(if_match_header, g.version)?;
         // Members leave first, each batch with its membership change, so a consumer of the change
-        // log sees who left (SPEC §3). A DELETE that stops half-way leaves the group with fewer
+        // log sees who left (docs/behaviour/data.md). A DELETE that stops half-way leaves the group with fewer
         // members; the client's retry finishes the job.
         let members = self.groups.list_members(tenant, &g.id).await?;
         for chunk in members.chunks(MEMBER_BATCH) {

@@ -1,4 +1,4 @@
-//! The SCIM 2.0 use cases (SPEC §9): Users and Groups for one tenant. User writes go through the
+//! The SCIM 2.0 use cases (docs/behaviour/scim.md): Users and Groups for one tenant. User writes go through the
 //! provisioning state machine ([`Provisioner::apply_scim`]), so SCIM users get the same mapping,
 //! teams, managers, pending references and change log as the worker's. Group members are written
 //! one record each: a PATCH reads and writes only the members it names.

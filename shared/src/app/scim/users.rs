@@ -21,7 +21,7 @@ fn visible(u: &User) -> bool {
 }
 
 impl ScimService {
-    /// Counts a user write towards the tenant's metrics (SPEC §14).
+    /// Counts a user write towards the tenant's metrics (docs/behaviour/observability.md).
     fn counted(&self, tenant: &TenantId, outcome: Outcome) {
         if let Some(metric) = outcome.metric() {
             self.telemetry.count(tenant, metric, 1);

@@ -14,7 +14,7 @@ pub const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProvi
 pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
-/// Largest page a list returns, and the body limit we advertise (SPEC §13).
+/// Largest page a list returns, and the body limit we advertise (docs/behaviour/limits-and-errors.md).
 pub const MAX_RESULTS: u64 = 200;
 pub const MAX_BODY: u64 = 1024 * 1024;
 

@@ -1,5 +1,5 @@
 //! A stored user as a SCIM User resource (RFC 7643 §4.1, Enterprise User, our extension), its
-//! weak ETag and `If-Match` check (RFC 7644 §3.14), and the content-region table (SPEC §9).
+//! weak ETag and `If-Match` check (RFC 7644 §3.14), and the content-region table (docs/behaviour/scim.md).
 use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
@@ -15,7 +15,7 @@ pub const CONTENT_REGION_FIELD: &str = "content_region";
 pub const CUSTOM_FIELDS: [(&str, &str); 3] =
     [("customField1", "custom_field_1"), ("customField2", "custom_field_2"), ("customField3", "custom_field_3")];
 
-/// The content region for an ISO 3166-1 alpha-2 country (SPEC §9): GB→GB; ES IT MT→ES;
+/// The content region for an ISO 3166-1 alpha-2 country (docs/behaviour/scim.md): GB→GB; ES IT MT→ES;
 /// DE BE CH DK RO SI→DE; US CA→US; SE NO→SE; anything else or none → QQ (global).
 pub fn content_region(country: Option<&str>) -> &'static str {
     let code = country.map(|c| c.trim().to_ascii_uppercase()).unwrap_or_default();
@@ -94,7 +94,7 @@ pub fn user_resource(u: &User, base: &str) -> Value {
     out
 }
 
-/// The single-valued attributes the platform maps (SPEC §9), by path.
+/// The single-valued attributes the platform maps (docs/behaviour/scim.md), by path.
 const MAPPED_PATHS: [&[&str]; 13] = [
     &["userName"],
     &["externalId"],
@@ -383,7 +383,7 @@ fn primary(v: Option<&Value>) -> Option<&Value> {
         .or(items.first())
 }
 
-/// Reads a SCIM User into what we store (SPEC §6, §9). `userName` is the user's sign-in email;
+/// Reads a SCIM User into what we store (docs/behaviour/field-mapping.md, docs/behaviour/scim.md). `userName` is the user's sign-in email;
 /// a value that fails validation skips that field with a warning, as for Okta's profile.
 pub fn from_resource(r: &Value) -> Result<ScimUser, ScimInvalid> {
     if !r.is_object() {

@@ -269,7 +269,7 @@ async fn okta_provisioning_sequence_step_by_step() {
     assert!(of("user", "updated") >= 1);
     assert_eq!((of("group", "created"), of("group", "updated"), of("group", "deleted")), (1, 1, 1));
     assert_eq!(of("membership", "updated"), 2, "one add, one remove; the repeat changed nothing");
-    // And the same user metrics as the worker's (SPEC §14), one EMF line per request.
+    // And the same user metrics as the worker's (docs/behaviour/observability.md), one EMF line per request.
     let sum = |name: &str| -> u64 { app.metric_lines("acme").iter().filter_map(|l| l[name].as_u64()).sum() };
     assert_eq!((sum("UsersCreated"), sum("UsersDeactivated"), sum("UsersReactivated")), (2, 1, 1));
 }

@@ -1,4 +1,4 @@
-//! The SCIM 2.0 service provider end to end (SPEC §9, okta-wire.md §4): authentication and
+//! The SCIM 2.0 service provider end to end (docs/behaviour/scim.md, docs/okta-wire.md §4): authentication and
 //! discovery, Okta's provisioning sequence step by step, Entra ID's dialect, the RFC examples as
 //! fixtures (`tests/fixtures/scim`), every error path, tenant isolation on every route, paging
 //! totals, concurrent member changes, and the references that wait for users to appear. Stored
