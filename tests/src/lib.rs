@@ -9,7 +9,6 @@ pub mod dispatch;
 pub mod fault_proxy;
 pub mod oidc_op;
 pub mod okta_sim;
-pub mod okta_sim_admin;
 pub mod poller;
 pub mod schedule;
 pub mod stack;
