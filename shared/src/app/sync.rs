@@ -813,19 +813,30 @@ impl SyncService {
             .num_milliseconds()
             .max(0) as u64;
         let c = &run.counts;
-        self.fetch.telemetry().metrics().publish(
-            &run.tenant,
-            &[
-                (Metric::SyncDuration, duration_ms),
+        let mut values = vec![
+            (Metric::SyncDuration, duration_ms),
+            (Metric::SyncOktaCalls, c.okta_calls),
+            (Metric::SyncErrors, c.errors),
+            (Metric::SyncFailed, u64::from(run.status == RunStatus::Failed)),
+        ];
+        // A dry run wrote nobody: its counts are what it would have done, in its diff, not
+        // users written (a dashboard summing UsersCreated must not count them).
+        if !run.dry_run {
+            values.extend([
                 (Metric::UsersCreated, c.created),
                 (Metric::UsersUpdated, c.updated),
                 (Metric::UsersDeactivated, c.deactivated),
                 (Metric::UsersReactivated, c.reactivated),
-                (Metric::SyncOktaCalls, c.okta_calls),
-                (Metric::SyncErrors, c.errors),
-                (Metric::SyncFailed, u64::from(run.status == RunStatus::Failed)),
+            ]);
+        }
+        self.fetch.telemetry().metrics().publish(
+            &run.tenant,
+            &values,
+            &[
+                ("RunId", serde_json::json!(run.id)),
+                ("Status", serde_json::json!(run.status)),
+                ("DryRun", serde_json::json!(run.dry_run)),
             ],
-            &[("RunId", serde_json::json!(run.id)), ("Status", serde_json::json!(run.status))],
         );
     }
 }

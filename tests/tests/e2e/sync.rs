@@ -129,6 +129,7 @@ async fn a_dry_run_reports_the_diff_and_changes_nothing() {
     w.sim.unassign(&ids[1]);
     people(&w, 2, "new");
     let before = change_count(&w).await;
+    let lines_before = w.app.metric_lines("acme").len();
     let dry = run_sync(&w, "?dry_run=true").await;
     assert_eq!(dry["dry_run"], true);
     assert_eq!(dry["status"], "completed");
@@ -143,6 +144,13 @@ async fn a_dry_run_reports_the_diff_and_changes_nothing() {
         "{dry}"
     );
     assert_eq!(change_count(&w).await, before, "a dry run writes nothing");
+    // Its metric line says it ran, and counts no user as written.
+    let lines = w.app.metric_lines("acme");
+    let run_line = lines[lines_before..].iter().find(|l| l["RunId"] == dry["id"]).expect("the run's metric line");
+    assert_eq!(run_line["DryRun"], true);
+    for m in ["UsersCreated", "UsersUpdated", "UsersDeactivated", "UsersReactivated"] {
+        assert!(run_line.get(m).is_none(), "a dry run publishes no {m}: {run_line}");
+    }
     assert_eq!(w.all_users().await.len(), 6);
     assert_eq!(w.user_by_okta_id(&ids[1]).await.unwrap()["status"], "active");
 }
