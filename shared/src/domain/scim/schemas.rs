@@ -18,9 +18,14 @@ pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 pub const MAX_RESULTS: u64 = 200;
 pub const MAX_BODY: u64 = 1024 * 1024;
 
+/// The extension of `ServiceProviderConfig` that states what RFC 7643 has no attribute for.
+pub const SPC_LIMITS_SCHEMA: &str = "urn:okta-bridge:params:scim:schemas:extension:2.0:ServiceProviderConfig";
+
 pub fn service_provider_config(base: &str) -> Value {
     json!({
-        "schemas": [SPC_SCHEMA],
+        "schemas": [SPC_SCHEMA, SPC_LIMITS_SCHEMA],
+        // The largest request body accepted (bigger: 413), docs/behaviour/limits-and-errors.md.
+        SPC_LIMITS_SCHEMA: {"maxPayloadSize": MAX_BODY},
         "documentationUri": "https://github.com/okta-bridge/okta-bridge#scim",
         "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},

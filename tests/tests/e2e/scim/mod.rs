@@ -48,6 +48,8 @@ async fn tokens_are_per_tenant_and_discovery_has_the_rfc_shapes() {
         assert_eq!(r.content_type(), "application/scim+json");
         let spc = r.json();
         assert_eq!(spc["patch"]["supported"], true);
+        let limits = shared::domain::scim::schemas::SPC_LIMITS_SCHEMA;
+        assert_eq!(spc[limits]["maxPayloadSize"], 1024 * 1024, "the body limit is advertised");
         assert_eq!(spc["meta"]["location"], "http://127.0.0.1:3000/t/acme/scim/v2/ServiceProviderConfig");
     }
     // Refused: none, wrong, another tenant's token (any way), another scheme, Basic without a
