@@ -150,13 +150,13 @@ impl OktaSim {
         self.with(|o| o.hook = Some(hook));
     }
 
-    /// Replaces the API token the org accepts (the old one is revoked, as an Okta admin would).
     /// Deletes the app from the org (a wrong `app_id` from then on): every app endpoint answers
     /// 404 `E0000007`, the single assignment read exactly as for an unassigned user.
     pub fn delete_app(&self) {
         self.with(|o| o.app_id = format!("{}-deleted", o.app_id));
     }
 
+    /// Replaces the API token the org accepts (the old one is revoked, as an Okta admin would).
     pub fn set_token(&self, token: &str) {
         self.with(|o| o.token = token.to_owned());
     }
