@@ -21,12 +21,6 @@ pub struct ScimTokenRecord {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-impl ScimTokenRecord {
-    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
-        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
-    }
-}
-
 /// All of a tenant's SCIM token records (one Secrets Manager document).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScimTokenSet {
@@ -63,10 +57,6 @@ impl ScimTokenSet {
         Secret::new(serde_json::to_string(self).expect("token set serialises"))
     }
 
-    pub fn active(&self, now: DateTime<Utc>) -> impl Iterator<Item = &ScimTokenRecord> {
-        self.tokens.iter().filter(move |t| t.is_active(now))
-    }
-
     /// Does the document hold a record of `presented` (active or not)?
     pub fn holds(&self, presented: &str) -> bool {
         let presented = sha256(presented.as_bytes());
@@ -74,19 +64,6 @@ impl ScimTokenSet {
             .iter()
             .filter_map(|r| decode_hex32(&r.sha256))
             .fold(false, |found, stored| digest_eq(&stored, &presented) | found)
-    }
-
-    /// The id of the active token `presented` is, compared in constant time against every record.
-    pub fn verify(&self, presented: &str, now: DateTime<Utc>) -> Option<&str> {
-        let presented = sha256(presented.as_bytes());
-        let mut found = None;
-        for record in self.active(now) {
-            let Some(stored) = decode_hex32(&record.sha256) else { continue };
-            if digest_eq(&stored, &presented) && found.is_none() {
-                found = Some(record.id.as_str());
-            }
-        }
-        found
     }
 }
 
@@ -96,30 +73,23 @@ mod tests {
     use crate::domain::secret::sha256_hex;
 
     #[test]
-    fn verifies_active_tokens_only() {
+    fn holds_any_of_its_tokens_and_hands_over_their_state() {
         let token = Secret::new("scim_legacy-token-value");
         let now = DateTime::from_timestamp(0, 0).unwrap();
-        let mut set = ScimTokenSet {
+        let set = ScimTokenSet {
             migrated_at: None,
             tokens: vec![ScimTokenRecord {
                 id: "tok1".into(),
                 sha256: sha256_hex(token.expose().as_bytes()),
                 created_at: now,
-                revoked_at: None,
-                expires_at: None,
+                revoked_at: Some(now),
+                expires_at: Some(now + chrono::Duration::hours(24)),
             }],
         };
-        assert_eq!(set.verify(token.expose(), now), Some("tok1"));
-        assert_eq!(set.verify("scim_wrong", now), None);
-        // Rotated: valid until it expires.
-        set.tokens[0].expires_at = Some(now + chrono::Duration::hours(24));
-        assert_eq!(set.verify(token.expose(), now + chrono::Duration::hours(23)), Some("tok1"));
-        assert_eq!(set.verify(token.expose(), now + chrono::Duration::hours(24)), None);
-        set.tokens[0].expires_at = None;
-        set.tokens[0].revoked_at = Some(now);
-        assert_eq!(set.verify(token.expose(), now), None);
+        assert!(set.holds(token.expose()), "revoked or not: activity is the record's to decide");
+        assert!(!set.holds("scim_wrong"));
         let records = set.to_records(&TenantId::parse("acme").unwrap());
-        assert_eq!(records[0].revoked_at, Some(now));
-        assert!(records[0].matches(token.expose()));
+        assert_eq!((records[0].revoked_at, records[0].valid_until), (Some(now), set.tokens[0].expires_at));
+        assert!(records[0].matches(token.expose()) && !records[0].is_active(now));
     }
 }

@@ -12,8 +12,8 @@ use crate::ports::{Clock, OidcProvider};
 
 #[derive(Default)]
 pub struct MemoryOidc {
-    /// code → who it signs in, with the PKCE verifier it was issued for (set at authorize time).
-    codes: Mutex<HashMap<String, (SignedIn, Option<String>)>>,
+    /// code → who it signs in (once).
+    codes: Mutex<HashMap<String, SignedIn>>,
     /// state → PKCE verifier, as the authorization request carried its challenge.
     started: Mutex<HashMap<String, String>>,
 }
@@ -21,7 +21,7 @@ pub struct MemoryOidc {
 impl MemoryOidc {
     /// The provider will answer `code` with `who` (once).
     pub fn will_sign_in(&self, code: &str, who: SignedIn) {
-        self.codes.locked().insert(code.to_owned(), (who, None));
+        self.codes.locked().insert(code.to_owned(), who);
     }
 }
 
@@ -43,7 +43,7 @@ impl OidcProvider for MemoryOidc {
         if verifier.as_deref() != Some(login.pkce_verifier.as_str()) {
             return Err(OidcError::Exchange("PKCE verification failed".into()));
         }
-        let (who, _) = self.codes.locked().remove(code).ok_or_else(|| OidcError::Exchange("invalid_grant".into()))?;
+        let who = self.codes.locked().remove(code).ok_or_else(|| OidcError::Exchange("invalid_grant".into()))?;
         Ok((who, format!("id-token-for-{}", login.state)))
     }
 

@@ -9,7 +9,6 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-#[allow(unused_imports)]
 use super::*;
 use super::{DeliverOptions, OktaSim};
 
