@@ -15,6 +15,7 @@ pub mod net;
 pub mod okta;
 pub mod rotation;
 pub mod routing;
+pub mod saml;
 pub mod scim;
 pub mod secret;
 pub mod sso;

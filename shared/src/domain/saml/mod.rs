@@ -1,0 +1,40 @@
+//! SAML 2.0 single sign-on rules without I/O (docs/behaviour/sign-in.md, "SAML 2.0"): the IdP's
+//! metadata read and our SP metadata written, the AuthnRequest over HTTP-Redirect, and the one
+//! place a Response is accepted or refused. XML signatures are checked by Bergshamra
+//! (`bergshamra-dsig`); nothing here canonicalises XML by hand.
+pub mod metadata;
+pub mod request;
+pub mod response;
+#[cfg(any(test, feature = "fakes"))]
+pub mod testing;
+mod xml;
+
+pub use metadata::{sp_metadata, IdpMetadata, MetadataError};
+pub use request::{authn_request, redirect_url, request_id};
+pub use response::{decode_post, verify_response, Asserted, Expected, SamlRefusal, SamlSubject, MAX_SKEW};
+
+pub const NS_PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+pub const NS_ASSERTION: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+pub const NS_METADATA: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
+pub const NS_DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
+pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+pub const NAMEID_EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+pub const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+pub const CM_BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+
+/// Escapes text for an XML attribute value or element content.
+pub(crate) fn escape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
