@@ -97,6 +97,7 @@ impl Adapters {
             secrets: Arc::new(SecretsManagerStore::new(secretsmanager)),
             okta: okta.clone(),
             oidc: oidc.clone(),
+            saml_metadata: oidc.clone(),
             metrics: metrics.clone(),
             clock,
             random,

@@ -21,7 +21,7 @@ use openidconnect::{
 use super::outbound::{read_capped, OutboundPolicy, MAX_OIDC_BODY};
 use crate::domain::sso::{LoginState, SignedIn};
 use crate::domain::OktaUserId;
-use crate::ports::sso::{OidcClient, OidcError, OidcProvider};
+use crate::ports::sso::{IdpMetadataSource, MetadataFetchError, OidcClient, OidcError, OidcProvider};
 use crate::ports::{error_chain, Clock};
 
 /// Discovery (with the JWKS it points to) is reused for this long.
@@ -155,6 +155,9 @@ impl OidcHttp {
             .expect("a TLS backend is available");
         Self { http, policy, cache: Mutex::new(HashMap::new()) }
     }
+
+    /// Most bytes of SAML IdP metadata read.
+    const MAX_METADATA: usize = crate::domain::saml::metadata::MAX_METADATA_BYTES;
 
     async fn discover(&self, issuer: &str, fresh: bool) -> Result<std::sync::Arc<Cached>, OidcError> {
         if !fresh {
@@ -306,5 +309,28 @@ impl OidcProvider for OidcHttp {
             q.append_pair("post_logout_redirect_uri", post_logout_redirect_uri);
         }
         Ok(Some(url.to_string()))
+    }
+}
+
+/// SAML IdP metadata, fetched by the same client: the URL checked at use (https, public
+/// addresses; loopback only for local runs), no redirects, the body capped at 100 KB.
+#[async_trait]
+impl IdpMetadataSource for OidcHttp {
+    async fn fetch_metadata(&self, url: &str) -> Result<String, MetadataFetchError> {
+        let checked = self.policy.check_url(url).map_err(|e| MetadataFetchError::NotAllowed(e.to_string()))?;
+        let response = self
+            .http
+            .get(checked)
+            .header("Accept", "application/samlmetadata+xml, application/xml, text/xml")
+            .send()
+            .await
+            .map_err(|e| MetadataFetchError::Unreachable(error_chain(&e.without_url())))?;
+        if !response.status().is_success() {
+            return Err(MetadataFetchError::Unreachable(format!("HTTP {}", response.status().as_u16())));
+        }
+        let body = read_capped(response, Self::MAX_METADATA)
+            .await
+            .map_err(|e| MetadataFetchError::Unreachable(error_chain(&e)))?;
+        String::from_utf8(body).map_err(|_| MetadataFetchError::Unreachable("the answer is not UTF-8".into()))
     }
 }

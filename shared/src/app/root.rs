@@ -24,9 +24,9 @@ use super::tokens::TokenService;
 use super::user_fetch::{UserFetchDeps, UserFetchService};
 use crate::domain::tenant::ConfigRules;
 use crate::ports::{
-    ActivityStore, ChangeLog, Clock, ConfigStore, DedupeStore, GroupStore, JobQueue, LoginStateStore, Metrics,
-    OidcProvider, OktaDirectory, PendingStore, QueueAdmin, Random, SecretStore, SyncStore, TeamStore, TokenStore,
-    UserReader, UserWriter,
+    ActivityStore, ChangeLog, Clock, ConfigStore, DedupeStore, GroupStore, IdpMetadataSource, JobQueue,
+    LoginStateStore, Metrics, OidcProvider, OktaDirectory, PendingStore, QueueAdmin, Random, SecretStore, SyncStore,
+    TeamStore, TokenStore, UserReader, UserWriter,
 };
 
 /// Every port a use case may need, by name. In a deployment most stores are one table.
@@ -47,6 +47,8 @@ pub struct Ports {
     pub secrets: Arc<dyn SecretStore>,
     pub okta: Arc<dyn OktaDirectory>,
     pub oidc: Arc<dyn OidcProvider>,
+    /// SAML IdP metadata by URL.
+    pub saml_metadata: Arc<dyn IdpMetadataSource>,
     pub metrics: Arc<dyn Metrics>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
@@ -191,6 +193,7 @@ impl Root {
             logins: p.logins.clone(),
             secrets: self.secrets.clone(),
             oidc: p.oidc.clone(),
+            saml_metadata: p.saml_metadata.clone(),
             clock: p.clock.clone(),
             random: p.random.clone(),
         })

@@ -151,6 +151,9 @@ pub enum Refusal {
     /// not trusted until the new org's provisioning (a sync or SCIM write, which read Okta with that
     /// org's own API token) confirms the user.
     LinkedToAnotherOrg,
+    /// SAML: the assertion carries no Okta user id (`oktaUserId`) and the person is not linked
+    /// yet, so they cannot be matched safely.
+    OktaIdMissing,
 }
 
 /// The linking decision (docs/behaviour/sign-in.md).

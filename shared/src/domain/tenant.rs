@@ -22,6 +22,20 @@ pub enum ManagerMode {
     None,
 }
 
+/// How the tenant's people sign in (docs/behaviour/sign-in.md): OpenID Connect, or SAML 2.0 (the
+/// only sign-in Okta offers on an app integration that also provisions by SCIM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SsoProtocol {
+    #[default]
+    Oidc,
+    Saml,
+}
+
+fn default_true() -> bool {
+    true
+}
+
 /// One tenant-defined mapping from an Okta profile attribute to a custom field (docs/behaviour/field-mapping.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +57,16 @@ pub struct TenantConfig {
     pub client_id: Option<String>,
     pub app_id: Option<String>,
     pub sso_enabled: bool,
+    #[serde(default)]
+    pub sso_protocol: SsoProtocol,
+    /// SAML: where the IdP publishes its metadata (https), or the metadata itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saml_idp_metadata_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saml_idp_metadata_xml: Option<String>,
+    /// SAML: sign-ins started from the IdP (an Okta dashboard tile) are accepted.
+    #[serde(default = "default_true")]
+    pub saml_allow_idp_initiated: bool,
     pub provisioning: Provisioning,
     pub invite_automatically: bool,
     pub manager_mode: ManagerMode,
@@ -87,6 +111,14 @@ pub struct TenantConfigInput {
     pub app_id: Option<String>,
     #[serde(default)]
     pub sso_enabled: bool,
+    #[serde(default)]
+    pub sso_protocol: SsoProtocol,
+    #[serde(default)]
+    pub saml_idp_metadata_url: Option<String>,
+    #[serde(default)]
+    pub saml_idp_metadata_xml: Option<String>,
+    #[serde(default)]
+    pub saml_allow_idp_initiated: Option<bool>,
     #[serde(default)]
     pub provisioning: Provisioning,
     #[serde(default)]
@@ -221,8 +253,33 @@ impl TenantConfigInput {
         if self.provisioning == Provisioning::EventHooks && self.app_id.is_none() {
             problem("app_id", "is required when provisioning is event_hooks");
         }
-        if self.sso_enabled && self.client_id.is_none() {
-            problem("client_id", "is required when sso_enabled is true");
+        if self.sso_enabled && self.sso_protocol == SsoProtocol::Oidc && self.client_id.is_none() {
+            problem("client_id", "is required when sso_enabled is true and sso_protocol is oidc");
+        }
+        let metadata_url = match self.saml_idp_metadata_url.as_deref() {
+            None => None,
+            Some(raw) => match okta_url(raw, rules, true) {
+                Ok(url) => Some(url),
+                Err(msg) => {
+                    problem("saml_idp_metadata_url", msg);
+                    None
+                }
+            },
+        };
+        if let Some(xml) = &self.saml_idp_metadata_xml {
+            if let Err(e) = crate::domain::saml::IdpMetadata::parse(xml) {
+                problem("saml_idp_metadata_xml", &format!("is not usable IdP metadata: {e}"));
+            }
+        }
+        match (&self.saml_idp_metadata_url, &self.saml_idp_metadata_xml) {
+            (Some(_), Some(_)) => {
+                problem("saml_idp_metadata_url", "give the IdP metadata's URL or its XML, not both");
+            }
+            (None, None) if self.sso_enabled && self.sso_protocol == SsoProtocol::Saml => problem(
+                "saml_idp_metadata_url",
+                "is required (or saml_idp_metadata_xml) when sso_enabled is true and sso_protocol is saml",
+            ),
+            _ => {}
         }
         if !problems.is_empty() {
             return Err(InvalidConfig(problems));
@@ -234,6 +291,10 @@ impl TenantConfigInput {
             client_id: self.client_id,
             app_id: self.app_id,
             sso_enabled: self.sso_enabled,
+            sso_protocol: self.sso_protocol,
+            saml_idp_metadata_url: metadata_url,
+            saml_idp_metadata_xml: self.saml_idp_metadata_xml,
+            saml_allow_idp_initiated: self.saml_allow_idp_initiated.unwrap_or(true),
             provisioning: self.provisioning,
             invite_automatically: self.invite_automatically,
             manager_mode: self.manager_mode,

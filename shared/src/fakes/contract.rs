@@ -489,6 +489,20 @@ pub async fn login_state_contract(store: &dyn LoginStateStore) {
     assert_eq!(store.take_login(&acme, "s2", b2, now()).await.unwrap(), None, "an expired login is gone too");
     assert_eq!(store.take_login(&acme, "nope", b1, now()).await.unwrap(), None);
 
+    // SAML assertions: each accepted once per tenant until it expires; two claims at once, one wins.
+    let until = now() + chrono::Duration::minutes(7);
+    let (first, second) = tokio::join!(
+        store.claim_assertion(&acme, "a1", until, now()),
+        store.claim_assertion(&acme, "a1", until, now())
+    );
+    assert!(first.unwrap() ^ second.unwrap(), "exactly one of two simultaneous claims wins");
+    assert!(!store.claim_assertion(&acme, "a1", until, now() + chrono::Duration::minutes(6)).await.unwrap(), "replay");
+    assert!(store.claim_assertion(&other, "a1", until, now()).await.unwrap(), "tenants apart");
+    assert!(
+        store.claim_assertion(&acme, "a1", until + chrono::Duration::minutes(7), until).await.unwrap(),
+        "after expiry"
+    );
+
     // Sessions: kept until deleted or expired, tenants apart.
     use crate::domain::sso::SessionRecord;
     let session = SessionRecord {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use crate::domain::sso::{LoginState, SignedIn};
 use crate::locks::Locked;
-use crate::ports::sso::{OidcClient, OidcError};
+use crate::ports::sso::{IdpMetadataSource, MetadataFetchError, OidcClient, OidcError};
 use crate::ports::{Clock, OidcProvider};
 
 #[derive(Default)]
@@ -16,12 +16,29 @@ pub struct MemoryOidc {
     codes: Mutex<HashMap<String, SignedIn>>,
     /// state → PKCE verifier, as the authorization request carried its challenge.
     started: Mutex<HashMap<String, String>>,
+    /// SAML IdP metadata by URL.
+    metadata: Mutex<HashMap<String, String>>,
 }
 
 impl MemoryOidc {
     /// The provider will answer `code` with `who` (once).
     pub fn will_sign_in(&self, code: &str, who: SignedIn) {
         self.codes.locked().insert(code.to_owned(), who);
+    }
+
+    /// Serves `xml` as the SAML IdP metadata at `url` (`None`: the URL answers nothing).
+    pub fn publish_metadata(&self, url: &str, xml: Option<&str>) {
+        match xml {
+            Some(x) => self.metadata.locked().insert(url.to_owned(), x.to_owned()),
+            None => self.metadata.locked().remove(url),
+        };
+    }
+}
+
+#[async_trait]
+impl IdpMetadataSource for MemoryOidc {
+    async fn fetch_metadata(&self, url: &str) -> Result<String, MetadataFetchError> {
+        self.metadata.locked().get(url).cloned().ok_or_else(|| MetadataFetchError::Unreachable("404".into()))
     }
 }
 

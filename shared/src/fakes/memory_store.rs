@@ -53,6 +53,8 @@ pub struct MemoryStore {
     lists: Mutex<HashMap<(TenantId, String, RunList), Chunks>>,
     sessions: Mutex<HashMap<(TenantId, String), crate::domain::sso::SessionRecord>>,
     logins: Mutex<HashMap<(TenantId, String), LoginState>>,
+    /// Accepted SAML assertions (digest of the id) and until when they are kept.
+    assertions: Mutex<HashMap<(TenantId, String), DateTime<Utc>>>,
     /// API token records by digest.
     tokens: Mutex<BTreeMap<String, crate::domain::api_token::TokenRecord>>,
     token_lookups: std::sync::atomic::AtomicU64,
@@ -751,6 +753,24 @@ impl LoginStateStore for MemoryStore {
             Some(_) => {}
         }
         Ok(logins.remove(&key).filter(|l| l.expires_at > now))
+    }
+
+    async fn claim_assertion(
+        &self,
+        tenant: &TenantId,
+        assertion_digest: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut claimed = self.assertions.lock().expect("lock");
+        let key = (tenant.clone(), assertion_digest.to_owned());
+        match claimed.get(&key) {
+            Some(until) if *until > now => Ok(false),
+            _ => {
+                claimed.insert(key, expires_at);
+                Ok(true)
+            }
+        }
     }
 }
 

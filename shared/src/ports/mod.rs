@@ -21,7 +21,7 @@ pub use job_queue::{JobQueue, QueueAdmin};
 pub use metrics::Metrics;
 pub use okta::OktaDirectory;
 pub use secret_store::SecretStore;
-pub use sso::{LoginStateStore, OidcProvider};
+pub use sso::{IdpMetadataSource, LoginStateStore, OidcProvider};
 pub use sync_store::SyncStore;
 pub use team_store::{DedupeStore, PendingStore, TeamStore};
 pub use token_store::TokenStore;

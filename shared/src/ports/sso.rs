@@ -32,6 +32,32 @@ pub trait LoginStateStore: Send + Sync {
         browser_binding: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<LoginState>, StoreError>;
+
+    /// Records that an assertion (by the digest of its id) was accepted, until `expires_at` (when
+    /// it could no longer be replayed anyway). `true` the first time only: the SAML replay guard.
+    async fn claim_assertion(
+        &self,
+        tenant: &TenantId,
+        assertion_digest: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Why an IdP's metadata could not be fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataFetchError {
+    /// The URL breaks the outbound rules (not https, a private address ...).
+    #[error("the metadata URL is not allowed: {0}")]
+    NotAllowed(String),
+    #[error("the metadata could not be fetched: {0}")]
+    Unreachable(String),
+}
+
+/// Reads a SAML IdP's metadata document from its URL (under the outbound rules, size-capped).
+#[async_trait]
+pub trait IdpMetadataSource: Send + Sync {
+    async fn fetch_metadata(&self, url: &str) -> Result<String, MetadataFetchError>;
 }
 
 /// A tenant's OIDC client at its issuer.

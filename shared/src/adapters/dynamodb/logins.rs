@@ -1,6 +1,8 @@
 //! Pending logins (docs/behaviour/sign-in.md): `TENANT#{t}` / `LOGIN#{state}` with a 10-minute TTL. Taking one is a
 //! `DeleteItem` that returns the old item, so two callbacks with one state cannot both get it, and
 //! that is conditional on the browser binding, so another browser's callback takes nothing.
+//! Accepted SAML assertions: `SAMLASSERTION#{sha256 of the id}`, put only if absent, kept (TTL)
+//! until the assertion expires.
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
@@ -13,6 +15,10 @@ use crate::ports::{LoginStateStore, StoreError};
 
 fn key(state: &str) -> String {
     format!("LOGIN#{}", crate::domain::secret::sha256_hex(state.as_bytes()))
+}
+
+fn assertion_key(digest: &str) -> String {
+    format!("SAMLASSERTION#{digest}")
 }
 
 fn session_key(sid: &str) -> String {
@@ -114,5 +120,31 @@ impl LoginStateStore for DynamoStore {
         // TTL deletion lags: an expired login still present is refused here. The stored state is
         // only ever a digest key, so the compare is of the caller's own value.
         Ok((login.expires_at > now && login.state == state && login.tenant == *tenant).then_some(login))
+    }
+
+    async fn claim_assertion(
+        &self,
+        tenant: &TenantId,
+        assertion_digest: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // Put if absent, or if only an expired record (TTL deletion lags) is there.
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::tenant(tenant)))
+            .item("sk", s(assertion_key(assertion_digest)))
+            .item("expires_at", AttributeValue::N(expires_at.timestamp().to_string()))
+            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 }

@@ -1,27 +1,32 @@
-//! Okta single sign-on (docs/behaviour/sign-in.md): start a login, finish it at the callback (single-use state,
-//! verified ID token, safe linking), issue and read the session, log out.
+//! Okta single sign-on (docs/behaviour/sign-in.md), by OpenID Connect ([`oidc`]) or SAML 2.0
+//! ([`saml`]). Once either has established who signed in, one path goes on for both
+//! ([`SsoService::establish`]): link by Okta id then email, provision just in time, refuse the
+//! deactivated, open the server-side session. And reading and ending sessions.
+mod oidc;
+mod saml;
+
 use std::sync::Arc;
+
+pub use saml::SamlEndpoints;
 
 use chrono::DateTime;
 use serde_json::{json, Map, Value};
-use tracing::instrument;
 
 use super::provisioning::{Mode, ProvisionError, Provisioner};
-use super::secrets::{SecretService, TenantSecret};
+use super::secrets::SecretService;
 use crate::domain::change::{Action, Actor, NewChange};
 use crate::domain::convergence::Truth;
 use crate::domain::okta::OktaUser;
-use crate::domain::secret::sha256_hex;
-use crate::domain::sso::{
-    link, login_cookie_name, random_token, safe_return_to, Link, LoginState, Refusal, Session, SessionRecord, SignedIn,
-};
-use crate::domain::sso::{LOGIN_TTL, SESSION_TTL};
-use crate::domain::tenant::TenantConfig;
+use crate::domain::saml::SamlRefusal;
+use crate::domain::sso::SESSION_TTL;
+use crate::domain::sso::{link, random_token, Link, Refusal, Session, SessionRecord, SignedIn};
+use crate::domain::tenant::{SsoProtocol, TenantConfig};
 use crate::domain::user::User;
 use crate::domain::{Email, TenantId};
-use crate::ports::sso::{OidcClient, OidcError};
+use crate::ports::sso::OidcError;
 use crate::ports::{
-    Cause, Clock, ConfigStore, LoginStateStore, OidcProvider, Random, StoreError, UserReader, UserWriter,
+    Cause, Clock, ConfigStore, IdpMetadataSource, LoginStateStore, OidcProvider, Random, StoreError, UserReader,
+    UserWriter,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +54,18 @@ pub enum SsoError {
     ProviderUnavailable(#[source] OidcError),
     #[error("sign-in refused")]
     Refused(Refusal),
+    /// The tenant signs in with the other protocol (the handler sends the browser there).
+    #[error("this organisation signs in with {0:?}")]
+    OtherProtocol(SsoProtocol),
+    /// The SAML response broke a rule (docs/behaviour/sign-in.md).
+    #[error("the SAML response was refused")]
+    Saml(#[source] SamlRefusal),
+    /// An unsolicited (IdP-initiated) SAML response, and the tenant does not allow them.
+    #[error("sign-in from the Okta dashboard is turned off for this organisation")]
+    IdpInitiatedOff,
+    /// The IdP's metadata is missing or unusable.
+    #[error("the identity provider's metadata is not usable")]
+    IdpMetadata(#[source] Cause),
     #[error("a dependency is unavailable")]
     Unavailable(#[source] Cause),
 }
@@ -68,15 +85,18 @@ pub struct CallbackQuery {
     pub error_description: Option<String>,
 }
 
-/// A finished sign-in: the cookie value and where to send the browser.
-#[derive(Debug, Clone)]
 /// A started login: where to send the browser, and the cookie that binds the login to it.
+#[derive(Debug, Clone)]
 pub struct StartedLogin {
     pub url: String,
     pub cookie_name: String,
     pub cookie_value: String,
+    /// The answer comes back by a cross-site POST (SAML's ACS): the cookie must be
+    /// `SameSite=None; Secure` to come with it.
+    pub cross_site: bool,
 }
 
+/// A finished sign-in: the cookie value and where to send the browser.
 pub struct SignInDone {
     pub cookie: String,
     pub max_age_seconds: i64,
@@ -92,6 +112,9 @@ pub struct SsoService {
     logins: Arc<dyn LoginStateStore>,
     secrets: Arc<SecretService>,
     oidc: Arc<dyn OidcProvider>,
+    saml_metadata: Arc<dyn IdpMetadataSource>,
+    /// IdP metadata fetched by URL, by URL (docs/behaviour/sign-in.md: cached an hour).
+    metadata_cache: saml::MetadataCache,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
 }
@@ -105,14 +128,28 @@ pub struct SsoDeps {
     pub logins: Arc<dyn LoginStateStore>,
     pub secrets: Arc<SecretService>,
     pub oidc: Arc<dyn OidcProvider>,
+    pub saml_metadata: Arc<dyn IdpMetadataSource>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
 }
 
 impl SsoService {
     pub fn new(deps: SsoDeps) -> Self {
-        let SsoDeps { configs, users, writer, provisioner, logins, secrets, oidc, clock, random } = deps;
-        Self { configs, users, writer, provisioner, logins, secrets, oidc, clock, random }
+        let SsoDeps { configs, users, writer, provisioner, logins, secrets, oidc, saml_metadata, clock, random } = deps;
+        let metadata_cache = saml::MetadataCache::default();
+        Self {
+            configs,
+            users,
+            writer,
+            provisioner,
+            logins,
+            secrets,
+            oidc,
+            saml_metadata,
+            metadata_cache,
+            clock,
+            random,
+        }
     }
 
     async fn config(&self, tenant: &TenantId) -> Result<TenantConfig, SsoError> {
@@ -123,92 +160,17 @@ impl SsoService {
         Ok(config)
     }
 
-    async fn client(&self, config: &TenantConfig) -> Result<OidcClient, SsoError> {
-        let client_id = config.client_id.clone().ok_or(SsoError::NotConfigured)?;
-        let secret = self
-            .secrets
-            .current(&config.tenant, TenantSecret::OidcClientSecret)
-            .await
-            .map_err(|e| SsoError::Unavailable(Box::new(e)))?
-            .ok_or(SsoError::NotConfigured)?;
-        Ok(OidcClient { issuer: config.effective_issuer().to_owned(), client_id, client_secret: secret })
-    }
-
-    /// `/okta/login`: remembers a single-use login, bound to the browser by a random value the
-    /// caller sets as the login cookie, and returns the authorization URL.
-    #[instrument(skip_all, fields(tenant = %tenant))]
-    pub async fn start(
+    /// The one path after either protocol has established `who`: linked (or provisioned, or
+    /// refused) and a server-side session opened. `id_token` is kept for OIDC's logout hint.
+    async fn establish(
         &self,
-        tenant: &TenantId,
-        return_to: Option<&str>,
-        redirect_uri: &str,
-    ) -> Result<StartedLogin, SsoError> {
-        let config = self.config(tenant).await?;
-        let return_to = safe_return_to(return_to).ok_or(SsoError::UnsafeReturnTo)?;
-        let client = self.client(&config).await?;
-        let now = self.clock.now();
-        let login = LoginState {
-            tenant: tenant.clone(),
-            state: random_token(self.random.bytes32()),
-            nonce: random_token(self.random.bytes32()),
-            pkce_verifier: random_token(self.random.bytes32()),
-            redirect_uri: redirect_uri.to_owned(),
-            return_to,
-            browser_binding: String::new(),
-            created_at: now,
-            expires_at: now + LOGIN_TTL,
-        };
-        let binding = random_token(self.random.bytes32());
-        let login = LoginState { browser_binding: sha256_hex(binding.as_bytes()), ..login };
-        let url = self.oidc.authorize_url(&client, &login).await.map_err(SsoError::ProviderUnavailable)?;
-        self.logins.put_login(&login).await?;
-        tracing::info!("login started");
-        Ok(StartedLogin { url, cookie_name: login_cookie_name(&login.state), cookie_value: binding })
-    }
-
-    /// The callback: state taken (once), code exchanged, ID token verified, user linked, session.
-    #[instrument(skip_all, fields(tenant = %tenant))]
-    /// `binding` is the value of the login cookie named [`login_cookie_name`] of the state, as the
-    /// callback's browser sent it: checked before the login is taken.
-    pub async fn finish(
-        &self,
-        tenant: &TenantId,
-        query: &CallbackQuery,
-        binding: Option<&str>,
+        config: &TenantConfig,
+        who: &SignedIn,
+        id_token: Option<String>,
+        return_to: String,
     ) -> Result<SignInDone, SsoError> {
-        let config = self.config(tenant).await?;
-        let state = query.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 512);
-        let binding = binding.map(|b| sha256_hex(b.as_bytes()));
-        if let Some(error) = &query.error {
-            // Consume the state so the login cannot be finished later (only its own browser can).
-            if let (Some(state), Some(binding)) = (state, binding.as_deref()) {
-                let _ = self.logins.take_login(tenant, state, binding, self.clock.now()).await;
-            }
-            let error: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
-            tracing::info!(error = %error, "Okta returned an error to the callback");
-            return Err(SsoError::Provider(error));
-        }
-        let state = state.ok_or(SsoError::MissingState)?;
-        // Without a login cookie nothing can match, but the answer still tells a used or unknown
-        // state (a replay) from another browser's login.
-        let binding = binding.unwrap_or_else(|| "absent".to_owned());
-        let login = match self.logins.take_login(tenant, state, &binding, self.clock.now()).await {
-            Ok(Some(login)) => login,
-            Ok(None) => return Err(SsoError::StaleState),
-            Err(StoreError::VersionConflict) => {
-                tracing::warn!("a callback came to a browser that did not start the login: refused");
-                return Err(SsoError::OtherBrowser);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let code = query.code.as_deref().filter(|c| !c.is_empty() && c.len() <= 2048).ok_or(SsoError::StaleState)?;
-        let client = self.client(&config).await?;
-        let (who, id_token) =
-            self.oidc.sign_in(&client, &login, code, self.clock.as_ref()).await.map_err(|e| match e {
-                OidcError::Discovery(_) => SsoError::ProviderUnavailable(e),
-                other => SsoError::Verification(other),
-            })?;
-        let user = self.linked_user(&config, &who).await?;
+        let tenant = &config.tenant;
+        let user = self.linked_user(config, who).await?;
         let now = self.clock.now();
         let session = Session {
             tenant: tenant.clone(),
@@ -224,7 +186,7 @@ impl SsoService {
                 tenant: tenant.clone(),
                 sid: session.sid.clone(),
                 user_id: user.id.clone(),
-                id_token: Some(id_token),
+                id_token,
                 created_at: now,
                 expires_at: session.expires_at,
             })
@@ -232,15 +194,16 @@ impl SsoService {
         let keys = self.secrets.session_keys().await.map_err(|e| SsoError::Unavailable(Box::new(e)))?;
         let key = keys.first().ok_or_else(|| SsoError::Unavailable("no session signing key".into()))?;
         tracing::info!(user_id = %user.id, "signed in");
-        Ok(SignInDone {
-            cookie: session.seal(key),
-            max_age_seconds: SESSION_TTL.num_seconds(),
-            return_to: login.return_to,
-            session,
-        })
+        Ok(SignInDone { cookie: session.seal(key), max_age_seconds: SESSION_TTL.num_seconds(), return_to, session })
     }
 
-    /// The session a cookie carries, if it is ours, unexpired and for this tenant.
+    /// The signed-in user of a cookie (`GET /okta/me`), under the same checks as [`Self::session`].
+    pub async fn me(&self, tenant: &TenantId, cookie: &str) -> Option<(Session, User)> {
+        let session = self.session(tenant, cookie).await?;
+        let user = self.users.get_user(tenant, &session.user_id).await.ok()??;
+        Some((session, user))
+    }
+
     /// The signed cookie's session, its signature and expiry checked (nothing else).
     async fn open_cookie(&self, tenant: &TenantId, cookie: &str) -> Option<Session> {
         let keys = self.secrets.session_keys().await.ok()?;
