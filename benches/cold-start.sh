@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/okta-bridge/target}"
 echo "==> building the six functions (release)"
 cargo build --release --quiet -p webhook-receiver -p user-fetch-worker -p nightly-sync -p scim-handler \
-  -p oidc-callback -p admin-api
+  -p sign-in -p admin-api
 . scripts/local-aws.sh
 start_bench_moto
 cargo bench -p okta-bridge-tests --bench cold_start

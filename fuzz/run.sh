@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"
-targets=(scim_filter scim_patch okta_hook admin_json oidc_query)
+targets=(scim_filter scim_patch okta_hook admin_json oidc_query saml_response)
 target_dir="${FUZZ_TARGET_DIR:-$HOME/.cache/okta-bridge/fuzz-target}"
 export RUSTC_BOOTSTRAP=1
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -28,7 +28,7 @@ const FUNCTIONS: [(&str, &str, &str); 6] = [
     ("user-fetch-worker", "UserFetchWorkerFunction", "user-fetch-worker/batch.200.json"),
     ("nightly-sync", "NightlySyncFunction", "nightly-sync/schedule.200.json"),
     ("scim-handler", "ScimHandlerFunction", "scim-handler/service-provider-config-unknown-token.401.json"),
-    ("oidc-callback", "OidcCallbackFunction", "oidc-callback/login-sso-off.404.json"),
+    ("sign-in", "SignInFunction", "sign-in/login-sso-off.404.json"),
     ("admin-api", "AdminApiFunction", "admin-api/get-tenant-unknown.404.json"),
 ];
 

@@ -25,7 +25,7 @@ impl Routers {
             "AdminApiFunction" => Some(("AdminApiFunction", &self.admin)),
             "WebhookReceiverFunction" => Some(("WebhookReceiverFunction", &self.webhook)),
             "ScimHandlerFunction" => Some(("ScimHandlerFunction", &self.scim)),
-            "OidcCallbackFunction" => Some(("OidcCallbackFunction", &self.oidc)),
+            "SignInFunction" => Some(("SignInFunction", &self.oidc)),
             _ => None,
         }
     }

@@ -10,6 +10,7 @@ pub mod fault_proxy;
 pub mod oidc_op;
 pub mod okta_sim;
 pub mod poller;
+pub mod saml_idp;
 pub mod schedule;
 pub mod stack;
 pub mod template;
@@ -29,7 +30,7 @@ pub struct Functions {
     pub admin: admin_api::State,
     pub webhook: webhook_receiver::State,
     pub scim: scim_handler::State,
-    pub oidc: oidc_callback::State,
+    pub oidc: sign_in::State,
     pub worker: user_fetch_worker::State,
     pub sync: nightly_sync::State,
 }
@@ -55,7 +56,7 @@ impl Functions {
             admin: admin_api::State::from_adapters(&adapters)?,
             webhook: webhook_receiver::State::from_adapters(&adapters)?,
             scim: scim_handler::State::from_adapters(&adapters)?,
-            oidc: oidc_callback::State::from_adapters(&adapters)?,
+            oidc: sign_in::State::from_adapters(&adapters)?,
             worker: user_fetch_worker::State::from_adapters(&adapters)?,
             sync: nightly_sync::State::from_adapters(&adapters)?,
             adapters,
@@ -67,7 +68,7 @@ impl Functions {
             admin: Arc::new(admin_api::router(self.admin.clone())),
             webhook: Arc::new(webhook_receiver::router(self.webhook.clone())),
             scim: Arc::new(scim_handler::router(self.scim.clone())),
-            oidc: Arc::new(oidc_callback::router(self.oidc.clone())),
+            oidc: Arc::new(sign_in::router(self.oidc.clone())),
         }
     }
 }

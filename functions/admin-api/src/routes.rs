@@ -166,14 +166,17 @@ async fn get_tenant(AxState(s): AxState<State>, Path(t): Path<String>) -> Result
 }
 
 /// The tenant's view with the URLs an admin pastes into Okta, built from configuration (never
-/// from this request's `Host`): the event hook, the SCIM base, the sign-in redirect URIs.
+/// from this request's `Host`): the event hook, the SCIM base, the sign-in redirect URIs, the SAML
+/// entity id, ACS and metadata URLs (the same ones the sign-in function checks responses against).
 fn with_urls(s: &State, t: &TenantId, view: impl serde::Serialize) -> serde_json::Value {
     let mut body = serde_json::to_value(view).unwrap_or_default();
     let base = s.urls.tenant_base("/", t);
     let prefixed = s.urls.tenant_base(&format!("/t/{t}/"), t);
     let mut redirect_uris = vec![format!("{base}/okta/auth_callback")];
+    let mut acs_urls = vec![format!("{base}/saml/acs")];
     if prefixed != base {
         redirect_uris.push(format!("{prefixed}/okta/auth_callback"));
+        acs_urls.push(format!("{prefixed}/saml/acs"));
     }
     body["urls"] = json!({
         "base": base,
@@ -182,6 +185,13 @@ fn with_urls(s: &State, t: &TenantId, view: impl serde::Serialize) -> serde_json
         "sign_in": format!("{base}/okta/login"),
         "oidc_redirect_uris": redirect_uris,
         "post_logout_redirect_uri": format!("{base}/"),
+        "saml": {
+            "entity_id": format!("{base}/saml/metadata"),
+            "acs_url": format!("{base}/saml/acs"),
+            "acs_urls": acs_urls,
+            "metadata_url": format!("{base}/saml/metadata"),
+            "sign_in": format!("{base}/saml/login"),
+        },
     });
     body
 }

@@ -138,7 +138,7 @@ const RARE_PATHS: [(&str, &str, &str, &str); 4] = [
         "a hook-provisioned user resolving a SCIM group member that waits for them (a tenant that changed provisioning)",
     ),
     ("NightlySyncFunction", "dynamodb:BatchGetItem", "table:Table", "the same, when the sync creates that user"),
-    ("OidcCallbackFunction", "dynamodb:BatchGetItem", "table:Table", "the same, when sign-in links that user"),
+    ("SignInFunction", "dynamodb:BatchGetItem", "table:Table", "the same, when sign-in links that user"),
     (
         "ScimHandlerFunction",
         "dynamodb:BatchWriteItem",

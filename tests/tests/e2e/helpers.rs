@@ -62,7 +62,7 @@ impl Write for Capture {
 
 fn init_logs() {
     INIT.call_once(|| {
-        let filter = tracing_subscriber::EnvFilter::new("debug,shared=trace,admin_api=trace,harness=trace,webhook_receiver=trace,scim_handler=trace,oidc_callback=trace,user_fetch_worker=trace,nightly_sync=trace,hyper=info,h2=info");
+        let filter = tracing_subscriber::EnvFilter::new("debug,shared=trace,admin_api=trace,harness=trace,webhook_receiver=trace,scim_handler=trace,sign_in=trace,user_fetch_worker=trace,nightly_sync=trace,hyper=info,h2=info");
         tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(|| Capture).init();
     });
 }

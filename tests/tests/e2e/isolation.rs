@@ -365,6 +365,32 @@ async fn tenant_a_cannot_reach_tenant_b_on_any_route() {
     for route in [("GET", "/okta/login"), ("GET", "/t/{tenant}/okta/login")] {
         sweep.routes.insert((route.0.into(), route.1.into()));
     }
+    // SAML: the SP metadata and the start of a login carry no credential. A signed response made
+    // for A, posted to B's ACS with A's cookie, signs no one in at B.
+    for route in ["/saml/metadata", "/t/{tenant}/saml/metadata", "/saml/login", "/t/{tenant}/saml/login"] {
+        sweep.routes.insert(("GET".into(), route.into()));
+    }
+    let for_a = shared::domain::saml::testing::TestResponse::new(
+        "http://127.0.0.1:3000/t/iso-a/saml/acs",
+        "http://127.0.0.1:3000/t/iso-a/saml/metadata",
+        "alice@a.example",
+        chrono::Utc::now(),
+    );
+    let form = serde_urlencoded::to_string([("SAMLResponse", for_a.posted())]).unwrap();
+    let acs = |uri: &str| {
+        Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header("host", "127.0.0.1:3000")
+            .header("cookie", a.cookie.as_str())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(form.clone()))
+            .unwrap()
+    };
+    sweep.attempt(("POST", "/t/{tenant}/saml/acs"), acs("/t/iso-b/saml/acs"), &[not_found, unauthorized]).await;
+    let mut by_host = acs("/saml/acs");
+    by_host.headers_mut().insert("host", "iso-b.localhost:3000".parse().unwrap());
+    sweep.attempt(("POST", "/saml/acs"), by_host, &[not_found, unauthorized]).await;
 
     // Admin API, with the operator's token (every tenant): A's identifiers named under B find
     // nothing. Every documented operation with an id is tried.

@@ -14,6 +14,7 @@ mod okta_client;
 mod openapi;
 mod operations;
 mod property;
+mod saml;
 mod scim;
 mod secret_leaks;
 mod sso;

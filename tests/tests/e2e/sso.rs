@@ -205,8 +205,16 @@ async fn an_existing_user_signs_in_and_a_verified_email_links_once() {
     let value = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
     let me = s.get("/t/acme/okta/me", Some(value)).await;
     assert_eq!(me.status, StatusCode::OK);
-    assert!(me.body.contains(session.user_id.as_str()));
-    assert_eq!(s.get("/t/acme/okta/me", None).await.status, StatusCode::UNAUTHORIZED);
+    let who: serde_json::Value = serde_json::from_str(&me.body).expect("GET /okta/me answers JSON");
+    assert_eq!(who["id"], session.user_id.as_str());
+    assert_eq!(who["okta_id"], "00uexisting0001");
+    for field in ["email", "first_name", "last_name"] {
+        assert!(who[field].as_str().is_some_and(|v| !v.is_empty()), "{field}: {who}");
+    }
+    let anonymous = s.get("/t/acme/okta/me", None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = serde_json::from_str(&anonymous.body).expect("a 401 in JSON too");
+    assert_eq!(body["error"], "not_signed_in");
     assert_eq!(s.get("/t/acme/okta/me", Some(&format!("{value}x"))).await.status, StatusCode::UNAUTHORIZED);
 
     // The same callback again (a replay): refused, no second session.

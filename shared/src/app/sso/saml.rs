@@ -22,6 +22,10 @@ use crate::ports::StoreError;
 /// (an IdP's metadata endpoint being down must not stop sign-in).
 const METADATA_TTL: Duration = Duration::from_secs(3600);
 const METADATA_STALE_GRACE: Duration = Duration::from_secs(24 * 3600);
+/// A signature no cached certificate verifies refetches metadata older than this once (the IdP
+/// may have rolled its certificate over), and no more often: a flood of forged posts costs at
+/// most one fetch a minute.
+const METADATA_REFRESH_AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Default)]
 pub(super) struct MetadataCache(Mutex<HashMap<String, (Instant, IdpMetadata)>>);
@@ -52,13 +56,22 @@ impl SsoService {
 
     /// The IdP's metadata: the stored XML, or the document at the URL (cached).
     async fn idp_metadata(&self, config: &TenantConfig) -> Result<IdpMetadata, SsoError> {
+        self.idp_metadata_fresher_than(config, METADATA_TTL).await
+    }
+
+    /// The metadata, refetched when the cached copy is older than `max_age`.
+    async fn idp_metadata_fresher_than(
+        &self,
+        config: &TenantConfig,
+        max_age: Duration,
+    ) -> Result<IdpMetadata, SsoError> {
         if let Some(xml) = &config.saml_idp_metadata_xml {
             return IdpMetadata::parse(xml).map_err(|e| SsoError::IdpMetadata(Box::new(e)));
         }
         let url = config.saml_idp_metadata_url.as_deref().ok_or(SsoError::NotConfigured)?;
         let cached = self.metadata_cache.0.locked().get(url).cloned();
         if let Some((at, metadata)) = &cached {
-            if at.elapsed() < METADATA_TTL {
+            if at.elapsed() < max_age {
                 return Ok(metadata.clone());
             }
         }
@@ -141,7 +154,17 @@ impl SsoService {
         let now = self.clock.now();
         let text = decode_post(posted).map_err(SsoError::Saml)?;
         let expected = Expected { idp: &idp, sp_entity_id: &endpoints.entity_id, acs_urls: &endpoints.acs_urls, now };
-        let asserted = verify_response(&text, &expected).map_err(|refusal| {
+        let mut verified = verify_response(&text, &expected);
+        if verified == Err(saml::SamlRefusal::BadSignature) && config.saml_idp_metadata_url.is_some() {
+            // Perhaps a certificate rollover the cached metadata does not know yet.
+            let fresh = self.idp_metadata_fresher_than(&config, METADATA_REFRESH_AFTER).await?;
+            if fresh != idp {
+                tracing::info!("IdP metadata changed; checking the signature again");
+                let expected = Expected { idp: &fresh, ..expected };
+                verified = verify_response(&text, &expected);
+            }
+        }
+        let asserted = verified.map_err(|refusal| {
             tracing::warn!(refusal = %refusal, "SAML response refused");
             SsoError::Saml(refusal)
         })?;

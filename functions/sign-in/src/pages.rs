@@ -92,7 +92,35 @@ pub fn for_sso_error(e: &SsoError) -> (StatusCode, &'static str, String) {
                                                 provisioning (the next sync, or SCIM) confirms it. Ask your \
                                                 administrator."
                     .into(),
+                Refusal::OktaIdMissing => "Okta did not say which Okta user you are, and your learning \
+                                           platform account is not linked yet. Ask your administrator to \
+                                           add the oktaUserId attribute statement to the Okta app."
+                    .into(),
             },
+        ),
+        SsoError::OtherProtocol(_) => (
+            S::NOT_FOUND,
+            "Not found",
+            "This organisation signs in another way. Go back to the learning platform and sign in from there.".into(),
+        ),
+        SsoError::Saml(_) => (
+            S::UNAUTHORIZED,
+            "Sign-in failed",
+            format!("Okta's answer could not be verified, so you were not signed in. {again}"),
+        ),
+        SsoError::IdpInitiatedOff => (
+            S::FORBIDDEN,
+            "Start from the learning platform",
+            "Signing in from the Okta dashboard is turned off for this organisation. Open the learning \
+             platform and choose “Sign in with Okta” there."
+                .into(),
+        ),
+        SsoError::IdpMetadata(_) => (
+            S::BAD_GATEWAY,
+            "Okta unavailable",
+            "Okta's sign-in settings could not be read. Try again in a few minutes; if it keeps \
+             happening, ask your administrator to check the SAML metadata URL."
+                .into(),
         ),
         SsoError::Unavailable(_) => (
             S::SERVICE_UNAVAILABLE,

@@ -5,5 +5,5 @@ use shared::adapters::aws::Adapters;
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let adapters = Adapters::from_env().await?;
-    lambda_http::run(oidc_callback::router(oidc_callback::State::from_adapters(&adapters)?)).await
+    lambda_http::run(sign_in::router(sign_in::State::from_adapters(&adapters)?)).await
 }

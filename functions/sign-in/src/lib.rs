@@ -1,7 +1,10 @@
-//! Okta single sign-on (docs/behaviour/sign-in.md): `GET /okta/login` starts the authorization-code flow (PKCE,
-//! state, nonce), the three callback routes finish it and set the session cookie, `POST
-//! /okta/logout` clears it. Every answer is for a person's browser: redirects, or HTML pages with
-//! the right status and no internals.
+//! Okta single sign-on (docs/behaviour/sign-in.md), by OpenID Connect or SAML 2.0.
+//! OIDC: `GET /okta/login` starts the authorization-code flow (PKCE, state, nonce), the three
+//! callback routes finish it. SAML: `GET /saml/metadata` (our SP metadata), `GET /saml/login`
+//! (the AuthnRequest over HTTP-Redirect), `POST /saml/acs` (the IdP's HTTP-POST). Both set the
+//! same session cookie; `GET /okta/me` says who is signed in (JSON), `POST /okta/logout` ends it.
+//! Every answer for a person's browser is a redirect or an HTML page with the right status and
+//! no internals.
 use std::sync::Arc;
 
 use axum::extract::{Request, State as AxState};
@@ -14,9 +17,10 @@ use shared::adapters::edge::{serve, EdgeRefusals, TenantRouting};
 use shared::adapters::emf::EmfMetrics;
 use shared::adapters::http::{original_path, tenant_of, PublicUrls};
 use shared::adapters::settings::SettingsError;
-use shared::app::sso::{CallbackQuery, SsoError, SsoService};
+use shared::app::sso::{CallbackQuery, SamlEndpoints, SsoError, SsoService};
 use shared::domain::routing::RoutingError;
-use shared::domain::sso::{login_cookie_name, Session, LOGIN_TTL, SESSION_COOKIE};
+use shared::domain::sso::{login_cookie_name, LOGIN_TTL, SESSION_COOKIE};
+use shared::domain::tenant::SsoProtocol;
 use shared::domain::TenantId;
 
 #[derive(Clone)]
@@ -96,7 +100,10 @@ pub fn router(state: State) -> Router {
         .route("/{locale}/okta/auth_callback", get(callback))
         .route("/users/auth/okta/callback", get(callback))
         .route("/okta/logout", post(logout))
-        .route("/okta/me", get(me));
+        .route("/okta/me", get(me))
+        .route("/saml/metadata", get(saml_metadata))
+        .route("/saml/login", get(saml_login))
+        .route("/saml/acs", post(saml_acs));
     serve::<_, PageError>(routes, TenantRouting::HostOrPrefix, state.metrics.clone(), state)
 }
 
@@ -112,9 +119,16 @@ fn redirect(to: &str) -> Response {
 /// A cookie of the tenant's: its path prefix when there is one. `SameSite=Lax`, so it comes back
 /// on the top-level redirect from Okta.
 fn cookie_named(name: &str, value: &str, max_age: i64, base: &str) -> Option<HeaderValue> {
+    cookie_with(name, value, max_age, base, "Lax")
+}
+
+/// `same_site` is `Lax`, or `None` for a cookie that must come back on SAML's cross-site POST.
+fn cookie_with(name: &str, value: &str, max_age: i64, base: &str, same_site: &str) -> Option<HeaderValue> {
     let path = base.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..])).unwrap_or("/");
-    HeaderValue::from_str(&format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax"))
-        .ok()
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; Secure; SameSite={same_site}"
+    ))
+    .ok()
 }
 
 /// The session cookie's name: `__Host-` prefixed when the tenant has its own host (Path=/, no
@@ -151,7 +165,14 @@ async fn login(AxState(state): AxState<State>, req: Request) -> Result<Response,
         serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map_err(|_| SsoError::UnsafeReturnTo)?;
     let return_to = q.iter().find(|(k, _)| k == "return_to").map(|(_, v)| v.as_str());
     let base = state.urls.tenant_base(&path, &tenant);
-    let started = state.sso.start(&tenant, return_to, &format!("{base}/okta/auth_callback")).await?;
+    let started = match state.sso.start(&tenant, return_to, &format!("{base}/okta/auth_callback")).await {
+        // One sign-in link for the learning platform, whichever protocol the tenant uses.
+        Err(SsoError::OtherProtocol(SsoProtocol::Saml)) => {
+            let query = serde_urlencoded::to_string([("return_to", return_to.unwrap_or("/"))]).unwrap_or_default();
+            return Ok(redirect(&format!("{base}/saml/login?{query}")));
+        }
+        other => other?,
+    };
     let mut r = redirect(&started.url);
     // Binds the login to this browser: the callback must bring it back (docs/behaviour/sign-in.md). Ten minutes,
     // like the login itself.
@@ -179,29 +200,108 @@ async fn callback(AxState(state): AxState<State>, req: Request) -> Result<Respon
     Ok(r)
 }
 
-/// The valid session the request's cookie carries, if any.
-async fn current_session(state: &State, headers: &HeaderMap, tenant: &TenantId) -> Option<Session> {
-    state.sso.session(tenant, &session_cookie(headers)?).await
-}
-
-/// Who is signed in (a plain page for people and for checking a login works).
+/// Who is signed in, as JSON (docs/behaviour/sign-in.md): `200` with the user, `401` without a
+/// good session.
 async fn me(AxState(state): AxState<State>, req: Request) -> Result<Response, PageError> {
     let path = original_path(&req);
     let (parts, _) = req.into_parts();
     let tenant = tenant_of(&parts, &state.base_domain)?;
     let base = state.urls.tenant_base(&path, &tenant);
-    let session = current_session(&state, &parts.headers, &tenant).await;
-    Ok(match session {
-        Some(s) => page(
+    let signed_in = match session_cookie(&parts.headers) {
+        Some(cookie) => state.sso.me(&tenant, &cookie).await,
+        None => None,
+    };
+    let (status, body) = match signed_in {
+        Some((session, user)) => (
             StatusCode::OK,
-            "Signed in",
-            &format!("You are signed in to the learning platform as user {} (Okta user {}).", s.user_id, s.okta_id),
+            serde_json::json!({
+                "id": user.id, "email": user.email, "first_name": user.first_name, "last_name": user.last_name,
+                "okta_id": session.okta_id, "tenant": session.tenant, "session_expires_at": session.expires_at,
+            }),
         ),
-        None => {
-            let login = format!("{base}/okta/login?return_to=/okta/me");
-            page(StatusCode::UNAUTHORIZED, "Not signed in", &format!("Sign in with Okta at {login}"))
-        }
-    })
+        None => (
+            StatusCode::UNAUTHORIZED,
+            serde_json::json!({
+                "error": "not_signed_in", "message": "No valid session: sign in first.",
+                "sign_in": format!("{base}/okta/login?return_to=/okta/me"),
+            }),
+        ),
+    };
+    let mut r = (status, axum::Json(body)).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+/// Our SAML endpoints for the tenant, from configuration: the entity id and first ACS on the
+/// tenant's canonical base (its own host when `BASE_DOMAIN` is set), the `/t/{tenant}` ACS too.
+fn saml_endpoints(state: &State, tenant: &TenantId) -> (String, SamlEndpoints) {
+    let canonical = state.urls.tenant_base("/", tenant);
+    let prefixed = state.urls.tenant_base(&format!("/t/{tenant}/"), tenant);
+    let mut acs_urls = vec![format!("{canonical}/saml/acs")];
+    if prefixed != canonical {
+        acs_urls.push(format!("{prefixed}/saml/acs"));
+    }
+    let endpoints = SamlEndpoints { entity_id: format!("{canonical}/saml/metadata"), acs_urls };
+    (canonical, endpoints)
+}
+
+async fn saml_metadata(AxState(state): AxState<State>, req: Request) -> Result<Response, PageError> {
+    let (parts, _) = req.into_parts();
+    let tenant = tenant_of(&parts, &state.base_domain)?;
+    let (_, endpoints) = saml_endpoints(&state, &tenant);
+    let xml = state.sso.saml_sp_metadata(&tenant, &endpoints).await?;
+    let mut r = xml.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/samlmetadata+xml"));
+    Ok(r)
+}
+
+async fn saml_login(AxState(state): AxState<State>, req: Request) -> Result<Response, PageError> {
+    let path = original_path(&req);
+    let (parts, _) = req.into_parts();
+    let tenant = tenant_of(&parts, &state.base_domain)?;
+    let q: Vec<(String, String)> =
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map_err(|_| SsoError::UnsafeReturnTo)?;
+    let return_to = q.iter().find(|(k, _)| k == "return_to").map(|(_, v)| v.as_str());
+    let (canonical, endpoints) = saml_endpoints(&state, &tenant);
+    if state.urls.tenant_base(&path, &tenant) != canonical {
+        // The IdP posts back to the canonical ACS: start there, so the binding cookie is on its site.
+        let query = serde_urlencoded::to_string([("return_to", return_to.unwrap_or("/"))]).unwrap_or_default();
+        return Ok(redirect(&format!("{canonical}/saml/login?{query}")));
+    }
+    let started = state.sso.saml_start(&tenant, return_to, &endpoints).await?;
+    let mut r = redirect(&started.url);
+    // The IdP answers with a cross-site POST: only a SameSite=None cookie comes back with it.
+    let same_site = if started.cross_site { "None" } else { "Lax" };
+    if let Some(c) =
+        cookie_with(&started.cookie_name, &started.cookie_value, LOGIN_TTL.num_seconds(), &canonical, same_site)
+    {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(r)
+}
+
+/// Most bytes of an ACS form read (the `SAMLResponse` cap plus room for `RelayState`).
+const ACS_BODY_LIMIT: usize = shared::domain::saml::response::MAX_POSTED_BYTES + 16 * 1024;
+
+async fn saml_acs(AxState(state): AxState<State>, req: Request) -> Result<Response, PageError> {
+    let (parts, body) = req.into_parts();
+    let tenant = tenant_of(&parts, &state.base_domain)?;
+    let bytes = axum::body::to_bytes(body, ACS_BODY_LIMIT)
+        .await
+        .map_err(|_| SsoError::Saml(shared::domain::saml::SamlRefusal::NotDecodable))?;
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+        .map_err(|_| SsoError::Saml(shared::domain::saml::SamlRefusal::NotDecodable))?;
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let posted = field("SAMLResponse").unwrap_or("");
+    let (canonical, endpoints) = saml_endpoints(&state, &tenant);
+    let headers = parts.headers.clone();
+    let read_cookie = move |name: &str| cookie_value(&headers, name);
+    let done = state.sso.saml_acs(&tenant, posted, field("RelayState"), &read_cookie, &endpoints).await?;
+    let mut r = redirect(&format!("{canonical}{}", done.return_to));
+    // See Other: the browser follows with a GET, and the Lax session cookie goes with it.
+    *r.status_mut() = StatusCode::SEE_OTHER;
+    r.headers_mut().insert(header::SET_COOKIE, cookie(&done.cookie, done.max_age_seconds, &canonical));
+    Ok(r)
 }
 
 async fn logout(AxState(state): AxState<State>, req: Request) -> Result<Response, PageError> {
