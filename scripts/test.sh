@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 . scripts/local-aws.sh
 . scripts/chromium.sh
 . scripts/oidc-provider.sh
+. scripts/saml-idp.sh
 
 step() { echo; echo "==> $*"; }
 start=$(date +%s)
@@ -44,6 +45,7 @@ echo "fast tier: $(( $(date +%s) - fast_start )) s"
 ensure_moto
 ensure_chromium
 ensure_oidc_provider
+ensure_saml_idp
 
 AWS_PORT="${TEST_AWS_PORT:-4567}"
 while port_in_use "$AWS_PORT" && ! moto_ready "$AWS_PORT"; do AWS_PORT=$((AWS_PORT + 1)); done
