@@ -301,6 +301,10 @@ async fn saml_acs(AxState(state): AxState<State>, req: Request) -> Result<Respon
     // See Other: the browser follows with a GET, and the Lax session cookie goes with it.
     *r.status_mut() = StatusCode::SEE_OTHER;
     r.headers_mut().insert(header::SET_COOKIE, cookie(&done.cookie, done.max_age_seconds, &canonical));
+    // The login is finished: its binding cookie goes (it was SameSite=None, so clear it the same way).
+    if let Some(c) = done.finished_login_cookie.and_then(|name| cookie_with(&name, "", 0, &canonical, "None")) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
     Ok(r)
 }
 

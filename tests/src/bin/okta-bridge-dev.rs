@@ -57,6 +57,19 @@ async fn main() -> Result<(), Error> {
         }
     };
 
+    // Tenant `demo-scim`'s sign-in: a real SAML IdP (samlp) whose people are the demo org's.
+    let saml_port: u16 = std::env::var("SAML_IDP_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(9012);
+    let _saml_idp = match start_demo_saml(&functions, &sim, &demo.scim_tenant, saml_port).await {
+        Ok((idp, example)) => {
+            demo.saml_example = Some(example);
+            Some(idp)
+        }
+        Err(e) => {
+            eprintln!("warning: the demo SAML IdP did not start ({e}); SAML sign-in is off in make dev");
+            None
+        }
+    };
+
     let template = Template::load(&harness::template::default_path())?;
     let app = Dispatcher::new(&template, functions.routers())?.into_router();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
@@ -113,6 +126,8 @@ async fn main() -> Result<(), Error> {
 struct Demo {
     /// A demo person to sign in as (their Okta id and email), when SSO is on.
     sso_example: Option<(String, String)>,
+    /// `demo-scim`'s SAML login URL and a demo person's email to type at the IdP, when it runs.
+    saml_example: Option<(String, String)>,
     tenant: TenantId,
     hook_secret: Option<String>,
     scim_token: Option<String>,
@@ -157,6 +172,7 @@ async fn seed_demo(f: &Functions, sim: &OktaSim, sim_token: &str, port: u16) -> 
     let scim_tenant_token = tokens.issue(&scim_tenant, TokenKind::Scim).await?.1.expose().to_owned();
     Ok(Demo {
         sso_example: None,
+        saml_example: None,
         tenant,
         hook_secret: Some(hook_secret.expose().to_owned()),
         scim_token,
@@ -213,6 +229,57 @@ async fn start_demo_provider(
     Ok((provider, example))
 }
 
+/// Starts the SAML IdP with the demo org's people, registers tenant `scim_tenant` with it (the
+/// entity id and ACS URL its admin view shows), points the tenant's SSO at it (SAML, the IdP's
+/// metadata URL), and provisions those people into the tenant by SCIM, as Okta's SCIM client does
+/// when they are assigned to the app. Returns it, the login URL and a person to sign in as.
+async fn start_demo_saml(
+    f: &Functions,
+    sim: &OktaSim,
+    tenant: &TenantId,
+    saml_port: u16,
+) -> Result<(harness::saml_idp::SamlIdp, (String, String)), Error> {
+    let idp = harness::saml_idp::SamlIdp::start_on(saml_port).await?;
+    let people: Vec<serde_json::Value> = sim
+        .users()
+        .iter()
+        .map(|u| {
+            let p = &u["profile"];
+            serde_json::json!({"email": p["email"], "firstName": p["firstName"], "lastName": p["lastName"], "oktaId": u["id"]})
+        })
+        .collect();
+    let example = people.first().and_then(|p| p["email"].as_str()).ok_or("the demo org has no people")?.to_owned();
+    idp.people(serde_json::Value::Array(people.clone())).await;
+    let base = f.admin.urls.tenant_base("/", tenant);
+    idp.register_sp(&format!("{base}/saml/metadata"), &format!("{base}/saml/acs")).await;
+
+    let mut config = serde_json::to_value(f.admin.admin.get_tenant(tenant).await?.config)?;
+    for read_only in ["tenant", "created_at", "updated_at", "version"] {
+        config.as_object_mut().map(|c| c.remove(read_only));
+    }
+    config["sso_enabled"] = serde_json::json!(true);
+    config["sso_protocol"] = serde_json::json!("saml");
+    config["saml_idp_metadata_url"] = serde_json::json!(idp.metadata_url());
+    f.admin.admin.put_tenant(tenant, serde_json::from_value(config)?).await?;
+
+    let scim_base = f.scim.urls.tenant_base("/", tenant) + "/scim/v2";
+    for p in &people {
+        let body = serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": p["email"], "externalId": p["oktaId"], "active": true,
+            "name": {"givenName": p["firstName"], "familyName": p["lastName"]},
+            "emails": [{"primary": true, "value": p["email"], "type": "work"}],
+        });
+        match f.scim.scim.create_user(tenant, &body, &scim_base).await {
+            Ok(_) => {}
+            // Already there (the emulator kept an earlier run's table).
+            Err(shared::app::scim::ScimFailure::Uniqueness(_)) => {}
+            Err(e) => return Err(format!("provisioning {} by SCIM: {e:?}", p["email"]).into()),
+        }
+    }
+    Ok((idp, (format!("{base}/saml/login?return_to=/okta/me"), example)))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn banner(
     port: u16,
@@ -259,6 +326,7 @@ fn banner(
      token     {st_token}
    try         curl -H "Authorization: Bearer {st_token}" {base}/t/{st}/scim/v2/Users
    a whole run ADMIN_TOKEN={admin_token} scripts/scim-demo.sh   (create, find, deactivate, reactivate, push a group)
+   SAML login  {saml}
 
  Demo Okta org {okta}  (the project's Okta simulator, {people} people)
    users       curl {okta}/sim/users
@@ -283,6 +351,12 @@ fn banner(
                 "{base}/t/{t}/okta/login?return_to=/okta/me\n               (the demo provider's login form: type a demo person's Okta id, e.g. {id} for {email}, any password)"
             ),
             None => "off: Node.js and tests/oidc-provider are needed (scripts/oidc-provider.sh)".into(),
+        },
+        saml = match &demo.saml_example {
+            Some((login, email)) => format!(
+                "{login}\n               (the demo SAML IdP's login form: type a demo person's email, e.g. {email};\n                the demo people are provisioned here by SCIM, as Okta would on assignment)"
+            ),
+            None => "off: Node.js and tests/saml-idp are needed (scripts/saml-idp.sh)".into(),
         },
         queue = env["queue"],
         table = env["table"],

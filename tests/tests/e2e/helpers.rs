@@ -104,18 +104,36 @@ impl TestApp {
 
     /// As [`Self::spawn_through`], with the in-process caches a Lambda has (tests of caching).
     pub async fn spawn_through_cached(proxy: &harness::fault_proxy::FaultProxy) -> Self {
-        Self::spawn_configured(Some(&proxy.sdk_config().await), true).await
+        Self::spawn_configured(Some(&proxy.sdk_config().await), true, None).await
     }
 
     async fn spawn_with(functions_sdk: Option<&aws_config::SdkConfig>) -> Self {
-        Self::spawn_configured(functions_sdk, false).await
+        Self::spawn_configured(functions_sdk, false, None).await
     }
 
-    async fn spawn_configured(functions_sdk: Option<&aws_config::SdkConfig>, caches: bool) -> Self {
+    /// Serves every function on a free local port, as `make dev` does (for a real browser); the
+    /// public URL is that port's. Returns the app and its base URL (`http://127.0.0.1:{port}`).
+    pub async fn spawn_listening() -> (Self, String) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("a free port");
+        let base = format!("http://127.0.0.1:{}", listener.local_addr().expect("its address").port());
+        let app = Self::spawn_configured(None, false, Some(base.clone())).await;
+        let router = app.app.clone();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (app, base)
+    }
+
+    async fn spawn_configured(
+        functions_sdk: Option<&aws_config::SdkConfig>,
+        caches: bool,
+        public_api_url: Option<String>,
+    ) -> Self {
         init_logs();
         let sdk = sdk().await;
         let admin_token = format!("admin-{}", uuid::Uuid::new_v4().simple());
         let mut opts = StackOptions::new(unique_stage());
+        if let Some(url) = public_api_url {
+            opts.public_api_url = url;
+        }
         opts.secret_values.insert("AdminTokenSecret".into(), admin_token.clone());
         let stack = LocalStack::provision(sdk, opts).await.expect("stack provisions from template.yaml");
         remember_secret(&admin_token);

@@ -48,7 +48,10 @@ fn split_url(url: &str) -> (String, String) {
 
 impl Saml {
     async fn new(tenant: &str, extra: Value) -> Self {
-        let app = TestApp::spawn().await;
+        Self::on(TestApp::spawn().await, tenant, extra).await
+    }
+
+    async fn on(app: TestApp, tenant: &str, extra: Value) -> Self {
         let idp = SamlIdp::start().await.expect("the SAML IdP starts");
         let mut config = json!({"okta_domain": idp.base, "sso_enabled": true, "sso_protocol": "saml",
             "saml_idp_metadata_url": idp.metadata_url(), "provisioning": "scim"});
@@ -190,6 +193,13 @@ async fn a_person_signs_in_through_a_real_idp_once_and_only_in_their_browser() {
     let done = s.post(&form, true).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     assert!(done.headers["location"].to_str().unwrap().ends_with("/courses/42"));
+    let cleared = done
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|c| c.to_str().ok())
+        .any(|c| c.starts_with("okta_bridge_login_") && c.contains("Max-Age=0") && c.contains("SameSite=None"));
+    assert!(cleared, "the finished login's binding cookie is cleared: {:?}", done.headers);
     let session = Saml::session_cookie(&done);
     let me = s.me(&session).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.body);
@@ -407,4 +417,39 @@ async fn two_idp_certificates_are_trusted_during_a_rollover() {
     s.idp.next(json!({"key": "attacker"})).await;
     let form = s.login_at_idp("ann@acme.example", "/").await;
     assert_page(&s.post(&form, true).await, StatusCode::UNAUTHORIZED, "could not be verified");
+}
+
+#[tokio::test]
+async fn a_person_signs_in_with_saml_in_a_real_browser() {
+    let (app, base) = TestApp::spawn_listening().await;
+    let s = Saml::on(app, "saml-browser", json!({})).await;
+    // Debian's chromium (make test installs it), driven by puppeteer-core from tests/saml-idp.
+    let out = tokio::process::Command::new("node")
+        .arg("browser-login.js")
+        .arg(format!("{base}/t/saml-browser/saml/login?return_to=/okta/me"))
+        .arg("ann@acme.example")
+        .arg("/okta/me")
+        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("saml-idp"))
+        .output()
+        .await
+        .expect("node runs");
+    assert!(out.status.success(), "the browser sign-in failed: {}", String::from_utf8_lossy(&out.stderr));
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    // It landed on the tenant's own host (the ACS the admin registered), signed in as Ann.
+    assert!(seen["landed"].as_str().unwrap().starts_with(s.acs().trim_end_matches("/saml/acs")), "{seen}");
+    assert_eq!(seen["status"], 200, "{seen}");
+    let me: Value = serde_json::from_str(seen["body"].as_str().unwrap()).expect("/okta/me answers JSON");
+    assert_eq!((me["email"].as_str(), me["okta_id"].as_str()), (Some("ann@acme.example"), Some("00usamlann001")));
+    assert_eq!(me["id"].as_str(), Some(s.user("ann@acme.example").await.id.as_str()));
+    let cookies = seen["cookies"].as_array().unwrap();
+    let session =
+        cookies.iter().find(|c| c["name"].as_str().unwrap().ends_with("okta_bridge_session")).expect("a session");
+    assert_eq!(
+        (&session["secure"], &session["httpOnly"], &session["sameSite"]),
+        (&json!(true), &json!(true), &json!("Lax"))
+    );
+    assert!(
+        cookies.iter().all(|c| !c["name"].as_str().unwrap().starts_with("okta_bridge_login_")),
+        "the login's binding cookie is gone: {seen}"
+    );
 }

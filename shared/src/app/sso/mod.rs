@@ -102,6 +102,8 @@ pub struct SignInDone {
     pub max_age_seconds: i64,
     pub return_to: String,
     pub session: Session,
+    /// The login cookie of the SP-initiated SAML request this answered (to clear), if any.
+    pub finished_login_cookie: Option<String>,
 }
 
 pub struct SsoService {
@@ -194,7 +196,13 @@ impl SsoService {
         let keys = self.secrets.session_keys().await.map_err(|e| SsoError::Unavailable(Box::new(e)))?;
         let key = keys.first().ok_or_else(|| SsoError::Unavailable("no session signing key".into()))?;
         tracing::info!(user_id = %user.id, "signed in");
-        Ok(SignInDone { cookie: session.seal(key), max_age_seconds: SESSION_TTL.num_seconds(), return_to, session })
+        Ok(SignInDone {
+            cookie: session.seal(key),
+            max_age_seconds: SESSION_TTL.num_seconds(),
+            return_to,
+            session,
+            finished_login_cookie: None,
+        })
     }
 
     /// The signed-in user of a cookie (`GET /okta/me`), under the same checks as [`Self::session`].

@@ -198,7 +198,9 @@ impl SsoService {
             return Err(SsoError::StaleState);
         }
         let who = self.saml_identity(&config, &asserted.subject).await?;
-        self.establish(&config, &who, None, return_to).await
+        let mut done = self.establish(&config, &who, None, return_to).await?;
+        done.finished_login_cookie = asserted.in_response_to.as_deref().map(login_cookie_name);
+        Ok(done)
     }
 
     /// Who the assertion names, as the shared path takes it. The email is the IdP's signed word
