@@ -10,7 +10,7 @@ use shared::domain::saml::SamlRefusal;
 use shared::domain::sso::Refusal;
 use shared::domain::tenant::{ConfigRules, SsoProtocol, TenantConfig, TenantConfigInput};
 use shared::domain::user::{User, UserStatus};
-use shared::domain::{Email, OktaUserId, TenantId, UserId};
+use shared::domain::TenantId;
 use shared::fakes::Fakes;
 use shared::ports::{Clock, ConfigStore, UserReader, UserWriter};
 
@@ -45,13 +45,7 @@ async fn tenant(f: &Fakes, extra: serde_json::Value) -> TenantConfig {
 }
 
 async fn user(f: &Fakes, n: u8, email: &str, okta: Option<&str>) -> User {
-    let mut bytes = [0u8; 16];
-    bytes[15] = n;
-    let mut u =
-        User::new(UserId::from_random(bytes), Email::parse(email).unwrap(), "Ann".into(), "Lee".into(), f.clock.now());
-    u.okta_id = okta.map(|o| OktaUserId::parse(o).unwrap());
-    u.okta_org = okta.map(|_| "https://acme.okta.com".into());
-    f.store.create_user(&acme(), &u, &[]).await.unwrap()
+    f.numbered_user(&acme(), n, email, okta.map(|o| (o, "https://acme.okta.com"))).await
 }
 
 /// The request id inside the AuthnRequest the browser is sent to the IdP with.

@@ -8,7 +8,7 @@ use shared::app::sso::{CallbackQuery, SsoError, SsoService};
 use shared::domain::sso::{Refusal, SignedIn};
 use shared::domain::tenant::{ConfigRules, TenantConfig, TenantConfigInput};
 use shared::domain::user::{User, UserStatus};
-use shared::domain::{Email, OktaUserId, Secret, TenantId, UserId};
+use shared::domain::{OktaUserId, Secret, TenantId};
 use shared::fakes::Fakes;
 use shared::ports::{Clock, ConfigStore, UserReader, UserWriter};
 
@@ -36,13 +36,7 @@ async fn tenant(f: &Fakes, jit: bool) -> TenantConfig {
 }
 
 async fn user(f: &Fakes, n: u8, email: &str, okta: Option<&str>) -> User {
-    let mut bytes = [0u8; 16];
-    bytes[15] = n;
-    let mut u =
-        User::new(UserId::from_random(bytes), Email::parse(email).unwrap(), "Ann".into(), "Lee".into(), f.clock.now());
-    u.okta_id = okta.map(|o| OktaUserId::parse(o).unwrap());
-    u.okta_org = okta.map(|_| "https://acme.okta.com".into());
-    f.store.create_user(&acme(), &u, &[]).await.unwrap()
+    f.numbered_user(&acme(), n, email, okta.map(|o| (o, "https://acme.okta.com"))).await
 }
 
 fn who(okta: &str, email: &str, verified: bool) -> SignedIn {

@@ -5,13 +5,27 @@
 //
 //   node browser-login.js START EMAIL RETURN_PATH
 'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
 const puppeteer = require('puppeteer-core');
+
+// $CHROMIUM (make test sets it), else chromium or chromium-browser on the PATH.
+function chromium() {
+  if (process.env.CHROMIUM) return process.env.CHROMIUM;
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    for (const name of ['chromium', 'chromium-browser']) {
+      const candidate = path.join(dir, name);
+      if (fs.existsSync(candidate)) return candidate;
+    }
+  }
+  throw new Error('no chromium: install it (make test does: scripts/chromium.sh) or set CHROMIUM');
+}
 
 async function main() {
   const [start, email, returnPath] = process.argv.slice(2);
   if (!start || !email || !returnPath) throw new Error('usage: node browser-login.js START EMAIL RETURN_PATH');
   const browser = await puppeteer.launch({
-    executablePath: process.env.CHROMIUM || 'chromium',
+    executablePath: chromium(),
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run'],
   });

@@ -15,7 +15,7 @@ pub struct Routers {
     pub admin: Arc<Router>,
     pub webhook: Arc<Router>,
     pub scim: Arc<Router>,
-    pub oidc: Arc<Router>,
+    pub sign_in: Arc<Router>,
 }
 
 impl Routers {
@@ -25,7 +25,7 @@ impl Routers {
             "AdminApiFunction" => Some(("AdminApiFunction", &self.admin)),
             "WebhookReceiverFunction" => Some(("WebhookReceiverFunction", &self.webhook)),
             "ScimHandlerFunction" => Some(("ScimHandlerFunction", &self.scim)),
-            "SignInFunction" => Some(("SignInFunction", &self.oidc)),
+            "SignInFunction" => Some(("SignInFunction", &self.sign_in)),
             _ => None,
         }
     }

@@ -30,7 +30,7 @@ pub struct Functions {
     pub admin: admin_api::State,
     pub webhook: webhook_receiver::State,
     pub scim: scim_handler::State,
-    pub oidc: sign_in::State,
+    pub sign_in: sign_in::State,
     pub worker: user_fetch_worker::State,
     pub sync: nightly_sync::State,
 }
@@ -56,7 +56,7 @@ impl Functions {
             admin: admin_api::State::from_adapters(&adapters)?,
             webhook: webhook_receiver::State::from_adapters(&adapters)?,
             scim: scim_handler::State::from_adapters(&adapters)?,
-            oidc: sign_in::State::from_adapters(&adapters)?,
+            sign_in: sign_in::State::from_adapters(&adapters)?,
             worker: user_fetch_worker::State::from_adapters(&adapters)?,
             sync: nightly_sync::State::from_adapters(&adapters)?,
             adapters,
@@ -68,7 +68,7 @@ impl Functions {
             admin: Arc::new(admin_api::router(self.admin.clone())),
             webhook: Arc::new(webhook_receiver::router(self.webhook.clone())),
             scim: Arc::new(scim_handler::router(self.scim.clone())),
-            oidc: Arc::new(sign_in::router(self.oidc.clone())),
+            sign_in: Arc::new(sign_in::router(self.sign_in.clone())),
         }
     }
 }

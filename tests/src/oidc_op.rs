@@ -138,7 +138,23 @@ impl OpenIdProvider {
         Ok(Self { issuer, state, node, config })
     }
 
+    /// Starts node on a free port; again (three tries) when it exits before it is ready: the port
+    /// picked here can be taken by another process before node binds it.
     async fn spawn_node(
+        issuer: &str,
+        config: &(Value, Value, u64),
+    ) -> std::io::Result<(tokio::process::Child, String)> {
+        let mut last = None;
+        for _ in 0..3 {
+            match Self::spawn_node_once(issuer, config).await {
+                Ok(started) => return Ok(started),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("the OpenID provider did not start")))
+    }
+
+    async fn spawn_node_once(
         issuer: &str,
         config: &(Value, Value, u64),
     ) -> std::io::Result<(tokio::process::Child, String)> {

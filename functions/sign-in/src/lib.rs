@@ -17,7 +17,7 @@ use shared::adapters::edge::{serve, EdgeRefusals, TenantRouting};
 use shared::adapters::emf::EmfMetrics;
 use shared::adapters::http::{original_path, tenant_of, PublicUrls};
 use shared::adapters::settings::SettingsError;
-use shared::app::sso::{CallbackQuery, SamlEndpoints, SsoError, SsoService};
+use shared::app::sso::{CallbackQuery, SamlEndpoints, SignInDone, SsoError, SsoService};
 use shared::domain::routing::RoutingError;
 use shared::domain::sso::{login_cookie_name, LOGIN_TTL, SESSION_COOKIE};
 use shared::domain::tenant::SsoProtocol;
@@ -192,12 +192,20 @@ async fn callback(AxState(state): AxState<State>, req: Request) -> Result<Respon
     let login_cookie = query.state.as_deref().map(login_cookie_name);
     let binding = login_cookie.as_deref().and_then(|name| cookie_value(&parts.headers, name));
     let done = state.sso.finish(&tenant, &query, binding.as_deref()).await?;
+    let cleared = login_cookie.and_then(|name| cookie_named(&name, "", 0, &base));
+    Ok(signed_in(&base, &done, StatusCode::FOUND, cleared))
+}
+
+/// A finished sign-in's answer: to `{base}{return_to}` with the session cookie, and the login's
+/// binding cookie cleared.
+fn signed_in(base: &str, done: &SignInDone, status: StatusCode, cleared_login: Option<HeaderValue>) -> Response {
     let mut r = redirect(&format!("{base}{}", done.return_to));
-    r.headers_mut().insert(header::SET_COOKIE, cookie(&done.cookie, done.max_age_seconds, &base));
-    if let Some(c) = login_cookie.and_then(|name| cookie_named(&name, "", 0, &base)) {
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::SET_COOKIE, cookie(&done.cookie, done.max_age_seconds, base));
+    if let Some(c) = cleared_login {
         r.headers_mut().append(header::SET_COOKIE, c);
     }
-    Ok(r)
+    r
 }
 
 /// Who is signed in, as JSON (docs/behaviour/sign-in.md): `200` with the user, `401` without a
@@ -263,6 +271,8 @@ async fn saml_login(AxState(state): AxState<State>, req: Request) -> Result<Resp
         serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map_err(|_| SsoError::UnsafeReturnTo)?;
     let return_to = q.iter().find(|(k, _)| k == "return_to").map(|(_, v)| v.as_str());
     let (canonical, endpoints) = saml_endpoints(&state, &tenant);
+    // A tenant that does not sign in by SAML answers here, not after a detour to its own host.
+    state.sso.saml_enabled(&tenant).await?;
     if state.urls.tenant_base(&path, &tenant) != canonical {
         // The IdP posts back to the canonical ACS: start there, so the binding cookie is on its site.
         let query = serde_urlencoded::to_string([("return_to", return_to.unwrap_or("/"))]).unwrap_or_default();
@@ -297,15 +307,10 @@ async fn saml_acs(AxState(state): AxState<State>, req: Request) -> Result<Respon
     let headers = parts.headers.clone();
     let read_cookie = move |name: &str| cookie_value(&headers, name);
     let done = state.sso.saml_acs(&tenant, posted, field("RelayState"), &read_cookie, &endpoints).await?;
-    let mut r = redirect(&format!("{canonical}{}", done.return_to));
+    // The binding cookie was SameSite=None, so it is cleared the same way.
+    let cleared = done.finished_login_cookie.as_deref().and_then(|name| cookie_with(name, "", 0, &canonical, "None"));
     // See Other: the browser follows with a GET, and the Lax session cookie goes with it.
-    *r.status_mut() = StatusCode::SEE_OTHER;
-    r.headers_mut().insert(header::SET_COOKIE, cookie(&done.cookie, done.max_age_seconds, &canonical));
-    // The login is finished: its binding cookie goes (it was SameSite=None, so clear it the same way).
-    if let Some(c) = done.finished_login_cookie.and_then(|name| cookie_with(&name, "", 0, &canonical, "None")) {
-        r.headers_mut().append(header::SET_COOKIE, c);
-    }
-    Ok(r)
+    Ok(signed_in(&canonical, &done, StatusCode::SEE_OTHER, cleared))
 }
 
 async fn logout(AxState(state): AxState<State>, req: Request) -> Result<Response, PageError> {

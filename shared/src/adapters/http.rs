@@ -169,20 +169,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Escapes text for HTML element content and attribute values (every page we render).
-pub fn html_escape(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for c in raw.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::domain::markup::escape as html_escape;
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod job;
 pub mod legacy_scim_tokens;
 pub mod mapping;
+pub mod markup;
 pub mod metrics;
 pub mod net;
 pub mod okta;

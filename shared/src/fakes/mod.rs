@@ -134,6 +134,31 @@ impl Fakes {
         self.root().sso()
     }
 
+    /// Stores user number `n` ("Ann Lee", `email`) of `tenant`, linked to Okta id `okta` through
+    /// `org` when given, for sign-in tests; returns it as stored.
+    pub async fn numbered_user(
+        &self,
+        tenant: &crate::domain::TenantId,
+        n: u8,
+        email: &str,
+        linked: Option<(&str, &str)>,
+    ) -> crate::domain::user::User {
+        use crate::domain::{Email, OktaUserId, UserId};
+        use crate::ports::{Clock, UserWriter};
+        let mut bytes = [0u8; 16];
+        bytes[15] = n;
+        let mut u = crate::domain::user::User::new(
+            UserId::from_random(bytes),
+            Email::parse(email).unwrap(),
+            "Ann".into(),
+            "Lee".into(),
+            self.clock.now(),
+        );
+        u.okta_id = linked.map(|(okta, _)| OktaUserId::parse(okta).unwrap());
+        u.okta_org = linked.map(|(_, org)| org.to_owned());
+        self.store.create_user(tenant, &u, &[]).await.unwrap()
+    }
+
     /// Stores an event-hook tenant (Okta org `https://{tenant}.okta.com`, app `app_id`) with an
     /// Okta API token, for use-case tests; returns its config.
     pub async fn event_hook_tenant(

@@ -109,7 +109,7 @@ async fn every_event_file_gets_the_status_in_its_name() {
                 "admin-api" => http_status((*routers.admin).clone(), &json).await,
                 "webhook-receiver" => http_status((*routers.webhook).clone(), &json).await,
                 "scim-handler" => http_status((*routers.scim).clone(), &json).await,
-                "sign-in" => http_status((*routers.oidc).clone(), &json).await,
+                "sign-in" => http_status((*routers.sign_in).clone(), &json).await,
                 "user-fetch-worker" => {
                     let event = serde_json::from_str(&json).expect("an SQS event");
                     match user_fetch_worker::handle(LambdaEvent::new(event, Context::default()), &functions.worker)

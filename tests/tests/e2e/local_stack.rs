@@ -37,7 +37,7 @@ async fn every_template_route_reaches_its_function() {
     let template = Template::load(&harness::template::default_path()).unwrap();
     let dispatcher = harness::dispatch::Dispatcher::new(&template, app.functions.routers()).unwrap();
     let routes = template.routes().unwrap();
-    assert_eq!(routes.len(), 21, "{routes:?}");
+    assert_eq!(routes.len(), 27, "{routes:?}");
     for route in routes {
         let path = route.path.replace("{tenant}", "demo").replace("{locale}", "en").replace("{proxy+}", "Users/x");
         let method = if route.method == "ANY" { "GET" } else { route.method.as_str() };
@@ -130,7 +130,7 @@ async fn a_wrong_method_is_refused_in_each_protocol() {
     let (status, ct, body) = send(routers.webhook.clone(), "PUT", "/webhooks/okta").await;
     assert_eq!((status, ct.as_str()), (StatusCode::METHOD_NOT_ALLOWED, "application/json"), "{body}");
     assert!(body.contains("\"method_not_allowed\""), "{body}");
-    let (status, ct, body) = send(routers.oidc.clone(), "DELETE", "/t/acme/okta/login").await;
+    let (status, ct, body) = send(routers.sign_in.clone(), "DELETE", "/t/acme/okta/login").await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
     assert!(ct.starts_with("text/html") && body.contains("<h1>"), "{ct} {body}");
     let (status, ct, body) = send(routers.admin.clone(), "PATCH", "/admin/tenants/acme").await;

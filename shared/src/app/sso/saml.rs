@@ -92,6 +92,11 @@ impl SsoService {
         }
     }
 
+    /// Whether the tenant signs in by SAML now (SSO on, protocol `saml`): the error otherwise.
+    pub async fn saml_enabled(&self, tenant: &TenantId) -> Result<(), SsoError> {
+        self.saml_config(tenant).await.map(|_| ())
+    }
+
     /// `GET /saml/metadata`: our SP metadata, for any tenant that exists (an admin pastes it into
     /// Okta before switching sign-in on).
     pub async fn saml_sp_metadata(&self, tenant: &TenantId, endpoints: &SamlEndpoints) -> Result<String, SsoError> {

@@ -9,6 +9,8 @@ pub mod response;
 pub mod testing;
 mod xml;
 
+pub(crate) use crate::domain::markup::escape;
+
 pub use metadata::{sp_metadata, IdpMetadata, MetadataError};
 pub use request::{authn_request, redirect_url, request_id};
 pub use response::{decode_post, verify_response, Asserted, Expected, SamlRefusal, SamlSubject, MAX_SKEW};
@@ -22,19 +24,3 @@ pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 pub const NAMEID_EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
 pub const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 pub const CM_BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
-
-/// Escapes text for an XML attribute value or element content.
-pub(crate) fn escape(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for c in raw.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
