@@ -157,13 +157,19 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
     cookie_value(headers, &format!("__Host-{SESSION_COOKIE}")).or_else(|| cookie_value(headers, SESSION_COOKIE))
 }
 
+/// The `return_to` query parameter of a login route (checked later by `safe_return_to`).
+fn return_to_param(parts: &axum::http::request::Parts) -> Result<Option<String>, SsoError> {
+    let q: Vec<(String, String)> =
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map_err(|_| SsoError::UnsafeReturnTo)?;
+    Ok(q.into_iter().find(|(k, _)| k == "return_to").map(|(_, v)| v))
+}
+
 async fn login(AxState(state): AxState<State>, req: Request) -> Result<Response, PageError> {
     let path = original_path(&req);
     let (parts, _) = req.into_parts();
     let tenant = tenant_of(&parts, &state.base_domain)?;
-    let q: Vec<(String, String)> =
-        serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map_err(|_| SsoError::UnsafeReturnTo)?;
-    let return_to = q.iter().find(|(k, _)| k == "return_to").map(|(_, v)| v.as_str());
+    let return_to = return_to_param(&parts)?;
+    let return_to = return_to.as_deref();
     let base = state.urls.tenant_base(&path, &tenant);
     let started = match state.sso.start(&tenant, return_to, &format!("{base}/okta/auth_callback")).await {
         // One sign-in link for the learning platform, whichever protocol the tenant uses.
@@ -267,9 +273,8 @@ async fn saml_login(AxState(state): AxState<State>, req: Request) -> Result<Resp
     let path = original_path(&req);
     let (parts, _) = req.into_parts();
     let tenant = tenant_of(&parts, &state.base_domain)?;
-    let q: Vec<(String, String)> =
-        serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map_err(|_| SsoError::UnsafeReturnTo)?;
-    let return_to = q.iter().find(|(k, _)| k == "return_to").map(|(_, v)| v.as_str());
+    let return_to = return_to_param(&parts)?;
+    let return_to = return_to.as_deref();
     let (canonical, endpoints) = saml_endpoints(&state, &tenant);
     // A tenant that does not sign in by SAML answers here, not after a detour to its own host.
     state.sso.saml_enabled(&tenant).await?;
