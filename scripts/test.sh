@@ -46,6 +46,7 @@ ensure_moto
 ensure_chromium
 ensure_oidc_provider
 ensure_saml_idp
+ensure_browser_tools
 
 AWS_PORT="${TEST_AWS_PORT:-4567}"
 while port_in_use "$AWS_PORT" && ! moto_ready "$AWS_PORT"; do AWS_PORT=$((AWS_PORT + 1)); done

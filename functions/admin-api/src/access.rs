@@ -10,6 +10,8 @@ use shared::app::admin::Caller;
 pub enum Scope<'a> {
     /// No credential: the API description.
     Public,
+    /// The integration page (`/admin/ui/...`): its own session cookie, checked by its handlers.
+    Ui,
     /// The operator token only (deployment secrets, DLQ redrive, admin-token issuing).
     Operator,
     /// The operator, or an admin token of this tenant (the raw path segment).
@@ -17,12 +19,16 @@ pub enum Scope<'a> {
 }
 
 const TENANTS: &str = "/admin/tenants/";
+const UI: &str = "/admin/ui";
 
 /// The scope of a request. Unknown paths under a tenant are that tenant's (they answer 404 after
 /// the check); anything else outside the tenants' tree is the operator's.
 pub fn scope<'a>(method: &Method, path: &'a str, public: &str) -> Scope<'a> {
     if path == public {
         return Scope::Public;
+    }
+    if path == UI || path.starts_with(&format!("{UI}/")) {
+        return Scope::Ui;
     }
     let Some(rest) = path.strip_prefix(TENANTS) else { return Scope::Operator };
     let mut segments = rest.split('/');
@@ -43,7 +49,7 @@ pub fn scope<'a>(method: &Method, path: &'a str, public: &str) -> Scope<'a> {
 /// May `caller` use a route of `scope`?
 pub fn allows(caller: &Caller, scope: &Scope<'_>) -> bool {
     match (caller, scope) {
-        (_, Scope::Public) | (Caller::Operator, _) => true,
+        (_, Scope::Public) | (_, Scope::Ui) | (Caller::Operator, _) => true,
         (Caller::Tenant { tenant, .. }, Scope::Tenant(raw)) => tenant.as_str() == *raw,
         (Caller::Tenant { .. }, Scope::Operator) => false,
     }

@@ -40,7 +40,7 @@ impl From<BodyError> for ApiError {
 }
 
 impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    pub(crate) fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::Admin(e) => match e {
                 AdminError::TenantNotFound => (StatusCode::NOT_FOUND, "tenant_not_found"),

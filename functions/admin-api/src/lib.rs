@@ -5,6 +5,7 @@ mod error;
 mod operations;
 mod routes;
 mod status_page;
+mod ui;
 
 use std::sync::Arc;
 
@@ -26,6 +27,8 @@ pub const BODY_LIMIT: usize = 64 * shared::adapters::http::KIB;
 #[derive(Clone)]
 pub struct State {
     pub admin: Arc<AdminService>,
+    /// "Connect to Okta" and the event hook's registration (the integration page).
+    pub connect: Arc<shared::app::connect::ConnectService>,
     pub changes: Arc<dyn ChangeLog>,
     pub sync: Arc<SyncService>,
     pub health: Arc<HealthService>,
@@ -45,6 +48,7 @@ impl State {
         let root = &a.root;
         Ok(Self {
             admin: Arc::new(root.admin()),
+            connect: Arc::new(root.connect()),
             changes: root.ports.changes.clone(),
             sync: Arc::new(root.sync(a.sync_queue()?, SyncOptions::default())),
             health: Arc::new(root.health(a.health_queues()?)),

@@ -61,7 +61,8 @@ pub fn router(state: State) -> Router {
         .route(&format!("{t}/sync-runs/{{id}}/errors"), get(get_sync_run_errors))
         .route(&format!("{t}/sync-runs/{{id}}/candidates"), get(get_sync_run_candidates))
         // Groups arrive with SCIM provisioning; until then the route says so plainly.
-        .route(&format!("{t}/groups"), get(ops::list_groups));
+        .route(&format!("{t}/groups"), get(ops::list_groups))
+        .merge(crate::ui::routes());
     // The credential check is in front of everything, the edge's refusals included (nothing is
     // said, not even "no such route", without a valid token); the edge adds the span and metrics.
     let guard = |r: Router<State>| r.layer(middleware::from_fn_with_state(state.clone(), authorize));
@@ -81,8 +82,9 @@ impl EdgeRefusals for ApiError {
 /// happens: `401` without a valid token, `403` for a tenant token outside its tenant.
 async fn authorize(AxState(state): AxState<State>, mut req: Request, next: Next) -> Response {
     let scope = access::scope(req.method(), req.uri().path(), OPENAPI_PATH);
-    // The API's description is public: it holds no data.
-    if scope == access::Scope::Public {
+    // The API's description is public: it holds no data. The integration page checks its own
+    // session cookie (and CSRF token) in its handlers.
+    if matches!(scope, access::Scope::Public | access::Scope::Ui) {
         return next.run(req).await;
     }
     let Some(token) = bearer(req.headers()) else { return ApiError::Unauthorized.into_response() };
@@ -170,29 +172,7 @@ async fn get_tenant(AxState(s): AxState<State>, Path(t): Path<String>) -> Result
 /// entity id, ACS and metadata URLs (the same ones the sign-in function checks responses against).
 fn with_urls(s: &State, t: &TenantId, view: impl serde::Serialize) -> serde_json::Value {
     let mut body = serde_json::to_value(view).unwrap_or_default();
-    let base = s.urls.tenant_base("/", t);
-    let prefixed = s.urls.tenant_base(&format!("/t/{t}/"), t);
-    let mut redirect_uris = vec![format!("{base}/okta/auth_callback")];
-    let mut acs_urls = vec![format!("{base}/saml/acs")];
-    if prefixed != base {
-        redirect_uris.push(format!("{prefixed}/okta/auth_callback"));
-        acs_urls.push(format!("{prefixed}/saml/acs"));
-    }
-    body["urls"] = json!({
-        "base": base,
-        "event_hook": format!("{base}/webhooks/okta"),
-        "scim_base": format!("{base}/scim/v2"),
-        "sign_in": format!("{base}/okta/login"),
-        "oidc_redirect_uris": redirect_uris,
-        "post_logout_redirect_uri": format!("{base}/"),
-        "saml": {
-            "entity_id": format!("{base}/saml/metadata"),
-            "acs_url": format!("{base}/saml/acs"),
-            "acs_urls": acs_urls,
-            "metadata_url": format!("{base}/saml/metadata"),
-            "sign_in": format!("{base}/saml/login"),
-        },
-    });
+    body["urls"] = serde_json::to_value(s.urls.setup_urls(t)).unwrap_or_default();
     body
 }
 

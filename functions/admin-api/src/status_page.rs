@@ -135,28 +135,35 @@ pub fn render(tenant: &TenantId, health: &Health, runs: &[SyncRun], changes: &[C
         h.push_str("</table>");
     }
     h.push_str("<h2>Latest changes</h2>");
-    if changes.is_empty() {
-        h.push_str("<p class=\"sub\">No change recorded yet.</p>");
-    } else {
-        h.push_str("<table><tr><th>#</th><th>When</th><th>By</th><th>What</th><th>Fields</th></tr>");
-        for c in changes {
-            let ch = &c.change;
-            let name = |v: serde_json::Value| v.as_str().map(str::to_owned).unwrap_or_default();
-            let fields: Vec<&str> = ch.changes.keys().map(String::as_str).collect();
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {} <code>{}</code></td><td>{}</td></tr>",
-                c.seq,
-                when(Some(ch.at)),
-                escape(&name(serde_json::to_value(ch.actor).unwrap_or_default())),
-                escape(&name(serde_json::to_value(ch.entity).unwrap_or_default())),
-                escape(&name(serde_json::to_value(ch.action).unwrap_or_default())),
-                escape(&ch.entity_id),
-                escape(&fields.join(", ")),
-            );
-        }
-        h.push_str("</table>");
-    }
+    h.push_str(&changes_table(changes));
     h.push_str("</main></body></html>");
+    h
+}
+
+/// The change feed as a table (this page and the integration page's).
+pub fn changes_table(changes: &[ChangeEvent]) -> String {
+    let mut h = String::new();
+    if changes.is_empty() {
+        h.push_str("<p class=\"sub muted\">No change recorded yet.</p>");
+        return h;
+    }
+    h.push_str("<table><tr><th scope=\"col\">#</th><th scope=\"col\">When</th><th scope=\"col\">By</th><th scope=\"col\">What</th><th scope=\"col\">Fields</th></tr>");
+    for c in changes {
+        let ch = &c.change;
+        let name = |v: serde_json::Value| v.as_str().map(str::to_owned).unwrap_or_default();
+        let fields: Vec<&str> = ch.changes.keys().map(String::as_str).collect();
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {} <code>{}</code></td><td>{}</td></tr>",
+            c.seq,
+            when(Some(ch.at)),
+            escape(&name(serde_json::to_value(ch.actor).unwrap_or_default())),
+            escape(&name(serde_json::to_value(ch.entity).unwrap_or_default())),
+            escape(&name(serde_json::to_value(ch.action).unwrap_or_default())),
+            escape(&ch.entity_id),
+            escape(&fields.join(", ")),
+        );
+    }
+    h.push_str("</table>");
     h
 }

@@ -15,6 +15,7 @@ fn state(f: &Fakes) -> State {
     let okta = Arc::new(shared::adapters::okta_http::OktaHttp::new(Default::default()));
     State {
         admin: Arc::new(f.admin()),
+        connect: Arc::new(f.root().connect()),
         changes: f.store.clone(),
         sync: Arc::new(f.sync_service(okta)),
         health: Arc::new(f.health()),

@@ -146,12 +146,7 @@ fn cookie(value: &str, max_age: i64, base: &str) -> HeaderValue {
     cookie_named(&session_cookie_name(base), value, max_age, base).unwrap_or_else(|| HeaderValue::from_static(""))
 }
 
-fn cookie_value(headers: &HeaderMap, wanted: &str) -> Option<String> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
-        let (name, value) = c.trim().split_once('=')?;
-        (name == wanted).then(|| value.to_owned())
-    })
-}
+use shared::adapters::http::cookie_value;
 
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
     cookie_value(headers, &format!("__Host-{SESSION_COOKIE}")).or_else(|| cookie_value(headers, SESSION_COOKIE))

@@ -96,6 +96,14 @@ impl PublicUrls {
         };
         format!("{scheme}://{tenant}.{}{port}", self.base_domain)
     }
+
+    /// Everything the tenant's admin pastes into Okta.
+    pub fn setup_urls(&self, tenant: &TenantId) -> crate::domain::setup_urls::SetupUrls {
+        crate::domain::setup_urls::SetupUrls::new(
+            &self.tenant_base("/", tenant),
+            &self.tenant_base(&format!("/t/{tenant}/"), tenant),
+        )
+    }
 }
 
 /// The path the request arrived with (before a nested router stripped a prefix).
@@ -154,11 +162,26 @@ pub fn security_headers(response: &mut Response) {
     let h = response.headers_mut();
     h.insert("strict-transport-security", HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    if !h.contains_key("referrer-policy") {
+        h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    }
     if html {
-        h.insert("content-security-policy", HeaderValue::from_static(HTML_CSP));
+        // A page with its own (stricter or script-bearing) policy keeps it.
+        if !h.contains_key("content-security-policy") {
+            h.insert("content-security-policy", HeaderValue::from_static(HTML_CSP));
+        }
         h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     }
+}
+
+/// The value of the cookie named `wanted`, if the request carries it.
+pub fn cookie_value(headers: &HeaderMap, wanted: &str) -> Option<String> {
+    headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
+        |c| {
+            let (name, value) = c.trim().split_once('=')?;
+            (name == wanted).then(|| value.to_owned())
+        },
+    )
 }
 
 /// The bearer token of an `Authorization` header, if it is one.

@@ -213,6 +213,10 @@ impl OidcHttp {
 
 #[async_trait]
 impl OidcProvider for OidcHttp {
+    async fn check_issuer(&self, issuer: &str) -> Result<(), OidcError> {
+        self.discover(issuer, true).await.map(|_| ())
+    }
+
     async fn authorize_url(&self, client: &OidcClient, login: &LoginState) -> Result<String, OidcError> {
         let cached = self.discover(&client.issuer, false).await?;
         let oidc = Self::client(&cached.metadata, client, &login.redirect_uri)?;

@@ -13,7 +13,7 @@ use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
-use crate::domain::okta::{AppUser, OktaApp, OktaUser};
+use crate::domain::okta::{AppUser, EventHook, EventHookSpec, OktaApp, OktaUser};
 use crate::domain::OktaUserId;
 use crate::ports::okta::{AppUserPage, OktaError, OktaOrg, RateLimit};
 use crate::ports::OktaDirectory;
@@ -119,22 +119,44 @@ impl OktaHttp {
     }
 
     async fn get_json<T: DeserializeOwned>(&self, org: &OktaOrg, url: &str) -> Result<Fetched<T>, OktaError> {
+        self.call_json(org, reqwest::Method::GET, url, None).await
+    }
+
+    /// One Management API call. A `GET` is retried on 5xx, timeouts and connection errors; a
+    /// write (`POST`, `PUT`) only when the connection was never made, so Okta never sees it twice.
+    async fn call_json<T: DeserializeOwned>(
+        &self,
+        org: &OktaOrg,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Fetched<T>, OktaError> {
         // Checked at use, not only when the tenant's config was saved.
         self.options.outbound.check_url(url).map_err(|e| OktaError::Protocol(format!("refused URL: {e}")))?;
+        let idempotent = method == reqwest::Method::GET;
+        let retries = if idempotent { self.options.retries } else { 0 };
         let mut attempt = 0;
         loop {
             self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.count(org, crate::domain::metrics::Metric::OktaCalls);
-            let sent = self
+            let mut request = self
                 .client
-                .get(url)
+                .request(method.clone(), url)
                 .header(AUTHORIZATION, format!("SSWS {}", org.api_token.expose()))
-                .header(ACCEPT, "application/json")
-                .send()
-                .await;
+                .header(ACCEPT, "application/json");
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let sent = request.send().await;
             let response = match sent {
                 Ok(r) => r,
-                Err(e) if (e.is_timeout() || e.is_connect() || e.is_request()) && attempt < self.options.retries => {
+                Err(e) if e.is_connect() && !idempotent && attempt < self.options.retries => {
+                    tracing::warn!(attempt, error = %e.without_url(), "Okta unreachable; retrying the write");
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                    attempt += 1;
+                    continue;
+                }
+                Err(e) if (e.is_timeout() || e.is_connect() || e.is_request()) && attempt < retries => {
                     tracing::warn!(attempt, error = %e.without_url(), "Okta call failed; retrying");
                     tokio::time::sleep(self.backoff(attempt)).await;
                     attempt += 1;
@@ -156,6 +178,14 @@ impl OktaHttp {
                         .map_err(|e| OktaError::Protocol(format!("invalid JSON from Okta: {e}")))?;
                     return Ok(Fetched::Found(value, headers));
                 }
+                StatusCode::BAD_REQUEST | StatusCode::CONFLICT => {
+                    let (code, summary) = error_code_and_summary(response).await;
+                    return Err(OktaError::Rejected {
+                        status: status.as_u16(),
+                        code: code.unwrap_or_default(),
+                        summary: summary.unwrap_or_else(|| "no reason given".into()),
+                    });
+                }
                 StatusCode::NOT_FOUND => {
                     let code = error_code(response).await;
                     return match code.as_deref() {
@@ -168,6 +198,7 @@ impl OktaHttp {
                 StatusCode::TOO_MANY_REQUESTS => {
                     self.count(org, crate::domain::metrics::Metric::OktaRateLimited);
                     let wait = retry_after(&headers, self.clock.now());
+                    // A 429 was not acted on, so even a write may be sent again.
                     if wait <= self.options.max_inline_wait && attempt < self.options.retries {
                         tracing::info!(
                             wait_ms = wait.as_millis() as u64,
@@ -183,7 +214,7 @@ impl OktaHttp {
                     let code = error_code(response).await.unwrap_or_else(|| status.as_u16().to_string());
                     return Err(OktaError::Unauthorized { code });
                 }
-                s if s.is_server_error() && attempt < self.options.retries => {
+                s if s.is_server_error() && attempt < retries => {
                     tracing::warn!(attempt, status = s.as_u16(), "Okta server error; retrying");
                     tokio::time::sleep(self.backoff(attempt)).await;
                     attempt += 1;
@@ -219,8 +250,15 @@ impl OktaHttp {
 }
 
 async fn error_code(response: reqwest::Response) -> Option<String> {
-    let body: serde_json::Value = response.json().await.ok()?;
-    body.get("errorCode").and_then(|c| c.as_str()).map(str::to_owned)
+    error_code_and_summary(response).await.0
+}
+
+/// Okta's `errorCode` and `errorSummary`, from a body read to at most 64 KiB.
+async fn error_code_and_summary(response: reqwest::Response) -> (Option<String>, Option<String>) {
+    let Ok(body) = super::outbound::read_capped(response, 64 * 1024).await else { return (None, None) };
+    let Ok(body) = serde_json::from_slice::<serde_json::Value>(&body) else { return (None, None) };
+    let text = |k: &str| body.get(k).and_then(|c| c.as_str()).map(|s| s.chars().take(300).collect::<String>());
+    (text("errorCode"), text("errorSummary"))
 }
 
 /// How long to wait after a 429: `X-Rate-Limit-Reset − Date + 1 s`, at least 1 s (Okta's SDKs).
@@ -324,6 +362,48 @@ impl OktaDirectory for OktaHttp {
 
     fn rate_limit(&self, base_url: &str) -> Option<RateLimit> {
         self.rate.locked().get(base_url).copied()
+    }
+
+    async fn probe_users(&self, org: &OktaOrg) -> Result<(), OktaError> {
+        let url = format!("{}/api/v1/users?limit=1", org.base_url);
+        match self.get_json::<serde_json::Value>(org, &url).await? {
+            Fetched::Found(..) => Ok(()),
+            Fetched::NotFound => Err(OktaError::Protocol("the users API answered 404".into())),
+        }
+    }
+
+    async fn list_event_hooks(&self, org: &OktaOrg) -> Result<Vec<EventHook>, OktaError> {
+        let url = format!("{}/api/v1/eventHooks", org.base_url);
+        match self.get_json(org, &url).await? {
+            Fetched::Found(hooks, _) => Ok(hooks),
+            Fetched::NotFound => Err(OktaError::Protocol("the event hooks API answered 404".into())),
+        }
+    }
+
+    async fn create_event_hook(&self, org: &OktaOrg, spec: &EventHookSpec) -> Result<EventHook, OktaError> {
+        let url = format!("{}/api/v1/eventHooks", org.base_url);
+        found(self.call_json(org, reqwest::Method::POST, &url, Some(&spec.to_okta())).await?, "event hook")
+    }
+
+    async fn update_event_hook(&self, org: &OktaOrg, id: &str, spec: &EventHookSpec) -> Result<EventHook, OktaError> {
+        let url = format!("{}/api/v1/eventHooks/{}", org.base_url, encode(id));
+        found(self.call_json(org, reqwest::Method::PUT, &url, Some(&spec.to_okta())).await?, "event hook")
+    }
+
+    async fn verify_event_hook(&self, org: &OktaOrg, id: &str) -> Result<EventHook, OktaError> {
+        let url = format!("{}/api/v1/eventHooks/{}/lifecycle/verify", org.base_url, encode(id));
+        found(self.call_json(org, reqwest::Method::POST, &url, None).await?, "event hook")
+    }
+}
+
+fn found<T>(fetched: Fetched<T>, what: &str) -> Result<T, OktaError> {
+    match fetched {
+        Fetched::Found(v, _) => Ok(v),
+        Fetched::NotFound => Err(OktaError::Rejected {
+            status: 404,
+            code: "E0000007".into(),
+            summary: format!("Okta has no such {what}"),
+        }),
     }
 }
 

@@ -7,12 +7,14 @@ use tracing::instrument;
 
 use super::secrets::{SecretError, SecretService, SecretStates, TenantSecret};
 use super::tokens::{TokenError, TokenService};
+use crate::domain::admin_session::{AdminSession, OpenedBy};
 use crate::domain::api_token::{TokenInfo, TokenKind};
+use crate::domain::sso::random_token;
 use crate::domain::tenant::{ConfigRules, InvalidConfig, TenantConfig, TenantConfigInput};
 use crate::domain::user::{User, UserStatus};
 use crate::domain::{Email, OktaUserId, Secret, TenantId, UserId};
 use crate::ports::user_store::UserQuery;
-use crate::ports::{Cause, Clock, ConfigStore, Page, StoreError, UserReader};
+use crate::ports::{Cause, Clock, ConfigStore, LoginStateStore, Page, Random, StoreError, UserReader};
 
 pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 200;
@@ -109,9 +111,14 @@ pub struct AdminService {
     users: Arc<dyn UserReader>,
     secrets: Arc<SecretService>,
     tokens: Arc<TokenService>,
+    logins: Arc<dyn LoginStateStore>,
     clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
     rules: ConfigRules,
 }
+
+/// How long an integration-page session lasts (it ends sooner at sign-out or on revocation).
+pub const UI_SESSION_HOURS: i64 = 8;
 
 /// What a [`AdminService`] is built from, by name (the composition root, `app::root`, fills it).
 pub struct AdminDeps {
@@ -119,14 +126,16 @@ pub struct AdminDeps {
     pub users: Arc<dyn UserReader>,
     pub secrets: Arc<SecretService>,
     pub tokens: Arc<TokenService>,
+    pub logins: Arc<dyn LoginStateStore>,
     pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
     pub rules: ConfigRules,
 }
 
 impl AdminService {
     pub fn new(deps: AdminDeps) -> Self {
-        let AdminDeps { configs, users, secrets, tokens, clock, rules } = deps;
-        Self { configs, users, secrets, tokens, clock, rules }
+        let AdminDeps { configs, users, secrets, tokens, logins, clock, random, rules } = deps;
+        Self { configs, users, secrets, tokens, logins, clock, random, rules }
     }
 
     /// Who presented this bearer token: a tenant admin token (by its record) or the operator
@@ -138,6 +147,68 @@ impl AdminService {
             }
         }
         Ok(self.secrets.verify_admin_token(presented).await?.then_some(Caller::Operator))
+    }
+
+    /// Opens an integration-page session for `tenant` with an admin credential: a tenant admin
+    /// token (its own tenant only; `tenant` may be omitted) or the operator token (which must
+    /// name the tenant). `None` when the credential is not valid for that tenant.
+    pub async fn open_ui_session(
+        &self,
+        presented: &str,
+        tenant: Option<&str>,
+    ) -> Result<Option<AdminSession>, AdminError> {
+        let named = match tenant.map(str::trim).filter(|t| !t.is_empty()) {
+            Some(t) => Some(TenantId::parse(t).map_err(|e| AdminError::Invalid(e.to_string()))?),
+            None => None,
+        };
+        let (tenant, opened_by) = match self.authenticate(presented.trim()).await? {
+            None => return Ok(None),
+            Some(Caller::Tenant { tenant, token_id }) => {
+                if named.as_ref().is_some_and(|n| *n != tenant) {
+                    return Ok(None);
+                }
+                (tenant, OpenedBy::TenantToken { token_id })
+            }
+            Some(Caller::Operator) => {
+                let tenant = named.ok_or_else(|| {
+                    AdminError::Invalid("with the operator token, name the tenant to sign in to".into())
+                })?;
+                (tenant, OpenedBy::Operator)
+            }
+        };
+        self.config(&tenant).await?;
+        let now = self.clock.now();
+        let session = AdminSession {
+            tenant,
+            sid: random_token(self.random.bytes32()),
+            opened_by,
+            csrf: random_token(self.random.bytes32()),
+            created_at: now,
+            expires_at: now + chrono::Duration::hours(UI_SESSION_HOURS),
+        };
+        self.logins.put_admin_session(&session).await?;
+        Ok(Some(session))
+    }
+
+    /// The session a cookie names, if it is open and the credential that opened it still holds.
+    pub async fn ui_session(&self, cookie: &str) -> Result<Option<AdminSession>, AdminError> {
+        let Some((tenant, sid)) = AdminSession::parse_cookie(cookie) else { return Ok(None) };
+        let Some(session) = self.logins.get_admin_session(&tenant, &sid, self.clock.now()).await? else {
+            return Ok(None);
+        };
+        if let OpenedBy::TenantToken { token_id } = &session.opened_by {
+            let tokens = self.tokens.list(&tenant, TokenKind::Admin).await?;
+            if !tokens.iter().any(|t| &t.id == token_id && t.active) {
+                self.logins.delete_admin_session(&tenant, &sid).await?;
+                return Ok(None);
+            }
+        }
+        Ok(Some(session))
+    }
+
+    /// Ends a session (sign-out).
+    pub async fn close_ui_session(&self, session: &AdminSession) -> Result<(), AdminError> {
+        Ok(self.logins.delete_admin_session(&session.tenant, &session.sid).await?)
     }
 
     async fn secrets_status(&self, tenant: &TenantId) -> Result<SecretsStatus, AdminError> {
@@ -289,6 +360,33 @@ mod tests {
 
     fn input(json: serde_json::Value) -> TenantConfigInput {
         serde_json::from_value(json).unwrap()
+    }
+
+    #[tokio::test]
+    async fn integration_page_sessions_follow_the_credential_that_opened_them() {
+        let f = Fakes::new();
+        let admin = f.admin();
+        admin.put_tenant(&acme(), input(serde_json::json!({"okta_domain": "https://acme.okta.com"}))).await.unwrap();
+        let other = TenantId::parse("other").unwrap();
+        admin.put_tenant(&other, input(serde_json::json!({"okta_domain": "https://other.okta.com"}))).await.unwrap();
+        let (id, token) = admin.issue_token(&acme(), TokenKind::Admin).await.unwrap();
+        assert!(admin.open_ui_session(token.expose(), Some("other")).await.unwrap().is_none(), "its own tenant only");
+        assert!(admin.open_ui_session("obadm_nope", None).await.unwrap().is_none());
+        let session = admin.open_ui_session(token.expose(), None).await.unwrap().unwrap();
+        assert_eq!(session.tenant, acme());
+        assert!(session.csrf_matches(&session.csrf.clone()) && !session.csrf_matches("forged"));
+        let cookie = session.cookie_value();
+        assert_eq!(admin.ui_session(&cookie).await.unwrap().as_ref(), Some(&session));
+        // Revoking the token ends the session; so does signing out.
+        admin.revoke_token(&acme(), TokenKind::Admin, &id).await.unwrap();
+        assert_eq!(admin.ui_session(&cookie).await.unwrap(), None);
+        let (_, token) = admin.issue_token(&acme(), TokenKind::Admin).await.unwrap();
+        let session = admin.open_ui_session(token.expose(), Some("acme")).await.unwrap().unwrap();
+        admin.close_ui_session(&session).await.unwrap();
+        assert_eq!(admin.ui_session(&session.cookie_value()).await.unwrap(), None);
+        // A cookie naming another tenant with this sid finds nothing.
+        let session = admin.open_ui_session(token.expose(), None).await.unwrap().unwrap();
+        assert_eq!(admin.ui_session(&format!("other.{}", session.sid)).await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! Use cases, one module per concern, written against ports only.
 pub mod admin;
 pub mod config_cache;
+pub mod connect;
 pub mod health;
 pub mod hooks;
 pub mod invitations;

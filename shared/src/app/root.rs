@@ -11,6 +11,7 @@ use chrono::Duration;
 
 use super::admin::{AdminDeps, AdminService};
 use super::config_cache::CachedConfigs;
+use super::connect::{ConnectDeps, ConnectService};
 use super::health::{HealthDeps, HealthService};
 use super::hooks::{HookDeps, HookService};
 use super::invitations::InvitationService;
@@ -106,6 +107,20 @@ impl Root {
         let edge_configs =
             Arc::new(CachedConfigs::new(ports.configs.clone(), ports.clock.clone(), tuning.config_cache_ttl));
         Self { ports, secrets, tokens, telemetry, edge_configs, rules: tuning.rules }
+    }
+
+    /// "Connect to Okta" and the event hook's registration, for the integration page.
+    pub fn connect(&self) -> ConnectService {
+        let p = &self.ports;
+        ConnectService::new(ConnectDeps {
+            configs: p.configs.clone(),
+            secrets: self.secrets.clone(),
+            tokens: self.tokens.clone(),
+            okta: p.okta.clone(),
+            oidc: p.oidc.clone(),
+            saml_metadata: p.saml_metadata.clone(),
+            clock: p.clock.clone(),
+        })
     }
 
     /// The provisioning state machine.
@@ -232,7 +247,9 @@ impl Root {
             users: p.users.clone(),
             secrets: self.secrets.clone(),
             tokens: self.tokens.clone(),
+            logins: p.logins.clone(),
             clock: p.clock.clone(),
+            random: p.random.clone(),
             rules: self.rules,
         })
     }

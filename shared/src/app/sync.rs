@@ -56,7 +56,7 @@ fn failure_of(e: &OktaError) -> Option<RunFailure> {
     match e {
         OktaError::Unauthorized { code } => Some(token_failure(code)),
         OktaError::AppNotFound => Some(RunFailure::AppNotFound),
-        OktaError::Protocol(_) => Some(RunFailure::OktaProtocol),
+        OktaError::Protocol(_) | OktaError::Rejected { .. } => Some(RunFailure::OktaProtocol),
         OktaError::RateLimited { .. } | OktaError::Unavailable(_) => None,
     }
 }

@@ -1,5 +1,6 @@
 //! Pure types and rules: no I/O and no AWS, HTTP or Lambda types.
 pub mod activity;
+pub mod admin_session;
 pub mod api_token;
 pub mod change;
 pub mod convergence;
@@ -19,6 +20,7 @@ pub mod routing;
 pub mod saml;
 pub mod scim;
 pub mod secret;
+pub mod setup_urls;
 pub mod sso;
 pub mod sync_run;
 pub mod team;

@@ -79,6 +79,135 @@ pub struct OktaApp {
     pub sign_on_mode: Option<String>,
     #[serde(default)]
     pub label: Option<String>,
+    /// What "Connect to Okta" compares with our URLs (redirect URIs, ACS URL, audience).
+    #[serde(default)]
+    pub settings: AppSettings,
+    /// The OIDC client id (`credentials.oauthClient.client_id`).
+    #[serde(default)]
+    pub credentials: AppCredentials,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppSettings {
+    #[serde(default, rename = "oauthClient", skip_serializing_if = "Option::is_none")]
+    pub oauth_client: Option<OAuthClientSettings>,
+    #[serde(default, rename = "signOn", skip_serializing_if = "Option::is_none")]
+    pub sign_on: Option<SamlSignOnSettings>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OAuthClientSettings {
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+}
+
+/// A SAML 2.0 app's sign-on settings, as Okta's Apps API names them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SamlSignOnSettings {
+    #[serde(default, rename = "ssoAcsUrl", skip_serializing_if = "Option::is_none")]
+    pub sso_acs_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppCredentials {
+    #[serde(default, rename = "oauthClient", skip_serializing_if = "Option::is_none")]
+    pub oauth_client: Option<OAuthClientCredentials>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OAuthClientCredentials {
+    #[serde(default)]
+    pub client_id: Option<String>,
+}
+
+/// An event hook as Okta's Event Hooks API returns it (docs/okta-wire.md §1.1), as far as the
+/// bridge reads it. The auth header's value is write-only in Okta and never comes back.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct EventHook {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    /// `ACTIVE` or `INACTIVE`.
+    #[serde(default)]
+    pub status: String,
+    /// `VERIFIED` or `UNVERIFIED`.
+    #[serde(default, rename = "verificationStatus")]
+    pub verification_status: String,
+    #[serde(default)]
+    pub events: EventHookEvents,
+    #[serde(default)]
+    pub channel: EventHookChannel,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventHookEvents {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub items: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct EventHookChannel {
+    #[serde(default)]
+    pub config: EventHookChannelConfig,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct EventHookChannelConfig {
+    #[serde(default)]
+    pub uri: String,
+    #[serde(default, rename = "authScheme")]
+    pub auth_scheme: Option<EventHookAuthScheme>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct EventHookAuthScheme {
+    #[serde(default)]
+    pub key: String,
+}
+
+impl EventHook {
+    pub fn uri(&self) -> &str {
+        &self.channel.config.uri
+    }
+    pub fn is_active(&self) -> bool {
+        self.status == "ACTIVE"
+    }
+    pub fn is_verified(&self) -> bool {
+        self.verification_status == "VERIFIED"
+    }
+    /// The events of [`HANDLED_EVENT_TYPES`] it does not subscribe to.
+    pub fn missing_events(&self) -> Vec<&'static str> {
+        HANDLED_EVENT_TYPES.iter().copied().filter(|e| !self.events.items.iter().any(|i| i == e)).collect()
+    }
+}
+
+/// What the bridge asks Okta to create (or update) an event hook with: our URL, our header and
+/// secret, every event of [`HANDLED_EVENT_TYPES`].
+#[derive(Debug, Clone)]
+pub struct EventHookSpec {
+    pub name: String,
+    pub uri: String,
+    pub auth_header: String,
+    pub secret: crate::domain::Secret,
+}
+
+impl EventHookSpec {
+    /// The body of `POST /api/v1/eventHooks` (and `PUT /api/v1/eventHooks/{id}`).
+    pub fn to_okta(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "events": {"type": "EVENT_TYPE", "items": HANDLED_EVENT_TYPES},
+            "channel": {"type": "HTTP", "version": "1.0.0", "config": {
+                "uri": self.uri,
+                "headers": [],
+                "authScheme": {"type": "HEADER", "key": self.auth_header, "value": self.secret.expose()},
+            }},
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -44,6 +44,15 @@ impl IdpMetadataSource for MemoryOidc {
 
 #[async_trait]
 impl OidcProvider for MemoryOidc {
+    /// Any https issuer describes itself here; anything else does not.
+    async fn check_issuer(&self, issuer: &str) -> Result<(), OidcError> {
+        if issuer.starts_with("https://") {
+            Ok(())
+        } else {
+            Err(OidcError::Discovery(format!("{issuer} is not an https issuer")))
+        }
+    }
+
     async fn authorize_url(&self, client: &OidcClient, login: &LoginState) -> Result<String, OidcError> {
         self.started.locked().insert(login.state.clone(), login.pkce_verifier.clone());
         Ok(format!("{}/v1/authorize?client_id={}&state={}", client.issuer, client.client_id, login.state))

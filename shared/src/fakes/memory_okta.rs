@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
 
-use crate::domain::okta::{AppUser, AppUserEmbedded, OktaApp, OktaUser};
+use crate::domain::okta::{AppUser, AppUserEmbedded, EventHook, EventHookSpec, OktaApp, OktaUser};
 use crate::domain::OktaUserId;
 use crate::ports::okta::{AppUserPage, OktaError, OktaOrg, RateLimit};
 use crate::ports::OktaDirectory;
@@ -25,6 +25,11 @@ struct Org {
     users: BTreeMap<String, OktaUser>,
     assigned: BTreeSet<String>,
     app_exists: bool,
+    /// What the app says beyond its id (sign-on mode, redirect URIs, client id).
+    app: Option<OktaApp>,
+    hooks: Vec<EventHook>,
+    /// Whether the token may read and manage event hooks.
+    hooks_allowed: bool,
     /// Okta's clock for `lastUpdated`: one second per change.
     tick: DateTime<Utc>,
 }
@@ -37,6 +42,9 @@ impl MemoryOkta {
                 users: BTreeMap::new(),
                 assigned: BTreeSet::new(),
                 app_exists: true,
+                app: None,
+                hooks: Vec::new(),
+                hooks_allowed: true,
                 tick: DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
             }),
             calls: AtomicU64::new(0),
@@ -45,6 +53,21 @@ impl MemoryOkta {
 
     fn with<T>(&self, f: impl FnOnce(&mut Org) -> T) -> T {
         f(&mut self.org.lock().expect("okta lock"))
+    }
+
+    /// What `GET /api/v1/apps/{id}` answers for the app (its id is this org's).
+    pub fn set_app(&self, app: OktaApp) {
+        self.with(|o| o.app = Some(app));
+    }
+
+    /// Whether the token may read and manage event hooks (`403 E0000006` when not).
+    pub fn allow_hooks(&self, allowed: bool) {
+        self.with(|o| o.hooks_allowed = allowed);
+    }
+
+    /// The org's event hooks.
+    pub fn event_hooks(&self) -> Vec<EventHook> {
+        self.with(|o| o.hooks.clone())
     }
 
     /// Calls made to this org so far.
@@ -143,11 +166,15 @@ impl OktaDirectory for MemoryOkta {
     async fn get_app(&self, _org: &OktaOrg, app_id: &str) -> Result<Option<OktaApp>, OktaError> {
         self.call();
         Ok(self.with(|o| {
-            (o.app_exists && app_id == self.app_id).then(|| OktaApp {
-                id: app_id.to_owned(),
-                status: Some("ACTIVE".into()),
-                sign_on_mode: Some("OPENID_CONNECT".into()),
-                label: Some("Learning platform".into()),
+            (o.app_exists && app_id == self.app_id).then(|| {
+                o.app.clone().unwrap_or_else(|| OktaApp {
+                    id: app_id.to_owned(),
+                    status: Some("ACTIVE".into()),
+                    sign_on_mode: Some("OPENID_CONNECT".into()),
+                    label: Some("Learning platform".into()),
+                    settings: Default::default(),
+                    credentials: Default::default(),
+                })
             })
         }))
     }
@@ -195,4 +222,68 @@ impl OktaDirectory for MemoryOkta {
     fn rate_limit(&self, _base_url: &str) -> Option<RateLimit> {
         None
     }
+
+    async fn probe_users(&self, _org: &OktaOrg) -> Result<(), OktaError> {
+        self.call();
+        Ok(())
+    }
+
+    async fn list_event_hooks(&self, _org: &OktaOrg) -> Result<Vec<EventHook>, OktaError> {
+        self.call();
+        self.with(|o| if o.hooks_allowed { Ok(o.hooks.clone()) } else { Err(forbidden()) })
+    }
+
+    async fn create_event_hook(&self, _org: &OktaOrg, spec: &EventHookSpec) -> Result<EventHook, OktaError> {
+        self.call();
+        self.with(|o| {
+            if !o.hooks_allowed {
+                return Err(forbidden());
+            }
+            let hook = hook_of(&format!("who{}", o.hooks.len() + 1), spec, "UNVERIFIED");
+            o.hooks.push(hook.clone());
+            Ok(hook)
+        })
+    }
+
+    async fn update_event_hook(&self, _org: &OktaOrg, id: &str, spec: &EventHookSpec) -> Result<EventHook, OktaError> {
+        self.call();
+        self.with(|o| {
+            let hook = o.hooks.iter_mut().find(|h| h.id == id).ok_or_else(|| not_found("event hook"))?;
+            *hook = hook_of(id, spec, &hook.verification_status);
+            Ok(hook.clone())
+        })
+    }
+
+    /// In memory there is no receiver to call: verification succeeds.
+    async fn verify_event_hook(&self, _org: &OktaOrg, id: &str) -> Result<EventHook, OktaError> {
+        self.call();
+        self.with(|o| {
+            let hook = o.hooks.iter_mut().find(|h| h.id == id).ok_or_else(|| not_found("event hook"))?;
+            hook.verification_status = "VERIFIED".into();
+            Ok(hook.clone())
+        })
+    }
+}
+
+fn forbidden() -> OktaError {
+    OktaError::Unauthorized { code: "E0000006".into() }
+}
+
+fn not_found(what: &str) -> OktaError {
+    OktaError::Rejected { status: 404, code: "E0000007".into(), summary: format!("Not found: {what}") }
+}
+
+fn hook_of(id: &str, spec: &EventHookSpec, verification: &str) -> EventHook {
+    let mut wire = spec.to_okta();
+    wire["id"] = id.into();
+    wire["status"] = "ACTIVE".into();
+    wire["verificationStatus"] = verification.into();
+    serde_json::from_value(wire).unwrap_or_else(|_| EventHook {
+        id: id.to_owned(),
+        name: spec.name.clone(),
+        status: "ACTIVE".into(),
+        verification_status: verification.to_owned(),
+        events: Default::default(),
+        channel: Default::default(),
+    })
 }

@@ -52,6 +52,7 @@ pub struct MemoryStore {
     leases: Mutex<HashMap<TenantId, (String, DateTime<Utc>)>>,
     lists: Mutex<HashMap<(TenantId, String, RunList), Chunks>>,
     sessions: Mutex<HashMap<(TenantId, String), crate::domain::sso::SessionRecord>>,
+    admin_sessions: Mutex<HashMap<(TenantId, String), crate::domain::admin_session::AdminSession>>,
     logins: Mutex<HashMap<(TenantId, String), LoginState>>,
     /// Accepted SAML assertions (digest of the id) and until when they are kept.
     assertions: Mutex<HashMap<(TenantId, String), DateTime<Utc>>>,
@@ -708,6 +709,29 @@ impl crate::ports::TokenStore for MemoryStore {
 
 #[async_trait]
 impl LoginStateStore for MemoryStore {
+    async fn put_admin_session(&self, session: &crate::domain::admin_session::AdminSession) -> Result<(), StoreError> {
+        self.admin_sessions
+            .lock()
+            .expect("lock")
+            .insert((session.tenant.clone(), session.sid.clone()), session.clone());
+        Ok(())
+    }
+
+    async fn get_admin_session(
+        &self,
+        tenant: &TenantId,
+        sid: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::domain::admin_session::AdminSession>, StoreError> {
+        let sessions = self.admin_sessions.lock().expect("lock");
+        Ok(sessions.get(&(tenant.clone(), sid.to_owned())).filter(|s| s.expires_at > now).cloned())
+    }
+
+    async fn delete_admin_session(&self, tenant: &TenantId, sid: &str) -> Result<(), StoreError> {
+        self.admin_sessions.lock().expect("lock").remove(&(tenant.clone(), sid.to_owned()));
+        Ok(())
+    }
+
     async fn put_session(&self, session: &crate::domain::sso::SessionRecord) -> Result<(), StoreError> {
         self.sessions.lock().expect("lock").insert((session.tenant.clone(), session.sid.clone()), session.clone());
         Ok(())

@@ -3,7 +3,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::Cause;
-use crate::domain::okta::{AppUser, OktaApp, OktaUser};
+use crate::domain::okta::{AppUser, EventHook, EventHookSpec, OktaApp, OktaUser};
 use crate::domain::{OktaUserId, Secret};
 
 /// Which Okta org to call, and with what token.
@@ -56,6 +56,22 @@ pub trait OktaDirectory: Send + Sync {
 
     /// The rate-limit headers of the last call to this org, if any were seen.
     fn rate_limit(&self, base_url: &str) -> Option<RateLimit>;
+
+    /// Whether the token may read users: one `GET /api/v1/users?limit=1` ("Connect to Okta").
+    async fn probe_users(&self, org: &OktaOrg) -> Result<(), OktaError>;
+
+    /// The org's event hooks (`GET /api/v1/eventHooks`, `okta.eventHooks.read`).
+    async fn list_event_hooks(&self, org: &OktaOrg) -> Result<Vec<EventHook>, OktaError>;
+
+    /// Creates an event hook (`POST /api/v1/eventHooks`, `okta.eventHooks.manage`); not retried.
+    async fn create_event_hook(&self, org: &OktaOrg, spec: &EventHookSpec) -> Result<EventHook, OktaError>;
+
+    /// Replaces an event hook's events and channel (`PUT /api/v1/eventHooks/{id}`); not retried.
+    async fn update_event_hook(&self, org: &OktaOrg, id: &str, spec: &EventHookSpec) -> Result<EventHook, OktaError>;
+
+    /// Asks Okta to verify the hook (`POST /api/v1/eventHooks/{id}/lifecycle/verify`): Okta calls
+    /// our receiver with a challenge; `Rejected` (400) when it did not answer it.
+    async fn verify_event_hook(&self, org: &OktaOrg, id: &str) -> Result<EventHook, OktaError>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +88,10 @@ pub enum OktaError {
     /// `404 E0000007` for the app's own user list: the configured app does not exist.
     #[error("Okta has no app with the configured app id")]
     AppNotFound,
+    /// A `400`/`404`/`409` Okta explains (`errorCode`, `errorSummary`): e.g. a hook that failed
+    /// verification. The summary is Okta's words, never holding a secret we sent.
+    #[error("Okta refused the request ({code}): {summary}")]
+    Rejected { status: u16, code: String, summary: String },
     /// Okta answered something that is not what its API documents.
     #[error("unexpected Okta response: {0}")]
     Protocol(String),

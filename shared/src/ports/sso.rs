@@ -2,6 +2,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{Clock, StoreError};
+use crate::domain::admin_session::AdminSession;
 use crate::domain::sso::{LoginState, SessionRecord, SignedIn};
 use crate::domain::{Secret, TenantId};
 
@@ -19,6 +20,16 @@ pub trait LoginStateStore: Send + Sync {
     ) -> Result<Option<SessionRecord>, StoreError>;
     /// Ends a session (logout): every later use of its cookie is refused.
     async fn delete_session(&self, tenant: &TenantId, sid: &str) -> Result<(), StoreError>;
+
+    /// Integration-page sessions (docs/behaviour/integration-page.md): stored, read unless ended or expired, ended.
+    async fn put_admin_session(&self, session: &AdminSession) -> Result<(), StoreError>;
+    async fn get_admin_session(
+        &self,
+        tenant: &TenantId,
+        sid: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AdminSession>, StoreError>;
+    async fn delete_admin_session(&self, tenant: &TenantId, sid: &str) -> Result<(), StoreError>;
 
     async fn put_login(&self, login: &LoginState) -> Result<(), StoreError>;
     /// Removes the login and returns it, atomically, if `browser_binding` (the digest of the login
@@ -98,6 +109,9 @@ pub trait OidcProvider: Send + Sync {
         code: &str,
         clock: &dyn Clock,
     ) -> Result<(SignedIn, String), OidcError>;
+    /// Reads the issuer's discovery document and keys afresh, as a sign-in would ("Connect to
+    /// Okta"): `Ok` when they load and name this issuer.
+    async fn check_issuer(&self, issuer: &str) -> Result<(), OidcError>;
     /// The issuer's end-session URL for this logout, if it has one.
     async fn end_session_url(
         &self,

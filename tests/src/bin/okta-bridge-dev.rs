@@ -135,6 +135,10 @@ struct Demo {
     /// Tenant `demo-scim`: provisioned by SCIM (a client's token, issued fresh each run).
     scim_tenant: TenantId,
     scim_tenant_token: String,
+    /// A tenant admin token for `demo`'s integration page.
+    ui_token: String,
+    /// The demo org's API token (what its Okta admin would create for a new tenant).
+    sim_token: String,
 }
 
 async fn seed_demo(f: &Functions, sim: &OktaSim, sim_token: &str, port: u16) -> Result<Demo, Error> {
@@ -151,11 +155,20 @@ async fn seed_demo(f: &Functions, sim: &OktaSim, sim_token: &str, port: u16) -> 
     // A fresh event-hook secret each run, given to the simulator as an Okta admin would.
     let hook_secret = secrets.rotate_event_hook_secret(&tenant).await?;
     secrets.revoke_previous(&tenant, TenantSecret::EventHookSecret).await?;
-    sim.set_hook(HookTarget {
+    // The org's Okta admin has created and verified the hook, and set up the app (redirect URIs,
+    // client id), so the integration page's Connect to Okta passes.
+    sim.add_verified_hook(HookTarget {
         url: format!("http://127.0.0.1:{port}/t/demo/webhooks/okta"),
         header: "Authorization".into(),
         secret: hook_secret.expose().to_owned(),
     });
+    let urls = f.admin.urls.setup_urls(&tenant);
+    sim.configure_app(&serde_json::json!({"redirect_uris": urls.oidc_redirect_uris, "client_id": "0oademoclient"}));
+    // A tenant admin token for the integration page, fresh each run (earlier ones revoked).
+    for old in tokens_of(f, &tenant).await? {
+        f.adapters.root.tokens.revoke(&tenant, TokenKind::Admin, &old).await?;
+    }
+    let ui_token = f.adapters.root.tokens.issue(&tenant, TokenKind::Admin).await?.1.expose().to_owned();
     let tokens = &f.adapters.root.tokens;
     let scim_token = if tokens.active_count(&tenant, TokenKind::Scim).await? == 0 {
         Some(tokens.issue(&tenant, TokenKind::Scim).await?.1.expose().to_owned())
@@ -179,7 +192,15 @@ async fn seed_demo(f: &Functions, sim: &OktaSim, sim_token: &str, port: u16) -> 
         admin_secret_id,
         scim_tenant,
         scim_tenant_token,
+        ui_token,
+        sim_token: sim_token.to_owned(),
     })
+}
+
+/// The active tenant admin tokens' ids.
+async fn tokens_of(f: &Functions, tenant: &TenantId) -> Result<Vec<String>, Error> {
+    let listed = f.adapters.root.tokens.list(tenant, TokenKind::Admin).await?;
+    Ok(listed.into_iter().filter(|t| t.active).map(|t| t.id).collect())
 }
 
 /// Starts the OpenID provider with the demo org's people as accounts and points tenant `demo`'s
@@ -303,6 +324,12 @@ fn banner(
 ================================================================================
  okta-bridge dev is up                                    Ctrl-C stops everything
 ================================================================================
+ Integration page (Settings › Integrations › Okta) for tenant `{t}`, in a browser:
+   open        {base}/admin/ui/
+   sign in     {ui_token}
+               (a tenant admin token of `{t}`; or the operator token below and a tenant name,
+                which also creates a new tenant, e.g. `acme` against the demo Okta org {okta})
+
  Admin API     {base}/admin/tenants/{t}
    token       {admin_token}
    (secret id  {admin_secret})
@@ -329,6 +356,7 @@ fn banner(
    SAML login  {saml}
 
  Demo Okta org {okta}  (the project's Okta simulator, {people} people)
+   API token   {sim_token}   app id {app_id}   (for a new tenant set up from the page)
    users       curl {okta}/sim/users
    change one  curl -X PATCH -H 'Content-Type: application/json' -d '{{"title": "Principal Engineer"}}' {okta}/sim/users/<id>
    lifecycle   curl -X POST {okta}/sim/users/<id>/deactivate   (reactivate, suspend, unsuspend, assign, unassign; ?silent=true loses its hooks)
@@ -342,6 +370,9 @@ fn banner(
 ================================================================================
 "#,
         admin_secret = demo.admin_secret_id,
+        ui_token = demo.ui_token,
+        sim_token = demo.sim_token,
+        app_id = DEMO_APP_ID,
         st = demo.scim_tenant,
         st_token = demo.scim_tenant_token,
         hook = shown(&demo.hook_secret, "POST /admin/tenants/demo/event-hook-secret"),

@@ -6,7 +6,7 @@
 //! One file per concern: [`prng`] (reproducible shuffles), `org` (the org's model and its rules),
 //! `wire` (Okta's API as HTTP handlers), `control` (what tests and `/sim/...` change), `hooks`
 //! (delivering event hooks to the receiver); this file holds the types they share.
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,6 +24,7 @@ mod control;
 mod hooks;
 mod org;
 pub mod prng;
+mod setup_api;
 mod wire;
 
 pub use hooks::{DeliverOptions, HookTarget};
@@ -56,6 +57,13 @@ struct Org {
     requests: u64,
     next_id: u64,
     auto_deliver: bool,
+    /// The app's settings beyond its id (`setup_api`).
+    app: Value,
+    event_hooks: Vec<setup_api::StoredHook>,
+    /// Whether the API token may manage event hooks (a Super Administrator's may).
+    hooks_manageable: bool,
+    /// How long each page of app users takes (a large org's page, for watching progress).
+    page_delay: Duration,
 }
 
 #[derive(Clone)]
@@ -96,13 +104,14 @@ impl OktaSim {
             requests: 0,
             next_id: 1,
             auto_deliver: false,
+            app: setup_api::default_app(),
+            event_hooks: Vec::new(),
+            hooks_manageable: true,
+            page_delay: Duration::ZERO,
         };
-        let sim = Self {
-            org: Arc::new(Mutex::new(org)),
-            base_url,
-            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("http client"),
-        };
-        let app = wire::routes().merge(control::routes()).with_state(sim.clone());
+        let sim =
+            Self { org: Arc::new(Mutex::new(org)), base_url, http: setup_api::hook_client(Duration::from_secs(10)) };
+        let app = wire::routes().merge(control::routes()).merge(setup_api::routes()).with_state(sim.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });

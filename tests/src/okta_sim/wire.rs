@@ -32,7 +32,11 @@ fn not_found(headers: HeaderMap, what: &str) -> Response {
 
 impl OktaSim {
     /// Authenticates and admits one API request, then reads what it needs from the org.
-    fn admitted<T>(&self, headers: &HeaderMap, read: impl FnOnce(&Org) -> T) -> Result<(HeaderMap, T), Box<Response>> {
+    pub(super) fn admitted<T>(
+        &self,
+        headers: &HeaderMap,
+        read: impl FnOnce(&Org) -> T,
+    ) -> Result<(HeaderMap, T), Box<Response>> {
         let mut org = self.org.lock().expect("lock");
         if !authorised(&org, headers) {
             return Err(Box::new(okta_error(StatusCode::UNAUTHORIZED, "E0000011", "Invalid token provided")));
@@ -62,16 +66,8 @@ struct ListQuery {
 }
 
 async fn api_get_app(State(sim): Sim, headers: HeaderMap, Path(app): Path<String>) -> Response {
-    let found = sim.admitted(&headers, |org| {
-        (app == org.app_id).then(|| {
-            json!({
-                "id": org.app_id, "name": "oidc_client", "label": "Learning platform", "status": "ACTIVE",
-                "signOnMode": "OPENID_CONNECT", "created": "2026-01-05T10:00:00.000Z",
-                "lastUpdated": "2026-01-05T10:00:00.000Z",
-                "_links": {"users": {"href": format!("/api/v1/apps/{}/users", org.app_id)}},
-            })
-        })
-    });
+    let shown = sim.app();
+    let found = sim.admitted(&headers, |org| (app == org.app_id).then_some(shown));
     found_or_404(found, &format!("{app} (AppInstance)")).await
 }
 
@@ -126,6 +122,7 @@ async fn api_list_app_users(
         Err(r) => return *r,
     };
     delay_of(&reply_headers).await;
+    tokio::time::sleep(sim.with(|o| o.page_delay)).await;
     let base = format!("{}/api/v1/apps/{app}/users", sim.base_url);
     let expand = q.expand.as_deref().map(|e| format!("&expand={e}")).unwrap_or_default();
     let limit = q.limit.unwrap_or(50).clamp(1, 500);

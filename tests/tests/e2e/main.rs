@@ -8,6 +8,7 @@ mod events;
 mod faults;
 mod helpers;
 mod hooks;
+mod integration_page;
 mod isolation;
 mod local_stack;
 mod okta_client;

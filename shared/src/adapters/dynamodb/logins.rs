@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::codec::{json_attr, s, unavailable};
 use super::{keys, DynamoStore};
+use crate::domain::admin_session::AdminSession;
 use crate::domain::sso::{LoginState, SessionRecord};
 use crate::domain::TenantId;
 use crate::ports::{LoginStateStore, StoreError};
@@ -25,8 +26,51 @@ fn session_key(sid: &str) -> String {
     format!("SESSION#{}", crate::domain::secret::sha256_hex(sid.as_bytes()))
 }
 
+fn admin_session_key(sid: &str) -> String {
+    format!("ADMINSESSION#{}", crate::domain::secret::sha256_hex(sid.as_bytes()))
+}
+
 #[async_trait]
 impl LoginStateStore for DynamoStore {
+    async fn put_admin_session(&self, session: &AdminSession) -> Result<(), StoreError> {
+        let body = serde_json::to_string(session).map_err(unavailable)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::tenant(&session.tenant)))
+            .item("sk", s(admin_session_key(&session.sid)))
+            .item("body", s(body))
+            .item("expires_at", AttributeValue::N(session.expires_at.timestamp().to_string()))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_admin_session(
+        &self,
+        tenant: &TenantId,
+        sid: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AdminSession>, StoreError> {
+        let Some(item) = self.get(keys::tenant(tenant), admin_session_key(sid)).await? else { return Ok(None) };
+        let session: AdminSession = json_attr(&item, "body")?;
+        // TTL deletion lags: an expired record still present is refused here.
+        Ok((session.expires_at > now && session.sid == sid && session.tenant == *tenant).then_some(session))
+    }
+
+    async fn delete_admin_session(&self, tenant: &TenantId, sid: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::tenant(tenant)))
+            .key("sk", s(admin_session_key(sid)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
     async fn put_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
         let body = serde_json::to_string(session).map_err(unavailable)?;
         self.client
