@@ -357,6 +357,8 @@ fn banner(
 
  Demo Okta org {okta}  (the project's Okta simulator, {people} people)
    API token   {sim_token}   app id {app_id}   (for a new tenant set up from the page)
+   add a redirect URI to the app, as in Okta's app settings (what the page says to paste):
+               curl -X POST -H 'Content-Type: application/json' -d '{{"add_redirect_uris": ["http://acme.localhost:{port}/okta/auth_callback"]}}' {okta}/sim/app
    users       curl {okta}/sim/users
    change one  curl -X PATCH -H 'Content-Type: application/json' -d '{{"title": "Principal Engineer"}}' {okta}/sim/users/<id>
    lifecycle   curl -X POST {okta}/sim/users/<id>/deactivate   (reactivate, suspend, unsuspend, assign, unassign; ?silent=true loses its hooks)

@@ -31,8 +31,10 @@ impl OktaSim {
     /// Sends every pending event to the hook as Okta would, possibly duplicated and reordered.
     /// Returns the HTTP status of each delivery attempt.
     pub async fn deliver(&self, opts: DeliverOptions) -> Vec<u16> {
-        let (hook, events) = self.with(|o| (o.hook.clone(), std::mem::take(&mut o.events)));
-        let Some(hook) = hook else { return Vec::new() };
+        let (targets, events) = self.with(|o| (o.hook_targets(), std::mem::take(&mut o.events)));
+        if targets.is_empty() {
+            return Vec::new();
+        }
         let mut rng = Rng::new(opts.seed);
         let mut batches: Vec<Vec<Value>> = events.chunks(opts.batch.max(1)).map(<[Value]>::to_vec).collect();
         // Events repeated in a later envelope (same uuid, new eventId).
@@ -65,6 +67,15 @@ impl OktaSim {
         if opts.shuffle {
             rng.shuffle(&mut envelopes);
         }
+        let mut statuses = Vec::new();
+        for hook in &targets {
+            statuses.extend(self.send_all(hook, &envelopes).await);
+        }
+        statuses
+    }
+
+    /// Posts each envelope to one hook, retrying once after a 5xx or a timeout, as Okta does.
+    async fn send_all(&self, hook: &HookTarget, envelopes: &[Value]) -> Vec<u16> {
         let mut statuses = Vec::new();
         for envelope in envelopes {
             let mut attempt = 0;

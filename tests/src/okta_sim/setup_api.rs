@@ -242,9 +242,7 @@ async fn api_verify_hook(State(sim): Sim, headers: HeaderMap, Path(id): Path<Str
     let wire = sim.with(|o| {
         let stored = o.event_hooks.iter_mut().find(|x| x.wire["id"] == id)?;
         stored.wire["verificationStatus"] = json!("VERIFIED");
-        let wire = stored.wire.clone();
-        o.hook = Some(HookTarget { url: hook.uri(), header: hook.header(), secret: hook.secret.clone() });
-        Some(wire)
+        Some(stored.wire.clone())
     });
     match wire {
         Some(w) => (h, Json(w)).into_response(),
@@ -269,7 +267,7 @@ async fn sim_get_app(State(sim): Sim) -> Response {
 }
 
 /// Changes the app as an Okta admin would in its settings: `{"signOnMode", "redirect_uris",
-/// "client_id", "acs_url", "audience", "label", "status"}`, each optional.
+/// "add_redirect_uris", "client_id", "acs_url", "audience", "label", "status"}`, each optional.
 async fn sim_set_app(State(sim): Sim, Json(body): Json<Value>) -> Response {
     sim.configure_app(&body);
     Json(sim.app()).into_response()
@@ -303,6 +301,16 @@ impl OktaSim {
             }
             if let Some(v) = body.get("redirect_uris") {
                 app["settings"]["oauthClient"] = json!({"redirect_uris": v});
+            }
+            // As an Okta admin adds a sign-in redirect URI to the app's list.
+            if let Some(Value::Array(more)) = body.get("add_redirect_uris") {
+                let mut uris = app["settings"]["oauthClient"]["redirect_uris"].as_array().cloned().unwrap_or_default();
+                for uri in more {
+                    if !uris.contains(uri) {
+                        uris.push(uri.clone());
+                    }
+                }
+                app["settings"]["oauthClient"] = json!({"redirect_uris": uris});
             }
             if let Some(v) = body.get("client_id") {
                 app["credentials"]["oauthClient"] = json!({"client_id": v});
@@ -340,5 +348,20 @@ impl OktaSim {
     /// The org's event hooks, as the Event Hooks API lists them.
     pub fn event_hooks(&self) -> Vec<Value> {
         self.with(|o| o.event_hooks.iter().map(|x| x.wire.clone()).collect())
+    }
+}
+
+impl Org {
+    /// Where deliveries go: the hook a test set, and every verified hook of the Event Hooks API
+    /// (each tenant's), once per URL.
+    pub(super) fn hook_targets(&self) -> Vec<HookTarget> {
+        let mut targets: Vec<HookTarget> = self.hook.iter().cloned().collect();
+        for h in &self.event_hooks {
+            let live = h.wire["verificationStatus"] == "VERIFIED" && h.wire["status"] == "ACTIVE";
+            if live && !targets.iter().any(|t| t.url == h.uri()) {
+                targets.push(HookTarget { url: h.uri(), header: h.header(), secret: h.secret.clone() });
+            }
+        }
+        targets
     }
 }

@@ -186,6 +186,16 @@ async fn the_page_is_strict_about_sessions_forms_and_scripts() {
     remember_secret(secret);
     assert_eq!(issued.headers["cache-control"], "no-store");
     assert!(!page.get("/admin/ui/").await.body.contains(secret));
+    // Rotated: the previous secret works for a while, or until the admin ends it.
+    let rotated = page.post("/admin/ui/event-hook-secret", &[]).await;
+    let at = rotated.body.find("id=\"once-hook\"").expect("shown once") + 1;
+    let value_at = rotated.body[at..].find("value=\"").unwrap() + at + 7;
+    remember_secret(&rotated.body[value_at..value_at + rotated.body[value_at..].find('"').unwrap()]);
+    assert!(rotated.body.contains("End the previous secret now"), "{}", rotated.body);
+    let ended = page.post("/admin/ui/event-hook-secret/previous", &[]).await;
+    assert_eq!(ended.status, StatusCode::SEE_OTHER);
+    let home = page.get("/admin/ui/?notice=previous_secret").await;
+    assert!(home.body.contains("no longer works") && !home.body.contains("End the previous secret now"));
 
     // The live progress is JSON for the session only.
     let r =
@@ -331,7 +341,6 @@ async fn a_new_admin_sets_up_a_tenant_from_the_page_alone_in_a_real_browser() {
         .output()
         .await
         .expect("node runs");
-    let _ = stop.send(true);
     assert!(out.status.success(), "the browser walk-through failed: {}", String::from_utf8_lossy(&out.stderr));
     let seen: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     let step = |name: &str| {
@@ -419,6 +428,22 @@ async fn a_new_admin_sets_up_a_tenant_from_the_page_alone_in_a_real_browser() {
     assert_eq!(step("signed out")["path"], "/admin/ui/sign-in");
     assert_eq!(step("signed out")["cookie"], false);
     assert_eq!(step("after sign-out")["path"], "/admin/ui/sign-in");
+
+    // The hook the page registered carries Okta's events to the tenant: a joiner arrives.
+    let joiner = sim.create_user(profile("Jo", "Iner", "jo.iner@acme.example", json!({})), true);
+    let statuses = sim.deliver(harness::okta_sim::DeliverOptions::default()).await;
+    assert!(!statuses.is_empty() && statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    // (The worker's poller is still running, as Lambda's event source mapping would be.)
+    let mut found = Value::Null;
+    for _ in 0..120 {
+        found = app.admin("GET", &format!("/admin/tenants/acme/users?okta_id={joiner}"), None).await.json();
+        if found["users"].as_array().is_some_and(|u| !u.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let _ = stop.send(true);
+    assert_eq!(found["users"][0]["email"], "jo.iner@acme.example", "{found}");
 
     // Accessible everywhere it looked; no CSP violation; no script error.
     for (page, violations) in seen["axe"].as_object().unwrap() {

@@ -64,6 +64,7 @@ fn notice_for(code: &str) -> Option<&'static str> {
         "provisioning" => "Saved the provisioning method.",
         "switches" => "Saved the switches.",
         "revoked" => "The SCIM token is revoked: Okta's requests with it are refused from now on.",
+        "previous_secret" => "The previous event hook secret no longer works; only the current one does.",
         "signed_in" => "Signed in.",
         _ => return None,
     })
@@ -425,9 +426,22 @@ fn provisioning_section(c: &Ctx<'_>, scim_tokens: &[TokenInfo]) -> String {
     h.push_str(&copy_value("c-hook-events", "Events to subscribe to", &HANDLED_EVENT_TYPES.join(", ")));
     h.push_str(&c.head("hook"));
     let secret = &c.secrets.event_hook_secret;
+    let (previous, end_previous) = match secret.previous_valid_until {
+        Some(until) => (
+            format!(" The previous one still works until {}.", page::when(Some(until))),
+            button_form(
+                "/admin/ui/event-hook-secret/previous#provisioning",
+                csrf,
+                "End the previous secret now",
+                "danger",
+                &[],
+            ),
+        ),
+        None => (String::new(), String::new()),
+    };
     let _ = write!(
         h,
-        "<p>Authentication secret: {}.</p><div class=\"actions\">{}{}</div></section>",
+        "<p>Authentication secret: {}.{previous}</p><div class=\"actions\">{}{end_previous}{}</div></section>",
         if secret.set { format!("issued {}", page::when(secret.set_at)) } else { "not issued yet".into() },
         button_form(
             "/admin/ui/event-hook-secret#provisioning",

@@ -174,6 +174,17 @@ pub async fn issue_event_hook_secret(AxState(s): AxState<State>, headers: Header
     show_once(&s, &session, once, "Issued a new event hook secret.".into()).await
 }
 
+/// Ends the rotated-out event-hook secret now (once Okta has the new one), not at its overlap's end.
+pub async fn end_previous_event_hook_secret(
+    AxState(s): AxState<State>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let (session, _) = signed_form(&s, &headers, body).await?;
+    s.admin.revoke_previous_event_hook_secret(&session.tenant).await?;
+    Ok(see_other("/admin/ui/?notice=previous_secret#provisioning"))
+}
+
 pub async fn issue_scim_token(AxState(s): AxState<State>, headers: HeaderMap, body: Body) -> Result<Response> {
     let (session, _) = signed_form(&s, &headers, body).await?;
     let (id, token) = s.admin.issue_token(&session.tenant, TokenKind::Scim).await?;

@@ -44,6 +44,7 @@ pub fn routes() -> Router<State> {
         .route("/admin/ui/provisioning", post(forms::save_provisioning))
         .route("/admin/ui/switches", post(forms::save_switches))
         .route("/admin/ui/event-hook-secret", post(forms::issue_event_hook_secret))
+        .route("/admin/ui/event-hook-secret/previous", post(forms::end_previous_event_hook_secret))
         .route("/admin/ui/scim-tokens", post(forms::issue_scim_token))
         .route("/admin/ui/scim-tokens/{id}/rotate", post(forms::rotate_scim_token))
         .route("/admin/ui/scim-tokens/{id}/revoke", post(forms::revoke_scim_token))

@@ -149,7 +149,8 @@ pub fn progress_box(run: &SyncRun) -> String {
     let mut h = format!(
         "<div class=\"progress\" data-progress-url=\"/admin/ui/sync/{id}/progress\">\
          <label for=\"p-{id}\">Progress of run {id}</label> <progress id=\"p-{id}\"{value} data-seen=\"{}\">{} seen</progress>\
-         <p data-progress-label aria-live=\"polite\">{}</p><div class=\"counts\">",
+         <p data-progress-label aria-live=\"polite\">{}</p>\
+         <noscript><p>Reload the page to see how far it has got.</p></noscript><div class=\"counts\">",
         c.seen,
         c.seen,
         esc(&summary(run)),
@@ -261,6 +262,14 @@ pub async fn run_page(AxState(s): AxState<State>, headers: HeaderMap, id: Id, ur
                 run.pending_deactivations, run.active_at_start, config.deactivation_brake_percent
             ),
         ));
+        let approve = button_form(
+            &format!("/admin/ui/sync/{}/approve", run.id),
+            &session.csrf,
+            "Approve these deactivations",
+            "danger",
+            &[],
+        );
+        let _ = write!(b, "<div class=\"actions\">{approve}</div>");
         let (candidates, _) = s.sync.run_list::<Candidate>(t, &run.id, RunList::Candidates, 0).await?;
         b.push_str("<h2>Who would be deactivated</h2><table><tr><th scope=\"col\">Email</th><th scope=\"col\">Okta id</th></tr>");
         for c in candidates.iter().take(50) {
@@ -271,17 +280,7 @@ pub async fn run_page(AxState(s): AxState<State>, headers: HeaderMap, id: Id, ur
             let _ =
                 write!(b, "<p class=\"muted\">And {} more in this first part of the list.</p>", candidates.len() - 50);
         }
-        let _ = write!(
-            b,
-            "<div class=\"actions\">{}</div>",
-            button_form(
-                &format!("/admin/ui/sync/{}/approve", run.id),
-                &session.csrf,
-                "Approve these deactivations",
-                "danger",
-                &[]
-            )
-        );
+        let _ = write!(b, "<div class=\"actions\">{approve}</div>");
     }
     if run.dry_run && run.status != RunStatus::Running {
         let from = q.get("cursor").and_then(|c| c.parse::<u64>().ok()).unwrap_or(0);
