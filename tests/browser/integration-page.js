@@ -14,17 +14,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 const puppeteer = require('puppeteer-core');
 const axe = require('axe-core');
+const chromium = require('./chromium.js');
 
-function chromium() {
-  if (process.env.CHROMIUM) return process.env.CHROMIUM;
-  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
-    for (const name of ['chromium', 'chromium-browser']) {
-      const candidate = path.join(dir, name);
-      if (fs.existsSync(candidate)) return candidate;
-    }
-  }
-  throw new Error('no chromium: install it (make test does: scripts/chromium.sh) or set CHROMIUM');
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -5,21 +5,10 @@
 //
 //   node browser-login.js START EMAIL RETURN_PATH
 'use strict';
-const fs = require('node:fs');
-const path = require('node:path');
 const puppeteer = require('puppeteer-core');
 
 // $CHROMIUM (make test sets it), else chromium or chromium-browser on the PATH.
-function chromium() {
-  if (process.env.CHROMIUM) return process.env.CHROMIUM;
-  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
-    for (const name of ['chromium', 'chromium-browser']) {
-      const candidate = path.join(dir, name);
-      if (fs.existsSync(candidate)) return candidate;
-    }
-  }
-  throw new Error('no chromium: install it (make test does: scripts/chromium.sh) or set CHROMIUM');
-}
+const chromium = require('../browser/chromium.js');
 
 async function main() {
   const [start, email, returnPath] = process.argv.slice(2);

@@ -101,6 +101,10 @@ async fn api_list_users(State(sim): Sim, headers: HeaderMap, Query(q): Query<Has
     }
 }
 
+fn hook_not_found(id: &str) -> Response {
+    okta_error(StatusCode::NOT_FOUND, "E0000007", &format!("Not found: Resource not found: {id} (EventHook)"))
+}
+
 fn hook_wire(id: &str, body: &Value, verification: &str, created: &str) -> Value {
     let mut channel = body["channel"].clone();
     // authScheme.value is write-only.
@@ -138,9 +142,7 @@ async fn api_get_hook(State(sim): Sim, headers: HeaderMap, Path(id): Path<String
     };
     match sim.with(|o| o.event_hooks.iter().find(|x| x.wire["id"] == id).map(|x| x.wire.clone())) {
         Some(w) => (h, Json(w)).into_response(),
-        None => {
-            okta_error(StatusCode::NOT_FOUND, "E0000007", &format!("Not found: Resource not found: {id} (EventHook)"))
-        }
+        None => hook_not_found(&id),
     }
 }
 
@@ -193,9 +195,7 @@ async fn api_update_hook(
     });
     match updated {
         Some(w) => (h, Json(w)).into_response(),
-        None => {
-            okta_error(StatusCode::NOT_FOUND, "E0000007", &format!("Not found: Resource not found: {id} (EventHook)"))
-        }
+        None => hook_not_found(&id),
     }
 }
 

@@ -30,21 +30,56 @@ fn admin_session_key(sid: &str) -> String {
     format!("ADMINSESSION#{}", crate::domain::secret::sha256_hex(sid.as_bytes()))
 }
 
-#[async_trait]
-impl LoginStateStore for DynamoStore {
-    async fn put_admin_session(&self, session: &AdminSession) -> Result<(), StoreError> {
-        let body = serde_json::to_string(session).map_err(unavailable)?;
+/// Sessions of either kind: a JSON body under the tenant's partition, expiring (TTL) with it.
+impl DynamoStore {
+    async fn put_expiring<T: serde::Serialize>(
+        &self,
+        tenant: &TenantId,
+        sk: String,
+        record: &T,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let body = serde_json::to_string(record).map_err(unavailable)?;
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(keys::tenant(&session.tenant)))
-            .item("sk", s(admin_session_key(&session.sid)))
+            .item("pk", s(keys::tenant(tenant)))
+            .item("sk", s(sk))
             .item("body", s(body))
-            .item("expires_at", AttributeValue::N(session.expires_at.timestamp().to_string()))
+            .item("expires_at", AttributeValue::N(expires_at.timestamp().to_string()))
             .send()
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn get_body<T: serde::de::DeserializeOwned>(
+        &self,
+        tenant: &TenantId,
+        sk: String,
+    ) -> Result<Option<T>, StoreError> {
+        let Some(item) = self.get(keys::tenant(tenant), sk).await? else { return Ok(None) };
+        Ok(Some(json_attr(&item, "body")?))
+    }
+
+    async fn delete_key(&self, tenant: &TenantId, sk: String) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::tenant(tenant)))
+            .key("sk", s(sk))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+// TTL deletion lags: an expired record still present is refused when read.
+#[async_trait]
+impl LoginStateStore for DynamoStore {
+    async fn put_admin_session(&self, session: &AdminSession) -> Result<(), StoreError> {
+        self.put_expiring(&session.tenant, admin_session_key(&session.sid), session, session.expires_at).await
     }
 
     async fn get_admin_session(
@@ -53,37 +88,16 @@ impl LoginStateStore for DynamoStore {
         sid: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<AdminSession>, StoreError> {
-        let Some(item) = self.get(keys::tenant(tenant), admin_session_key(sid)).await? else { return Ok(None) };
-        let session: AdminSession = json_attr(&item, "body")?;
-        // TTL deletion lags: an expired record still present is refused here.
-        Ok((session.expires_at > now && session.sid == sid && session.tenant == *tenant).then_some(session))
+        let found: Option<AdminSession> = self.get_body(tenant, admin_session_key(sid)).await?;
+        Ok(found.filter(|x| x.expires_at > now && x.sid == sid && x.tenant == *tenant))
     }
 
     async fn delete_admin_session(&self, tenant: &TenantId, sid: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(keys::tenant(tenant)))
-            .key("sk", s(admin_session_key(sid)))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.delete_key(tenant, admin_session_key(sid)).await
     }
 
     async fn put_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
-        let body = serde_json::to_string(session).map_err(unavailable)?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(keys::tenant(&session.tenant)))
-            .item("sk", s(session_key(&session.sid)))
-            .item("body", s(body))
-            .item("expires_at", AttributeValue::N(session.expires_at.timestamp().to_string()))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.put_expiring(&session.tenant, session_key(&session.sid), session, session.expires_at).await
     }
 
     async fn get_session(
@@ -92,22 +106,12 @@ impl LoginStateStore for DynamoStore {
         sid: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let Some(item) = self.get(keys::tenant(tenant), session_key(sid)).await? else { return Ok(None) };
-        let session: SessionRecord = json_attr(&item, "body")?;
-        // TTL deletion lags: an expired record still present is refused here.
-        Ok((session.expires_at > now && session.sid == sid && session.tenant == *tenant).then_some(session))
+        let found: Option<SessionRecord> = self.get_body(tenant, session_key(sid)).await?;
+        Ok(found.filter(|x| x.expires_at > now && x.sid == sid && x.tenant == *tenant))
     }
 
     async fn delete_session(&self, tenant: &TenantId, sid: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(keys::tenant(tenant)))
-            .key("sk", s(session_key(sid)))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.delete_key(tenant, session_key(sid)).await
     }
 
     async fn put_login(&self, login: &LoginState) -> Result<(), StoreError> {
