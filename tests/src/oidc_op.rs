@@ -41,6 +41,8 @@ struct ProxyState {
 
 pub struct OpenIdProvider {
     pub issuer: String,
+    /// Where it listens (the issuer's address, unless it was started under another issuer).
+    pub front: String,
     state: Arc<Mutex<ProxyState>>,
     node: tokio::process::Child,
     config: (Value, Value, u64),
@@ -50,8 +52,9 @@ fn provider_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("oidc-provider")
 }
 
-async fn proxy(State(state): State<Arc<Mutex<ProxyState>>>, req: Request) -> Response {
-    let upstream = state.lock().unwrap().upstream.clone();
+/// Forwards a request to `upstream` as it came (method, path and query, headers, body) and reads
+/// the answer: its status, headers (without framing) and body. `None` when upstream is down.
+pub async fn forward(upstream: &str, req: Request) -> Option<(StatusCode, HeaderMap, Bytes)> {
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let path = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
     let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).expect("method");
@@ -64,10 +67,7 @@ async fn proxy(State(state): State<Arc<Mutex<ProxyState>>>, req: Request) -> Res
         );
     }
     let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap_or_default();
-    let Ok(answer) = client.request(method, format!("{upstream}{path}")).headers(headers).body(body).send().await
-    else {
-        return StatusCode::BAD_GATEWAY.into_response();
-    };
+    let answer = client.request(method, format!("{upstream}{path}")).headers(headers).body(body).send().await.ok()?;
     let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
     let mut out_headers = HeaderMap::new();
     for (k, v) in answer.headers() {
@@ -78,7 +78,15 @@ async fn proxy(State(state): State<Arc<Mutex<ProxyState>>>, req: Request) -> Res
             );
         }
     }
-    let mut bytes: Bytes = answer.bytes().await.unwrap_or_default();
+    Some((status, out_headers, answer.bytes().await.unwrap_or_default()))
+}
+
+async fn proxy(State(state): State<Arc<Mutex<ProxyState>>>, req: Request) -> Response {
+    let upstream = state.lock().unwrap().upstream.clone();
+    let path = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let Some((status, out_headers, mut bytes)) = forward(&upstream, req).await else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
     if path.starts_with("/.well-known/openid-configuration") {
         let tamper = state.lock().unwrap().tamper.clone();
         if let (Tamper::DiscoveryEndpoint(field, url), Ok(mut doc)) = (tamper, serde_json::from_slice::<Value>(&bytes))
@@ -121,13 +129,26 @@ impl OpenIdProvider {
 
     /// As [`Self::start`], with the issuer on `port` (0: any free port).
     pub async fn start_on(port: u16, clients: Value, accounts: Value, id_token_ttl: u64) -> std::io::Result<Self> {
+        Self::start_as(port, None, clients, accounts, id_token_ttl).await
+    }
+
+    /// As [`Self::start_on`], naming itself `issuer` when given (an org whose own origin serves the
+    /// provider's endpoints through a [`forward`]; `make dev`'s Okta simulator), else its own address.
+    pub async fn start_as(
+        port: u16,
+        issuer: Option<String>,
+        clients: Value,
+        accounts: Value,
+        id_token_ttl: u64,
+    ) -> std::io::Result<Self> {
         if !provider_dir().join("node_modules/oidc-provider").exists() {
             return Err(std::io::Error::other(
                 "tests/oidc-provider/node_modules is missing: `make test` installs it (npm ci --prefix tests/oidc-provider)",
             ));
         }
         let front = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-        let issuer = format!("http://{}", front.local_addr()?);
+        let front_url = format!("http://{}", front.local_addr()?);
+        let issuer = issuer.unwrap_or_else(|| front_url.clone());
         let config = (clients, accounts, id_token_ttl);
         let (node, upstream) = Self::spawn_node(&issuer, &config).await?;
         let state = Arc::new(Mutex::new(ProxyState { upstream, ..ProxyState::default() }));
@@ -135,7 +156,7 @@ impl OpenIdProvider {
         tokio::spawn(async move {
             let _ = axum::serve(front, app).await;
         });
-        Ok(Self { issuer, state, node, config })
+        Ok(Self { issuer, front: front_url, state, node, config })
     }
 
     /// Starts node on a free port; again (three tries) when it exits before it is ready: the port

@@ -236,16 +236,18 @@ async fn start_demo_provider(
     }
     let clients = serde_json::json!([{"client_id": "0oademoclient", "client_secret": secret,
         "redirect_uris": redirects, "post_logout_redirect_uris": logouts}]);
-    let provider =
-        harness::oidc_op::OpenIdProvider::start_on(oidc_port, clients, serde_json::Value::Object(accounts), 3600)
-            .await?;
+    // The org authorization server, as Okta's: its issuer is the org's own URL (the simulator's),
+    // which forwards the provider's endpoints to it; the tenant's issuer stays the org's.
+    let provider = harness::oidc_op::OpenIdProvider::start_as(
+        oidc_port,
+        Some(sim.base_url.clone()),
+        clients,
+        serde_json::Value::Object(accounts),
+        3600,
+    )
+    .await?;
+    sim.set_oidc_upstream(&provider.front);
     let tenant = TenantId::parse("demo")?;
-    let mut config = serde_json::to_value(f.admin.admin.get_tenant(&tenant).await?.config)?;
-    config["issuer"] = serde_json::json!(provider.issuer);
-    for read_only in ["tenant", "created_at", "updated_at", "version"] {
-        config.as_object_mut().map(|c| c.remove(read_only));
-    }
-    f.admin.admin.put_tenant(&tenant, serde_json::from_value(config)?).await?;
     f.adapters.root.secrets.set(&tenant, TenantSecret::OidcClientSecret, shared::domain::Secret::new(secret)).await?;
     Ok((provider, example))
 }

@@ -64,6 +64,9 @@ struct Org {
     hooks_manageable: bool,
     /// How long each page of app users takes (a large org's page, for watching progress).
     page_delay: Duration,
+    /// An OpenID provider serving this org's authorization server (`make dev`): everything the
+    /// simulator does not answer itself, discovery included, goes there.
+    oidc_upstream: Option<String>,
 }
 
 #[derive(Clone)]
@@ -108,6 +111,7 @@ impl OktaSim {
             event_hooks: Vec::new(),
             hooks_manageable: true,
             page_delay: Duration::ZERO,
+            oidc_upstream: None,
         };
         let sim =
             Self { org: Arc::new(Mutex::new(org)), base_url, http: setup_api::hook_client(Duration::from_secs(10)) };

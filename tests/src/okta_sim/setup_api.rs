@@ -20,6 +20,18 @@ pub(super) fn routes() -> Router<OktaSim> {
         .route("/oauth2/v1/keys", get(|| async { Json(json!({"keys": []})) }))
         .route("/sim/app", get(sim_get_app).post(sim_set_app))
         .route("/sim/event-hooks", get(sim_hooks))
+        .fallback(to_authorization_server)
+}
+
+/// The org's authorization server, when an OpenID provider plays it (`make dev`).
+async fn to_authorization_server(State(sim): Sim, req: axum::extract::Request) -> Response {
+    let Some(upstream) = sim.with(|o| o.oidc_upstream.clone()) else {
+        return okta_error(StatusCode::NOT_FOUND, "E0000022", "The endpoint does not support the provided HTTP method");
+    };
+    match crate::oidc_op::forward(&upstream, req).await {
+        Some((status, headers, body)) => (status, headers, axum::body::Body::from(body)).into_response(),
+        None => StatusCode::BAD_GATEWAY.into_response(),
+    }
 }
 
 /// The app as `GET /api/v1/apps/{id}` shows it, before the org's `id` and links.
@@ -250,7 +262,10 @@ async fn api_verify_hook(State(sim): Sim, headers: HeaderMap, Path(id): Path<Str
     }
 }
 
-async fn discovery(State(sim): Sim) -> Response {
+async fn discovery(State(sim): Sim, req: axum::extract::Request) -> Response {
+    if sim.with(|o| o.oidc_upstream.is_some()) {
+        return to_authorization_server(State(sim), req).await;
+    }
     let b = &sim.base_url;
     Json(json!({
         "issuer": b, "authorization_endpoint": format!("{b}/oauth2/v1/authorize"),
@@ -319,6 +334,12 @@ impl OktaSim {
                 app["settings"]["signOn"] = json!({"ssoAcsUrl": body.get("acs_url"), "audience": body.get("audience")});
             }
         });
+    }
+
+    /// Serves the org's authorization server (its issuer is the org's URL, as Okta's org
+    /// authorization server) from `upstream`, an OpenID provider started with that issuer.
+    pub fn set_oidc_upstream(&self, upstream: &str) {
+        self.with(|o| o.oidc_upstream = Some(upstream.to_owned()));
     }
 
     /// Each page of app users answers after `delay` (a large org, to watch a sync's progress).
