@@ -127,6 +127,20 @@ const HOOK_SECRET: &str = "An event-hook secret is issued";
 const HOOK: &str = "An event hook points here, is verified and subscribes to every event";
 const SCIM: &str = "A SCIM token is issued";
 
+/// How long Connect to Okta (and the hook's registration) may take in all, so the page answers
+/// within the admin function's 29 s: a call still running then counts as "did not answer".
+pub const CHECK_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// `call`'s answer if it comes before `deadline`, else Okta "did not answer".
+async fn within<T>(
+    deadline: tokio::time::Instant,
+    call: impl std::future::Future<Output = Result<T, OktaError>>,
+) -> Result<T, OktaError> {
+    tokio::time::timeout_at(deadline, call)
+        .await
+        .unwrap_or_else(|_| Err(OktaError::Unavailable("no answer within the time Connect to Okta allows".into())))
+}
+
 const ROLE_FIX: &str = "give the admin who created the API token the Read-only Administrator role in Okta \
                         (Security › Administrators), or create the token as such an admin";
 
@@ -172,6 +186,7 @@ impl ConnectService {
 
     /// Every check, in the order of the customer's Okta setup. Never changes anything.
     pub async fn check(&self, tenant: &TenantId, urls: &SetupUrls) -> Result<ConnectReport, ConnectError> {
+        let deadline = tokio::time::Instant::now() + CHECK_BUDGET;
         let config = self.config(tenant).await?;
         let token = self.secret(tenant, TenantSecret::OktaApiToken).await?;
         let mut checks = Vec::new();
@@ -200,7 +215,7 @@ impl ConnectService {
                     )
                 });
             }
-            Some(org) => match self.okta.probe_users(org).await {
+            Some(org) => match within(deadline, self.okta.probe_users(org)).await {
                 Ok(()) => {
                     token_ok = true;
                     checks.push(pass("okta_domain", DOMAIN, format!("{} answered", config.okta_domain)));
@@ -234,7 +249,7 @@ impl ConnectService {
             )),
             (None, Some(_)) => checks.push(skipped("app", APP, "needs the API token")),
             (Some(_), Some(_)) if !token_ok => checks.push(skipped("app", APP, "needs a working API token")),
-            (Some(org), Some(app_id)) => match self.okta.get_app(org, app_id).await {
+            (Some(org), Some(app_id)) => match within(deadline, self.okta.get_app(org, app_id)).await {
                 Ok(None) => checks.push(fail(
                     "app",
                     APP,
@@ -285,7 +300,7 @@ impl ConnectService {
             }
         } else {
             checks.push(self.check_sso_app(&config, app.as_ref(), urls));
-            checks.push(self.check_discovery(&config).await);
+            checks.push(self.check_discovery(&config, deadline).await);
             if config.sso_protocol == SsoProtocol::Oidc {
                 checks.push(match self.secret(tenant, TenantSecret::OidcClientSecret).await? {
                     Some(_) => pass("client_secret", CLIENT_SECRET, "saved (Okta checks it at the first sign-in)"),
@@ -313,7 +328,7 @@ impl ConnectService {
                     ),
                 });
                 match (&org, token_ok) {
-                    (Some(org), true) => match self.okta.list_event_hooks(org).await {
+                    (Some(org), true) => match within(deadline, self.okta.list_event_hooks(org)).await {
                         Ok(hooks) => {
                             can_manage_hooks = true;
                             checks.push(check_hook(&hooks, &config, urls));
@@ -414,11 +429,17 @@ impl ConnectService {
         }
     }
 
-    async fn check_discovery(&self, config: &TenantConfig) -> Check {
+    async fn check_discovery(&self, config: &TenantConfig, deadline: tokio::time::Instant) -> Check {
         match config.sso_protocol {
             SsoProtocol::Oidc => {
                 let issuer = config.effective_issuer();
-                match self.oidc.check_issuer(issuer).await {
+                let checked =
+                    tokio::time::timeout_at(deadline, self.oidc.check_issuer(issuer)).await.unwrap_or_else(|_| {
+                        Err(crate::ports::sso::OidcError::Discovery(
+                            "no answer within the time Connect to Okta allows".into(),
+                        ))
+                    });
+                match checked {
                     Ok(()) => pass("sso_discovery", DISCOVERY, format!("{issuer} published its OpenID configuration and keys")),
                     Err(e) => fail(
                         "sso_discovery",
@@ -432,10 +453,13 @@ impl ConnectService {
             SsoProtocol::Saml => {
                 let parsed = match (&config.saml_idp_metadata_xml, &config.saml_idp_metadata_url) {
                     (Some(xml), _) => IdpMetadata::parse(xml).map_err(|e| e.to_string()),
-                    (None, Some(url)) => match self.saml_metadata.fetch_metadata(url).await {
-                        Ok(xml) => IdpMetadata::parse(&xml).map_err(|e| e.to_string()),
-                        Err(e) => Err(e.to_string()),
-                    },
+                    (None, Some(url)) => {
+                        match tokio::time::timeout_at(deadline, self.saml_metadata.fetch_metadata(url)).await {
+                            Ok(Ok(xml)) => IdpMetadata::parse(&xml).map_err(|e| e.to_string()),
+                            Ok(Err(e)) => Err(e.to_string()),
+                            Err(_) => Err("no answer within the time Connect to Okta allows".into()),
+                        }
+                    }
                     (None, None) => Err("no IdP metadata URL or XML is saved".into()),
                 };
                 match parsed {
@@ -458,6 +482,7 @@ impl ConnectService {
     /// Creates the event hook in Okta (or repairs the one pointing here: events, header, secret)
     /// and asks Okta to verify it. Issues an event-hook secret first when none is.
     pub async fn register_hook(&self, tenant: &TenantId, urls: &SetupUrls) -> Result<HookRegistration, ConnectError> {
+        let deadline = tokio::time::Instant::now() + CHECK_BUDGET;
         let config = self.config(tenant).await?;
         if config.provisioning != Provisioning::EventHooks {
             return Err(ConnectError::NotReady("provisioning is not set to event hooks".into()));
@@ -489,14 +514,16 @@ impl ConnectService {
             other => ConnectError::Okta(okta_words(&other)),
         }
         };
-        let hooks = self.okta.list_event_hooks(&org).await.map_err(refused)?;
+        let hooks = within(deadline, self.okta.list_event_hooks(&org)).await.map_err(refused)?;
         let existing = hooks.iter().find(|h| urls.event_hooks.iter().any(|u| u == h.uri()));
         let (hook, created) = match existing {
-            Some(h) => (self.okta.update_event_hook(&org, &h.id, &spec).await.map_err(refused)?, false),
-            None => (self.okta.create_event_hook(&org, &spec).await.map_err(refused)?, true),
+            Some(h) => {
+                (within(deadline, self.okta.update_event_hook(&org, &h.id, &spec)).await.map_err(refused)?, false)
+            }
+            None => (within(deadline, self.okta.create_event_hook(&org, &spec)).await.map_err(refused)?, true),
         };
         tracing::info!(hook = %hook.id, created, "event hook registered in Okta; verifying");
-        match self.okta.verify_event_hook(&org, &hook.id).await {
+        match within(deadline, self.okta.verify_event_hook(&org, &hook.id)).await {
             Ok(v) => {
                 Ok(HookRegistration { hook_id: v.id.clone(), created, verified: v.is_verified(), verify_error: None })
             }

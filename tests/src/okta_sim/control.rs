@@ -181,6 +181,11 @@ impl OktaSim {
         self.with(|o| o.faults.extend(std::iter::repeat_n(fault, times)));
     }
 
+    /// Drops the faults not yet used.
+    pub fn clear_faults(&self) {
+        self.with(|o| o.faults.clear());
+    }
+
     pub fn requests(&self) -> u64 {
         self.with(|o| o.requests)
     }

@@ -108,7 +108,10 @@ async fn api_list_users(State(sim): Sim, headers: HeaderMap, Query(q): Query<Has
     let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(200).clamp(1, 200);
     let found = sim.admitted(&headers, |org| org.users.values().take(limit).cloned().collect::<Vec<_>>());
     match found {
-        Ok((h, users)) => (h, Json(users)).into_response(),
+        Ok((h, users)) => {
+            super::wire::delay_of(&h).await;
+            (h, Json(users)).into_response()
+        }
         Err(r) => *r,
     }
 }

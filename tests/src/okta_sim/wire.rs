@@ -15,7 +15,7 @@ fn authorised(org: &Org, headers: &HeaderMap) -> bool {
     headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("SSWS {}", org.token))
 }
 
-async fn delay_of(headers: &HeaderMap) {
+pub(super) async fn delay_of(headers: &HeaderMap) {
     if let Some(ms) = headers.get("x-sim-delay-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }

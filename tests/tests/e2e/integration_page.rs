@@ -260,6 +260,18 @@ async fn connect_to_okta_says_what_is_wrong_and_how_to_fix_it() {
     assert!(r.body.contains("only a Super Administrator"), "{}", r.body);
     sim.set_hooks_manageable(true);
 
+    // An org that stops answering: the page still answers, within the time it allows itself
+    // (the admin function has 29 s), and says the domain did not answer.
+    // Three slow answers: the client's retries would get through at the fourth attempt (after
+    // 30 s of timeouts), past the 20 s Connect to Okta allows itself, so the check fails instead.
+    sim.inject(harness::okta_sim::Fault::Delay(Duration::from_secs(12)), 3);
+    let r = page.post("/admin/ui/connect", &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(check(&r.body, "okta_domain"), "fail");
+    assert!(r.body.contains("Okta did not answer"), "{}", r.body);
+    assert_eq!(check(&r.body, "app"), "skipped");
+    sim.clear_faults();
+
     // A revoked token.
     sim.set_token("00another-token");
     let r = page.post("/admin/ui/connect", &[]).await;
