@@ -330,6 +330,13 @@ fn sign_in_section(c: &Ctx<'_>) -> String {
             .error(c.error("sso", "saml_idp_metadata_url"))
             .render(),
     );
+    h.push_str(&page::textarea(
+        "saml_idp_metadata_xml",
+        "Or the IdP metadata XML",
+        &c.text("saml_idp_metadata_xml"),
+        "Only when Okta's metadata URL cannot be reached from here: paste the XML from that URL instead (give one, not both).",
+        c.error("sso", "saml_idp_metadata_xml"),
+    ));
     let idp_initiated = c.values.get("saml_allow_idp_initiated").and_then(Value::as_bool).unwrap_or(true);
     h.push_str(&checkbox(
         "saml_allow_idp_initiated",
@@ -558,18 +565,13 @@ fn switches_section(c: &Ctx<'_>) -> String {
             .error(c.error("switches", "deactivation_brake_percent"))
             .render(),
     );
-    let id = "f-field_mappings";
-    let error = c.error("switches", "field_mappings");
-    let _ = write!(
-        h,
-        "<div class=\"field\"><label for=\"{id}\">Field mappings</label><textarea id=\"{id}\" name=\"field_mappings\" \
-         aria-describedby=\"{id}-hint{}\"{}>{}</textarea><p class=\"hint\" id=\"{id}-hint\">One per line: \
-         <code>oktaAttribute = field</code>, e.g. <code>costCenter = cost_center</code>.</p>{}</div>",
-        if error.is_some() { format!(" {id}-error") } else { String::new() },
-        if error.is_some() { " aria-invalid=\"true\"" } else { "" },
-        esc(&mappings),
-        error.map(|e| format!("<p class=\"field-error\" id=\"{id}-error\">{}</p>", esc(e))).unwrap_or_default()
-    );
+    h.push_str(&page::textarea(
+        "field_mappings",
+        "Field mappings",
+        &mappings,
+        "One per line: <code>oktaAttribute = field</code>, e.g. <code>costCenter = cost_center</code>.",
+        c.error("switches", "field_mappings"),
+    ));
     h.push_str("<div class=\"actions\"><button type=\"submit\">Save switches</button></div></form></section>");
     h
 }

@@ -88,6 +88,7 @@ pub async fn save_sso(AxState(s): AxState<State>, headers: HeaderMap, body: Body
         "client_id": f.opt("client_id"),
         "issuer": f.opt("issuer"),
         "saml_idp_metadata_url": f.opt("saml_idp_metadata_url"),
+        "saml_idp_metadata_xml": f.opt("saml_idp_metadata_xml"),
         "saml_allow_idp_initiated": f.on("saml_allow_idp_initiated"),
     });
     let secret = f.opt("oidc_client_secret");

@@ -164,6 +164,25 @@ impl<'a> Field<'a> {
     }
 }
 
+/// A multi-line field with its label, hint (trusted markup: a literal of ours) and error.
+pub fn textarea(name: &str, label: &str, value: &str, hint: &str, error: Option<&str>) -> String {
+    let id = format!("f-{name}");
+    let mut described = vec![format!("{id}-hint")];
+    if error.is_some() {
+        described.push(format!("{id}-error"));
+    }
+    format!(
+        "<div class=\"field\"><label for=\"{id}\">{}</label><textarea id=\"{id}\" name=\"{}\" aria-describedby=\"{}\"{}>{}</textarea>\
+         <p class=\"hint\" id=\"{id}-hint\">{hint}</p>{}</div>",
+        esc(label),
+        esc(name),
+        described.join(" "),
+        if error.is_some() { " aria-invalid=\"true\"" } else { "" },
+        esc(value),
+        error.map(|e| format!("<p class=\"field-error\" id=\"{id}-error\">{}</p>", esc(e))).unwrap_or_default()
+    )
+}
+
 pub fn checkbox(name: &str, label: &str, checked: bool, hint: &str) -> String {
     let id = format!("f-{name}");
     let hint_html =
