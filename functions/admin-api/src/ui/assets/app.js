@@ -46,7 +46,11 @@
     var label = box.querySelector("[data-progress-label]");
     function tick() {
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+        .then(function (r) {
+          // Signed out meanwhile: reloading shows the sign-in page.
+          if (r.status === 401) { window.location.reload(); return Promise.reject(r.status); }
+          return r.ok ? r.json() : Promise.reject(r.status);
+        })
         .then(function (p) {
           Object.keys(p.counts).forEach(function (k) {
             var el = box.querySelector('[data-count="' + k + '"]');
