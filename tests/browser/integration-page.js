@@ -82,7 +82,7 @@ async function main() {
     await page.type('#f-okta_domain', cfg.sim);
     status = await submit('form[action="/admin/ui/sign-in"]');
     const cookies = await page.cookies();
-    const session = cookies.find((c) => c.name === 'okta_bridge_admin');
+    const session = cookies.find((c) => c.name === '__Host-okta_bridge_admin');
     step('signed in', { status, cookie: session && { secure: session.secure, httpOnly: session.httpOnly, sameSite: session.sameSite, path: session.path } });
     await audit('dashboard');
     await shot('02-integration-page');
@@ -237,7 +237,7 @@ async function main() {
     // Sign out: the session ends; the page asks to sign in again.
     await page.goto(cfg.base + '/admin/ui/', { waitUntil: 'load' });
     status = await submit('form[action="/admin/ui/sign-out"]');
-    step('signed out', { status, page: await text(), cookie: (await page.cookies()).some((c) => c.name === 'okta_bridge_admin') });
+    step('signed out', { status, page: await text(), cookie: (await page.cookies()).some((c) => c.name === '__Host-okta_bridge_admin') });
     await shot('11-signed-out');
     const again = await page.goto(cfg.base + '/admin/ui/', { waitUntil: 'load' });
     step('after sign-out', { status: again.status() });

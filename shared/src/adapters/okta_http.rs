@@ -390,6 +390,11 @@ impl OktaDirectory for OktaHttp {
         found(self.call_json(org, reqwest::Method::PUT, &url, Some(&spec.to_okta())).await?, "event hook")
     }
 
+    async fn activate_event_hook(&self, org: &OktaOrg, id: &str) -> Result<EventHook, OktaError> {
+        let url = format!("{}/api/v1/eventHooks/{}/lifecycle/activate", org.base_url, encode(id));
+        found(self.call_json(org, reqwest::Method::POST, &url, None).await?, "event hook")
+    }
+
     async fn verify_event_hook(&self, org: &OktaOrg, id: &str) -> Result<EventHook, OktaError> {
         let url = format!("{}/api/v1/eventHooks/{}/lifecycle/verify", org.base_url, encode(id));
         found(self.call_json(org, reqwest::Method::POST, &url, None).await?, "event hook")

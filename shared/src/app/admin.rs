@@ -173,19 +173,24 @@ impl AdminService {
                 let tenant = named.ok_or_else(|| {
                     AdminError::Invalid("with the operator token, name the tenant to sign in to".into())
                 })?;
-                (tenant, OpenedBy::Operator)
+                (
+                    tenant,
+                    OpenedBy::Operator { token_digest: crate::domain::secret::sha256_hex(presented.trim().as_bytes()) },
+                )
             }
         };
         self.config(&tenant).await?;
         let now = self.clock.now();
+        let sid = random_token(self.random.bytes32());
         let session = AdminSession {
             tenant,
-            sid: random_token(self.random.bytes32()),
+            sid: String::new(),
             opened_by,
-            csrf: random_token(self.random.bytes32()),
+            csrf: String::new(),
             created_at: now,
             expires_at: now + chrono::Duration::hours(UI_SESSION_HOURS),
-        };
+        }
+        .with_sid(&sid);
         self.logins.put_admin_session(&session).await?;
         Ok(Some(session))
     }
@@ -196,14 +201,23 @@ impl AdminService {
         let Some(session) = self.logins.get_admin_session(&tenant, &sid, self.clock.now()).await? else {
             return Ok(None);
         };
-        if let OpenedBy::TenantToken { token_id } = &session.opened_by {
-            let tokens = self.tokens.list(&tenant, TokenKind::Admin).await?;
-            if !tokens.iter().any(|t| &t.id == token_id && t.active) {
-                self.logins.delete_admin_session(&tenant, &sid).await?;
-                return Ok(None);
+        let holds = match &session.opened_by {
+            OpenedBy::TenantToken { token_id } => {
+                let tokens = self.tokens.list(&tenant, TokenKind::Admin).await?;
+                tokens.iter().any(|t| &t.id == token_id && t.active)
             }
+            OpenedBy::Operator { token_digest } => self.secrets.admin_token_digest_accepted(token_digest).await?,
+        };
+        if !holds {
+            self.logins.delete_admin_session(&tenant, &sid).await?;
+            return Ok(None);
         }
         Ok(Some(session))
+    }
+
+    /// A random value (256 bits, base64url) for the sign-in form's CSRF cookie.
+    pub fn nonce(&self) -> String {
+        random_token(self.random.bytes32())
     }
 
     /// Ends a session (sign-out).

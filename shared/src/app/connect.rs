@@ -58,6 +58,8 @@ pub struct HookRegistration {
     pub hook_id: String,
     /// Created now (else an existing hook pointing at us was updated).
     pub created: bool,
+    /// `ACTIVE` in Okta (an inactive hook pointing at us is activated).
+    pub active: bool,
     pub verified: bool,
     /// Why Okta did not verify it, in Okta's words.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -74,6 +76,9 @@ pub enum ConnectError {
     /// Okta refused, in words an admin can act on.
     #[error("{0}")]
     Okta(String),
+    /// Okta did not answer, or its rate limit is spent: try again later.
+    #[error("{0}")]
+    OktaDown(String),
     #[error("the tenant's configuration or secrets could not be read")]
     Unavailable(#[source] crate::ports::Cause),
 }
@@ -184,9 +189,19 @@ impl ConnectService {
         self.secrets.current(tenant, kind).await.map_err(|e| ConnectError::Unavailable(Box::new(e)))
     }
 
-    /// Every check, in the order of the customer's Okta setup. Never changes anything.
-    pub async fn check(&self, tenant: &TenantId, urls: &SetupUrls) -> Result<ConnectReport, ConnectError> {
-        let deadline = tokio::time::Instant::now() + CHECK_BUDGET;
+    /// When a Connect to Okta (or a registration, then its re-check) started now must be done.
+    pub fn deadline() -> tokio::time::Instant {
+        tokio::time::Instant::now() + CHECK_BUDGET
+    }
+
+    /// Every check, in the order of the customer's Okta setup, done by `deadline` (a call still
+    /// out then counts as Okta not answering). Never changes anything.
+    pub async fn check(
+        &self,
+        tenant: &TenantId,
+        urls: &SetupUrls,
+        deadline: tokio::time::Instant,
+    ) -> Result<ConnectReport, ConnectError> {
         let config = self.config(tenant).await?;
         let token = self.secret(tenant, TenantSecret::OktaApiToken).await?;
         let mut checks = Vec::new();
@@ -241,11 +256,18 @@ impl ConnectService {
         // 3. The app.
         let mut app: Option<OktaApp> = None;
         match (&org, config.app_id.as_deref()) {
-            (_, None) => checks.push(fail(
+            // Only event hooks (and the nightly sync) need the app id; elsewhere it lets the
+            // page check the app's settings.
+            (_, None) if config.provisioning == Provisioning::EventHooks => checks.push(fail(
                 "app",
                 APP,
                 "no app id is saved",
                 "copy the app's id (0oa…) from its address in the Okta Admin Console (Applications › your app) and save it",
+            )),
+            (_, None) => checks.push(skipped(
+                "app",
+                APP,
+                "no app id is saved; save it under Your Okta org to check the app's settings from here",
             )),
             (None, Some(_)) => checks.push(skipped("app", APP, "needs the API token")),
             (Some(_), Some(_)) if !token_ok => checks.push(skipped("app", APP, "needs a working API token")),
@@ -481,8 +503,12 @@ impl ConnectService {
 
     /// Creates the event hook in Okta (or repairs the one pointing here: events, header, secret)
     /// and asks Okta to verify it. Issues an event-hook secret first when none is.
-    pub async fn register_hook(&self, tenant: &TenantId, urls: &SetupUrls) -> Result<HookRegistration, ConnectError> {
-        let deadline = tokio::time::Instant::now() + CHECK_BUDGET;
+    pub async fn register_hook(
+        &self,
+        tenant: &TenantId,
+        urls: &SetupUrls,
+        deadline: tokio::time::Instant,
+    ) -> Result<HookRegistration, ConnectError> {
         let config = self.config(tenant).await?;
         if config.provisioning != Provisioning::EventHooks {
             return Err(ConnectError::NotReady("provisioning is not set to event hooks".into()));
@@ -511,25 +537,37 @@ impl ConnectService {
             OktaError::Unauthorized { code } => ConnectError::Okta(format!(
                 "Okta refused ({code}): the API token may not manage event hooks; only a Super Administrator's token can"
             )),
+            e @ (OktaError::Unavailable(_) | OktaError::RateLimited { .. }) => ConnectError::OktaDown(okta_words(&e)),
             other => ConnectError::Okta(okta_words(&other)),
         }
         };
         let hooks = within(deadline, self.okta.list_event_hooks(&org)).await.map_err(refused)?;
         let existing = hooks.iter().find(|h| urls.event_hooks.iter().any(|u| u == h.uri()));
-        let (hook, created) = match existing {
+        let (mut hook, created) = match existing {
             Some(h) => {
                 (within(deadline, self.okta.update_event_hook(&org, &h.id, &spec)).await.map_err(refused)?, false)
             }
             None => (within(deadline, self.okta.create_event_hook(&org, &spec)).await.map_err(refused)?, true),
         };
+        if !hook.is_active() {
+            hook = within(deadline, self.okta.activate_event_hook(&org, &hook.id)).await.map_err(refused)?;
+        }
         tracing::info!(hook = %hook.id, created, "event hook registered in Okta; verifying");
         match within(deadline, self.okta.verify_event_hook(&org, &hook.id)).await {
-            Ok(v) => {
-                Ok(HookRegistration { hook_id: v.id.clone(), created, verified: v.is_verified(), verify_error: None })
-            }
-            Err(e) => {
-                Ok(HookRegistration { hook_id: hook.id, created, verified: false, verify_error: Some(okta_words(&e)) })
-            }
+            Ok(v) => Ok(HookRegistration {
+                hook_id: v.id.clone(),
+                created,
+                active: v.is_active(),
+                verified: v.is_verified(),
+                verify_error: None,
+            }),
+            Err(e) => Ok(HookRegistration {
+                active: hook.is_active(),
+                hook_id: hook.id,
+                created,
+                verified: false,
+                verify_error: Some(okta_words(&e)),
+            }),
         }
     }
 }
@@ -612,7 +650,7 @@ mod tests {
         let okta = Arc::new(MemoryOkta::new("0oaapp"));
         f.event_hook_tenant(&acme(), "0oaapp", ManagerMode::Individual, 20).await;
         let connect = f.root_with(okta.clone()).connect();
-        let report = connect.check(&acme(), &urls()).await.unwrap();
+        let report = connect.check(&acme(), &urls(), ConnectService::deadline()).await.unwrap();
         assert_eq!(outcome(&report, "event_hook"), Outcome::Fail);
         assert_eq!(outcome(&report, "event_hook_secret"), Outcome::Fail);
         assert!(!report.all_passed && report.can_manage_hooks);
@@ -621,20 +659,23 @@ mod tests {
             "every failure says what to do"
         );
 
-        let done = connect.register_hook(&acme(), &urls()).await.unwrap();
+        let done = connect.register_hook(&acme(), &urls(), ConnectService::deadline()).await.unwrap();
         assert!(done.created && done.verified);
         let hooks = okta.event_hooks();
         assert_eq!(hooks.len(), 1);
         assert_eq!(hooks[0].uri(), "https://acme.example.com/webhooks/okta");
         assert!(hooks[0].missing_events().is_empty());
-        let report = connect.check(&acme(), &urls()).await.unwrap();
+        let report = connect.check(&acme(), &urls(), ConnectService::deadline()).await.unwrap();
         assert_eq!(outcome(&report, "event_hook"), Outcome::Pass);
         assert_eq!(outcome(&report, "event_hook_secret"), Outcome::Pass, "registration issued the secret");
         assert!(report.all_passed, "{:?}", report.checks);
 
-        // Registering again repairs the same hook instead of adding another.
-        let again = connect.register_hook(&acme(), &urls()).await.unwrap();
-        assert!(!again.created && again.verified);
+        // Registering again repairs the same hook instead of adding another, and reactivates it.
+        okta.deactivate_hook(&hooks[0].id);
+        let report = connect.check(&acme(), &urls(), ConnectService::deadline()).await.unwrap();
+        assert_eq!(outcome(&report, "event_hook"), Outcome::Fail, "an inactive hook");
+        let again = connect.register_hook(&acme(), &urls(), ConnectService::deadline()).await.unwrap();
+        assert!(!again.created && again.verified && again.active);
         assert_eq!(okta.event_hooks().len(), 1);
     }
 
@@ -645,12 +686,12 @@ mod tests {
         okta.allow_hooks(false);
         f.event_hook_tenant(&acme(), "0oaapp", ManagerMode::Individual, 20).await;
         let connect = f.root_with(okta.clone()).connect();
-        let report = connect.check(&acme(), &urls()).await.unwrap();
+        let report = connect.check(&acme(), &urls(), ConnectService::deadline()).await.unwrap();
         let hook = report.checks.iter().find(|c| c.id == "event_hook").unwrap();
         assert_eq!(hook.outcome, Outcome::Fail);
         assert!(hook.detail.contains("may not read event hooks"), "{hook:?}");
         assert!(!report.can_manage_hooks);
-        let refused = connect.register_hook(&acme(), &urls()).await.unwrap_err();
+        let refused = connect.register_hook(&acme(), &urls(), ConnectService::deadline()).await.unwrap_err();
         assert!(refused.to_string().contains("Super Administrator"), "{refused}");
     }
 
@@ -660,7 +701,7 @@ mod tests {
         let okta = Arc::new(MemoryOkta::new("0oaapp"));
         okta.set_app_exists(false);
         f.event_hook_tenant(&acme(), "0oaapp", ManagerMode::Individual, 20).await;
-        let report = f.root_with(okta).connect().check(&acme(), &urls()).await.unwrap();
+        let report = f.root_with(okta).connect().check(&acme(), &urls(), ConnectService::deadline()).await.unwrap();
         let app = report.checks.iter().find(|c| c.id == "app").unwrap();
         assert_eq!(app.outcome, Outcome::Fail);
         assert!(app.fix.as_deref().unwrap().contains("0oa"), "{app:?}");

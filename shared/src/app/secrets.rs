@@ -287,6 +287,21 @@ impl SecretService {
         )
     }
 
+    /// Is a value whose SHA-256 (hex) is `digest` still an accepted operator token? (What an
+    /// integration-page session opened with the operator token re-checks on every request.)
+    pub async fn admin_token_digest_accepted(&self, digest: &str) -> Result<bool, SecretError> {
+        let now = self.clock.now();
+        let Some(stored) = self.read_credential(&self.names.admin_token.clone()).await? else { return Ok(false) };
+        let rotating = RotatingSecret::decode(&stored);
+        let wanted = crate::domain::secret::sha256(digest.as_bytes());
+        let mut hit = false;
+        for value in rotating.accepted(now) {
+            let hex = crate::domain::secret::sha256_hex(value.expose().as_bytes());
+            hit |= crate::domain::secret::digest_eq(&crate::domain::secret::sha256(hex.as_bytes()), &wanted);
+        }
+        Ok(hit)
+    }
+
     /// The session signing keys accepted now (current first).
     pub async fn session_keys(&self) -> Result<Vec<Secret>, SecretError> {
         let now = self.clock.now();

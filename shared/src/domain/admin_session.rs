@@ -1,7 +1,8 @@
 //! A signed-in session of the integration page (docs/behaviour/integration-page.md): one tenant, the credential that
 //! opened it, a CSRF token for its forms, and an expiry. The cookie carries only
-//! `{tenant}.{sid}`; the record lives server-side (keyed by the sid's digest) so sign-out and
-//! the revocation of the admin token that opened it end it at once.
+//! `{tenant}.{sid}`; the record lives server-side, keyed by the sid's digest and holding neither
+//! the sid nor the CSRF token (derived from the sid), so reading the table gives no session away.
+//! Sign-out, and the revocation or rotation of the credential that opened it, end it at once.
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -11,8 +12,9 @@ use super::TenantId;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OpenedBy {
-    /// The deployment's operator token, for the tenant named at sign-in.
-    Operator,
+    /// The deployment's operator token (by its SHA-256, hex), for the tenant named at sign-in: the
+    /// session ends once that value is no longer accepted (rotated out, or its overlap revoked).
+    Operator { token_digest: String },
     /// A tenant admin token (by id): the session ends when it is revoked.
     TenantToken { token_id: String },
 }
@@ -21,15 +23,30 @@ pub enum OpenedBy {
 pub struct AdminSession {
     pub tenant: TenantId,
     /// Random, 256 bits; stored only as its digest in the key.
+    #[serde(skip)]
     pub sid: String,
     pub opened_by: OpenedBy,
-    /// Every form of the page carries it; compared in constant time.
+    /// Every form of the page carries it; compared in constant time. Derived from the sid
+    /// ([`csrf_of`]), never stored.
+    #[serde(skip)]
     pub csrf: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
 
+/// The CSRF token of the session `sid`: a digest only the holder of the sid can compute.
+pub fn csrf_of(sid: &str) -> String {
+    crate::domain::secret::sha256_hex(format!("okta-bridge integration page csrf\0{sid}").as_bytes())
+}
+
 impl AdminSession {
+    /// The session as read back from its record (which holds neither sid nor CSRF token).
+    pub fn with_sid(mut self, sid: &str) -> Self {
+        self.csrf = csrf_of(sid);
+        self.sid = sid.to_owned();
+        self
+    }
+
     /// The cookie's value.
     pub fn cookie_value(&self) -> String {
         format!("{}.{}", self.tenant, self.sid)

@@ -83,6 +83,8 @@ pub struct Session {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
     pub tenant: TenantId,
+    /// Never stored: the record's key is its digest, and reading it back sets it.
+    #[serde(skip)]
     pub sid: String,
     pub user_id: UserId,
     /// The ID token, kept here (never in the cookie) for logout's `id_token_hint`.

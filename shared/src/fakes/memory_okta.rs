@@ -65,6 +65,11 @@ impl MemoryOkta {
         self.with(|o| o.hooks_allowed = allowed);
     }
 
+    /// Deactivates a hook, as an Okta admin may.
+    pub fn deactivate_hook(&self, id: &str) {
+        self.with(|o| o.hooks.iter_mut().filter(|h| h.id == id).for_each(|h| h.status = "INACTIVE".into()));
+    }
+
     /// The org's event hooks.
     pub fn event_hooks(&self) -> Vec<EventHook> {
         self.with(|o| o.hooks.clone())
@@ -250,6 +255,15 @@ impl OktaDirectory for MemoryOkta {
         self.with(|o| {
             let hook = o.hooks.iter_mut().find(|h| h.id == id).ok_or_else(|| not_found("event hook"))?;
             *hook = hook_of(id, spec, &hook.verification_status);
+            Ok(hook.clone())
+        })
+    }
+
+    async fn activate_event_hook(&self, _org: &OktaOrg, id: &str) -> Result<EventHook, OktaError> {
+        self.call();
+        self.with(|o| {
+            let hook = o.hooks.iter_mut().find(|h| h.id == id).ok_or_else(|| not_found("event hook"))?;
+            hook.status = "ACTIVE".into();
             Ok(hook.clone())
         })
     }

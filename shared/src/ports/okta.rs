@@ -69,6 +69,9 @@ pub trait OktaDirectory: Send + Sync {
     /// Replaces an event hook's events and channel (`PUT /api/v1/eventHooks/{id}`); not retried.
     async fn update_event_hook(&self, org: &OktaOrg, id: &str, spec: &EventHookSpec) -> Result<EventHook, OktaError>;
 
+    /// Activates an inactive hook (`POST /api/v1/eventHooks/{id}/lifecycle/activate`).
+    async fn activate_event_hook(&self, org: &OktaOrg, id: &str) -> Result<EventHook, OktaError>;
+
     /// Asks Okta to verify the hook (`POST /api/v1/eventHooks/{id}/lifecycle/verify`): Okta calls
     /// our receiver with a challenge; `Rejected` (400) when it did not answer it.
     async fn verify_event_hook(&self, org: &OktaOrg, id: &str) -> Result<EventHook, OktaError>;

@@ -30,11 +30,19 @@ struct Page<'a> {
 }
 
 impl<'a> Page<'a> {
+    /// The sign-in form as a browser sends it: its nonce field and cookie from the form's page.
     async fn sign_in(app: &'a TestApp, token: &str, tenant: &str) -> Reply {
-        let body = serde_urlencoded::to_string([("token", token), ("tenant", tenant)]).unwrap();
+        let form = app
+            .call(Request::get("/admin/ui/sign-in").header("host", "127.0.0.1:3000").body(Body::empty()).unwrap())
+            .await;
+        let at = form.body.find("name=\"sign_in\" value=\"").expect("a nonce field") + 22;
+        let nonce = form.body[at..at + form.body[at..].find('"').unwrap()].to_owned();
+        let body =
+            serde_urlencoded::to_string([("sign_in", nonce.as_str()), ("token", token), ("tenant", tenant)]).unwrap();
         app.call(
             Request::post("/admin/ui/sign-in")
                 .header("host", "127.0.0.1:3000")
+                .header("cookie", cookie_of(&form))
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(Body::from(body))
                 .unwrap(),
@@ -128,7 +136,11 @@ async fn the_page_is_strict_about_sessions_forms_and_scripts() {
     let a_token = issued["token"].as_str().unwrap().to_owned();
     let r = Page::sign_in(&app, &a_token, "ui-b").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "another tenant's page: {}", r.body);
-    assert!(r.headers.get("set-cookie").is_none());
+    assert!(!r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().unwrap().starts_with("__Host-okta_bridge_admin=")));
     assert_eq!(Page::sign_in(&app, "obadm_wrong", "").await.status, StatusCode::UNAUTHORIZED);
     let r = Page::sign_in(&app, &app.admin_token, "").await;
     assert!(r.body.contains("name the tenant"), "the operator must name a tenant: {}", r.body);
@@ -136,9 +148,28 @@ async fn the_page_is_strict_about_sessions_forms_and_scripts() {
     let page = Page::open(&app, &a_token, "").await;
     let set = Page::sign_in(&app, &a_token, "").await;
     let attrs = set.headers["set-cookie"].to_str().unwrap();
-    for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/admin/ui"] {
+    assert!(attrs.starts_with("__Host-okta_bridge_admin="), "{attrs}");
+    for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/;"] {
         assert!(attrs.contains(attr), "{attrs}");
     }
+    // Login CSRF: a sign-in form posted from another site (no nonce cookie) is refused.
+    let body =
+        serde_urlencoded::to_string([("sign_in", "x".repeat(43).as_str()), ("token", a_token.as_str())]).unwrap();
+    let forged = app
+        .call(
+            Request::post("/admin/ui/sign-in")
+                .header("host", "127.0.0.1:3000")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
+    assert!(!forged
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().unwrap().starts_with("__Host-okta_bridge_admin")));
     let home = page.get("/admin/ui/").await;
     assert!(home.body.contains("Tenant <strong>ui-a</strong>"), "{}", home.body);
     assert!(!home.body.contains("ui-b"));
@@ -217,6 +248,18 @@ async fn the_page_is_strict_about_sessions_forms_and_scripts() {
     assert!(out.headers["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
     assert_eq!(page.get("/admin/ui/").await.status, StatusCode::SEE_OTHER);
     assert_eq!(page.post("/admin/ui/connect", &[]).await.status, StatusCode::SEE_OTHER);
+
+    // A session opened with the operator token ends once that token is rotated out.
+    let page = Page::open(&app, &app.admin_token, "ui-b").await;
+    let rotated = app.admin("POST", "/admin/admin-token/rotate", None).await;
+    assert_eq!(rotated.status, StatusCode::CREATED);
+    assert_eq!(page.get("/admin/ui/").await.status, StatusCode::OK, "the previous token works for its overlap");
+    let new_token = rotated.json()["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.admin_as(&new_token, "DELETE", "/admin/admin-token/previous", None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(page.get("/admin/ui/").await.status, StatusCode::SEE_OTHER, "rotated out: the session is over");
 }
 
 async fn issued_id(app: &TestApp, tenant: &str) -> String {
@@ -370,7 +413,7 @@ async fn a_new_admin_sets_up_a_tenant_from_the_page_alone_in_a_real_browser() {
     assert_eq!(step("signed in")["path"], "/admin/ui/");
     assert_eq!(
         step("signed in")["cookie"],
-        json!({"secure": true, "httpOnly": true, "sameSite": "Strict", "path": "/admin/ui"})
+        json!({"secure": true, "httpOnly": true, "sameSite": "Strict", "path": "/"})
     );
     assert_eq!(step("keyboard focus")["text"], "Skip to content");
     assert!(step("keyboard focus")["outline"].as_str().unwrap().starts_with("solid"), "a visible focus ring");

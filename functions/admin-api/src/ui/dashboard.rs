@@ -166,6 +166,17 @@ pub async fn render(s: &State, session: &AdminSession, extras: Extras) -> Result
     Ok(html(extras.status, page::layout("Okta", Some(&viewer(session)), &b)))
 }
 
+/// The id of the control a problem's field names (`field_mappings[2].okta` → the textarea; a
+/// radio group → its first radio).
+fn control_id(field: &str) -> String {
+    let base = field.split(['[', '.']).next().unwrap_or(field);
+    match base {
+        "provisioning" => "f-provisioning-scim".into(),
+        "sso_protocol" => "f-sso_protocol-oidc".into(),
+        other => format!("f-{other}"),
+    }
+}
+
 struct Ctx<'a> {
     session: &'a AdminSession,
     extras: &'a Extras,
@@ -188,7 +199,11 @@ impl Ctx<'_> {
     /// The problem with a field, when this section's form was refused.
     fn error(&self, section: &str, field: &str) -> Option<&str> {
         let (s, problems) = self.extras.problems.as_ref()?;
-        (*s == section).then(|| problems.iter().find(|p| p.field == field).map(|p| p.message.as_str())).flatten()
+        // `field_mappings[2].field` is the field_mappings control's problem.
+        let of = |p: &&Problem| {
+            p.field == field || p.field.starts_with(&format!("{field}[")) || p.field.starts_with(&format!("{field}."))
+        };
+        (*s == section).then(|| problems.iter().find(of).map(|p| p.message.as_str())).flatten()
     }
     /// The section's refusal summary and its secret shown once.
     fn head(&self, section: &str) -> String {
@@ -210,8 +225,8 @@ impl Ctx<'_> {
                     } else {
                         let _ = write!(
                             h,
-                            "<li><a href=\"#f-{}\">{}</a>: {}</li>",
-                            esc(&p.field),
+                            "<li><a href=\"#{}\">{}</a>: {}</li>",
+                            esc(&control_id(&p.field)),
                             esc(&p.field),
                             esc(&p.message)
                         );
@@ -469,7 +484,7 @@ fn connect_section(c: &Ctx<'_>) -> String {
     );
     h.push_str(&c.head("connect"));
     if let Some(r) = &c.extras.registration {
-        let text = match (&r.verified, &r.verify_error) {
+        let text = match (r.verified && r.active, &r.verify_error) {
             (true, _) => format!(
                 "Event hook {} {} in Okta and verified: Okta now sends every event.",
                 r.hook_id,
@@ -478,7 +493,7 @@ fn connect_section(c: &Ctx<'_>) -> String {
             (false, Some(e)) => format!("Event hook {} saved in Okta, but Okta could not verify it: {e}", r.hook_id),
             (false, None) => format!("Event hook {} saved in Okta, but it is not verified yet.", r.hook_id),
         };
-        h.push_str(&notice(if r.verified { "ok" } else { "error" }, &text));
+        h.push_str(&notice(if r.verified && r.active { "ok" } else { "error" }, &text));
     }
     if let Some(report) = &c.extras.report {
         let failed = report.checks.iter().filter(|x| x.outcome == Outcome::Fail).count();
@@ -599,7 +614,7 @@ fn sync_section(c: &Ctx<'_>, runs: &[SyncRun]) -> String {
         button_form("/admin/ui/sync", csrf, "Preview (dry run)", "secondary", &[("dry_run", "on")]),
     );
     if let Some(running) = runs.iter().find(|r| r.status == RunStatus::Running) {
-        h.push_str(&super::views::progress_box(running));
+        h.push_str(&super::views::progress_box(running, &format!("/admin/ui/?run={}#sync", running.id)));
     }
     if runs.is_empty() {
         h.push_str("<p class=\"muted\">No sync has run yet.</p>");

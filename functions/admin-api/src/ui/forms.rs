@@ -39,6 +39,12 @@ async fn save(
             map.insert(k.clone(), v.clone());
         }
     }
+    // A secret the store would refuse is a problem of its field, found before anything is saved.
+    for (name, value) in secrets {
+        if value.as_ref().is_some_and(|v| v.len() > 4096) {
+            problems.push(problem(name, "must be at most 4096 bytes"));
+        }
+    }
     if problems.is_empty() {
         match serde_json::from_value::<TenantConfigInput>(merged.clone()) {
             Err(e) => problems.push(problem("config", e.to_string())),
@@ -219,7 +225,8 @@ pub async fn revoke_scim_token(AxState(s): AxState<State>, id: Id, headers: Head
 
 pub async fn connect(AxState(s): AxState<State>, headers: HeaderMap, body: Body) -> Result<Response> {
     let (session, _) = signed_form(&s, &headers, body).await?;
-    let report = s.connect.check(&session.tenant, &s.urls.setup_urls(&session.tenant)).await?;
+    let deadline = shared::app::connect::ConnectService::deadline();
+    let report = s.connect.check(&session.tenant, &s.urls.setup_urls(&session.tenant), deadline).await?;
     let failed = report.checks.iter().filter(|c| c.outcome == shared::app::connect::Outcome::Fail).count();
     tracing::info!(failed, "integration page: Connect to Okta");
     render(&s, &session, Extras { report: Some(report), ..Extras::default() }).await
@@ -228,11 +235,18 @@ pub async fn connect(AxState(s): AxState<State>, headers: HeaderMap, body: Body)
 pub async fn register_hook(AxState(s): AxState<State>, headers: HeaderMap, body: Body) -> Result<Response> {
     let (session, _) = signed_form(&s, &headers, body).await?;
     let urls = s.urls.setup_urls(&session.tenant);
-    let registration = match s.connect.register_hook(&session.tenant, &urls).await {
+    // One budget for the registration and the re-check after it: the page answers within 29 s.
+    let deadline = shared::app::connect::ConnectService::deadline();
+    let registration = match s.connect.register_hook(&session.tenant, &urls, deadline).await {
         Ok(r) => r,
-        Err(e @ (shared::app::connect::ConnectError::NotReady(_) | shared::app::connect::ConnectError::Okta(_))) => {
+        Err(
+            e @ (shared::app::connect::ConnectError::NotReady(_)
+            | shared::app::connect::ConnectError::Okta(_)
+            | shared::app::connect::ConnectError::OktaDown(_)),
+        ) => {
+            let down = matches!(e, shared::app::connect::ConnectError::OktaDown(_));
             let extras = Extras {
-                status: StatusCode::BAD_REQUEST,
+                status: if down { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::BAD_REQUEST },
                 problems: Some(("connect", vec![problem("event hook", e.to_string())])),
                 ..Extras::default()
             };
@@ -242,7 +256,7 @@ pub async fn register_hook(AxState(s): AxState<State>, headers: HeaderMap, body:
     };
     tracing::info!(hook = %registration.hook_id, verified = registration.verified, "integration page: event hook registered");
     // The report after registering says whether everything now holds.
-    let report = s.connect.check(&session.tenant, &urls).await?;
+    let report = s.connect.check(&session.tenant, &urls, deadline).await?;
     render(&s, &session, Extras { registration: Some(registration), report: Some(report), ..Extras::default() }).await
 }
 

@@ -28,8 +28,10 @@ use shared::domain::admin_session::{AdminSession, OpenedBy};
 use crate::{ApiError, State, BODY_LIMIT};
 use page::Viewer;
 
-pub const COOKIE: &str = "okta_bridge_admin";
-const COOKIE_PATH: &str = "/admin/ui";
+/// `__Host-`: Secure, `Path=/`, no `Domain`, so no sibling host can set or shadow it.
+pub const COOKIE: &str = "__Host-okta_bridge_admin";
+/// The sign-in form's double-submit cookie (login CSRF): a cross-site POST does not carry it.
+pub const SIGN_IN_COOKIE: &str = "__Host-okta_bridge_sign_in";
 
 pub fn routes() -> Router<State> {
     Router::new()
@@ -73,6 +75,9 @@ pub enum UiError {
     NotFound(&'static str),
     #[error("{0}")]
     BadRequest(String),
+    /// Okta (or another service the page calls) did not answer; the words say which.
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Api(#[from] ApiError),
 }
@@ -94,6 +99,7 @@ impl From<ConnectError> for UiError {
         match e {
             ConnectError::TenantNotFound => Self::Api(ApiError::Admin(AdminError::TenantNotFound)),
             ConnectError::NotReady(m) | ConnectError::Okta(m) => Self::BadRequest(m),
+            ConnectError::OktaDown(m) => Self::Unavailable(m),
             ConnectError::Unavailable(c) => Self::Api(ApiError::Admin(AdminError::Unavailable(c))),
         }
     }
@@ -112,6 +118,11 @@ impl IntoResponse for UiError {
             ),
             Self::NotFound(what) => (StatusCode::NOT_FOUND, "Not found", format!("There is no such {what}.")),
             Self::BadRequest(m) => (StatusCode::BAD_REQUEST, "That did not work", m.clone()),
+            Self::Unavailable(m) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again",
+                format!("{m}. Nothing was changed; try again in a minute."),
+            ),
             Self::Api(e) => {
                 // The API's own status and message (never internals: a 5xx says only that).
                 let (status, _) = e.status_and_code();
@@ -135,6 +146,11 @@ impl IntoResponse for UiError {
 }
 
 pub(crate) type Result<T> = std::result::Result<T, UiError>;
+
+/// The scheme the deployment is served on.
+pub(crate) fn public_scheme(s: &State) -> String {
+    url::Url::parse(&s.urls.api_url).map(|u| u.scheme().to_owned()).unwrap_or_else(|_| "https".into())
+}
 
 pub(crate) fn html(status: StatusCode, body: String) -> Response {
     let mut r = (status, body).into_response();
@@ -163,11 +179,13 @@ pub(crate) fn see_other(to: &str) -> Response {
     r
 }
 
+pub(crate) fn strict_cookie(name: &str, value: &str, max_age: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict"))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
 pub(crate) fn session_cookie(value: &str, max_age: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{COOKIE}={value}; Path={COOKIE_PATH}; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static(""))
+    strict_cookie(COOKIE, value, max_age)
 }
 
 pub(crate) fn set_session_cookie(r: &mut Response, session: &AdminSession) {
@@ -181,7 +199,7 @@ pub(crate) async fn signed_in(s: &State, headers: &HeaderMap) -> Result<AdminSes
     let span = tracing::Span::current();
     span.record("tenant", session.tenant.as_str());
     match &session.opened_by {
-        OpenedBy::Operator => span.record("caller", "operator"),
+        OpenedBy::Operator { .. } => span.record("caller", "operator"),
         OpenedBy::TenantToken { token_id } => span.record("caller", token_id.as_str()),
     };
     Ok(session)
@@ -192,7 +210,7 @@ pub(crate) fn viewer(session: &AdminSession) -> Viewer<'_> {
         tenant: session.tenant.as_str(),
         csrf: &session.csrf,
         signed_in_as: match &session.opened_by {
-            OpenedBy::Operator => "the operator token".to_owned(),
+            OpenedBy::Operator { .. } => "the operator token".to_owned(),
             OpenedBy::TenantToken { token_id } => format!("tenant admin token {token_id}"),
         },
     }
@@ -232,8 +250,9 @@ pub(crate) async fn read_form(headers: &HeaderMap, body: Body) -> Result<Form> {
     Ok(Form(pairs.into_iter().collect()))
 }
 
-/// The request's `Origin`, when it has one, must be the site itself.
-fn same_origin(headers: &HeaderMap) -> bool {
+/// The request's `Origin`, when it has one, must be the site itself: this host, and the scheme the
+/// deployment is served on (`PUBLIC_API_URL`'s: https in AWS).
+pub(crate) fn same_origin(headers: &HeaderMap, scheme: &str) -> bool {
     // No Origin, or an opaque one (`null`, which some referrer policies and privacy settings
     // send): the CSRF token and the SameSite=Strict cookie decide alone.
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).filter(|o| *o != "null") else {
@@ -241,6 +260,9 @@ fn same_origin(headers: &HeaderMap) -> bool {
     };
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
     url::Url::parse(origin).ok().is_some_and(|u| {
+        if u.scheme() != scheme {
+            return false;
+        }
         let authority = match u.port() {
             Some(p) => format!("{}:{p}", u.host_str().unwrap_or("")),
             None => u.host_str().unwrap_or("").to_owned(),
@@ -252,7 +274,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// A form of a signed-in page: the session, then same origin and its CSRF token, then the fields.
 pub(crate) async fn signed_form(s: &State, headers: &HeaderMap, body: Body) -> Result<(AdminSession, Form)> {
     let session = signed_in(s, headers).await?;
-    if !same_origin(headers) {
+    if !same_origin(headers, &public_scheme(s)) {
         return Err(UiError::CrossOrigin);
     }
     let form = read_form(headers, body).await?;

@@ -19,14 +19,15 @@ use shared::domain::TenantId;
 use super::dashboard::run_status;
 use super::page::{self, button_form, notice, Field};
 use super::{
-    html, query_map, read_form, run_id, see_other, set_session_cookie, signed_form, signed_in, viewer, Id, Result,
-    UiError,
+    html, public_scheme, query_map, read_form, run_id, same_origin, see_other, set_session_cookie, signed_form,
+    signed_in, strict_cookie, viewer, Id, Result, UiError, SIGN_IN_COOKIE,
 };
 use crate::State;
+use shared::adapters::http::cookie_value;
 
 // ------------------------------------------------------------------ sign-in
 
-fn sign_in_form(message: Option<(&str, &str)>, tenant: &str, ask_domain: bool) -> String {
+fn sign_in_form(message: Option<(&str, &str)>, tenant: &str, ask_domain: bool, nonce: &str) -> String {
     let mut b = String::new();
     if let Some((kind, text)) = message {
         b.push_str(&notice(kind, text));
@@ -36,6 +37,7 @@ fn sign_in_form(message: Option<(&str, &str)>, tenant: &str, ask_domain: bool) -
          <p>Use the admin token your platform operator gave you for your organisation. Operators sign in with the \
          operator token and name the tenant.</p><form method=\"post\" action=\"/admin/ui/sign-in\">",
     );
+    let _ = write!(b, "<input type=\"hidden\" name=\"sign_in\" value=\"{}\">", esc(nonce));
     b.push_str(&Field::text("token", "Admin token", "").password("adm_…").render());
     b.push_str(
         &Field::text("tenant", "Tenant (operator token only)", tenant)
@@ -55,20 +57,53 @@ fn sign_in_form(message: Option<(&str, &str)>, tenant: &str, ask_domain: bool) -
     page::layout("Okta integration", None, &b)
 }
 
+/// The sign-in form's answer, with its double-submit cookie (login CSRF: a form posted from
+/// another site carries the field but not this `SameSite=Strict` cookie).
+fn sign_in_answer(
+    status: StatusCode,
+    message: Option<(&str, &str)>,
+    tenant: &str,
+    ask_domain: bool,
+    nonce: &str,
+) -> Response {
+    let mut r = html(status, sign_in_form(message, tenant, ask_domain, nonce));
+    r.headers_mut().append(header::SET_COOKIE, strict_cookie(SIGN_IN_COOKIE, nonce, 3600));
+    r
+}
+
+/// This browser's sign-in nonce, or a new one.
+fn nonce_of(s: &State, headers: &HeaderMap) -> String {
+    cookie_value(headers, SIGN_IN_COOKIE)
+        .filter(|n| n.len() >= 32 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .unwrap_or_else(|| s.admin.nonce())
+}
+
 pub async fn sign_in_page(AxState(s): AxState<State>, headers: HeaderMap, uri: Uri) -> Response {
     if signed_in(&s, &headers).await.is_ok() {
         return see_other("/admin/ui/");
     }
     let message = query_map(&uri).contains_key("signed_out").then_some(("ok", "Signed out."));
-    html(StatusCode::OK, sign_in_form(message, "", false))
+    sign_in_answer(StatusCode::OK, message, "", false, &nonce_of(&s, &headers))
 }
 
 pub async fn sign_in(AxState(s): AxState<State>, headers: HeaderMap, body: Body) -> Result<Response> {
     let f = read_form(&headers, body).await?;
     let token = f.trimmed("token");
     let tenant = f.trimmed("tenant");
+    let nonce = nonce_of(&s, &headers);
+    // Login CSRF: the form's nonce must be this browser's cookie, and the form this site's.
+    let presented = cookie_value(&headers, SIGN_IN_COOKIE).unwrap_or_default();
+    let digest = |v: &str| shared::domain::secret::sha256(v.as_bytes());
+    if presented.is_empty()
+        || !shared::domain::secret::digest_eq(&digest(&presented), &digest(f.get("sign_in")))
+        || !same_origin(&headers, &public_scheme(&s))
+    {
+        tracing::info!("integration page: a sign-in form without this browser's nonce refused");
+        let text = "This sign-in form has expired or came from another site. Sign in again here.";
+        return Ok(sign_in_answer(StatusCode::FORBIDDEN, Some(("error", text)), "", false, &nonce));
+    }
     let refused = |text: &str, ask_domain: bool| {
-        html(StatusCode::UNAUTHORIZED, sign_in_form(Some(("error", text)), tenant, ask_domain))
+        sign_in_answer(StatusCode::UNAUTHORIZED, Some(("error", text)), tenant, ask_domain, &nonce)
     };
     if token.is_empty() {
         return Ok(refused("Enter your admin token.", false));
@@ -89,7 +124,7 @@ pub async fn sign_in(AxState(s): AxState<State>, headers: HeaderMap, body: Body)
                 Ok(_) => tracing::info!(tenant = %id, "integration page: tenant created by the operator"),
                 Err(AdminError::InvalidConfig(p)) => {
                     let text = p.0.iter().map(|p| format!("{}: {}", p.field, p.message)).collect::<Vec<_>>().join("; ");
-                    return Ok(html(StatusCode::BAD_REQUEST, sign_in_form(Some(("error", &text)), tenant, true)));
+                    return Ok(sign_in_answer(StatusCode::BAD_REQUEST, Some(("error", &text)), tenant, true, &nonce));
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -105,6 +140,7 @@ pub async fn sign_in(AxState(s): AxState<State>, headers: HeaderMap, body: Body)
     tracing::info!(tenant = %session.tenant, "integration page: signed in");
     let mut r = see_other("/admin/ui/?notice=signed_in");
     set_session_cookie(&mut r, &session);
+    r.headers_mut().append(header::SET_COOKIE, strict_cookie(SIGN_IN_COOKIE, "", 0));
     Ok(r)
 }
 
@@ -141,16 +177,19 @@ fn summary(run: &SyncRun) -> String {
 }
 
 /// The live progress of a running run: a progress bar (against the people active when it
-/// started; indeterminate on a first sync) and the counts, which the page's script updates.
-pub fn progress_box(run: &SyncRun) -> String {
+/// started; indeterminate on a first sync) and the counts, which the page's script updates. When
+/// the run stops, the script goes to `after`: a GET address, so a page that answered a form is
+/// never sent again.
+pub fn progress_box(run: &SyncRun, after: &str) -> String {
     let c = &run.counts;
     let total = expected(run);
     let value = if total > 0 { format!(" max=\"{total}\" value=\"{}\"", c.seen.min(total)) } else { String::new() };
     let mut h = format!(
-        "<div class=\"progress\" data-progress-url=\"/admin/ui/sync/{id}/progress\">\
+        "<div class=\"progress\" data-progress-url=\"/admin/ui/sync/{id}/progress\" data-after=\"{}\">\
          <label for=\"p-{id}\">Progress of run {id}</label> <progress id=\"p-{id}\"{value} data-seen=\"{}\">{} seen</progress>\
          <p data-progress-label aria-live=\"polite\">{}</p>\
          <noscript><p>Reload the page to see how far it has got.</p></noscript><div class=\"counts\">",
+        esc(after),
         c.seen,
         c.seen,
         esc(&summary(run)),
@@ -229,7 +268,7 @@ pub async fn run_page(AxState(s): AxState<State>, headers: HeaderMap, id: Id, ur
         run_status(&run)
     );
     if run.status == RunStatus::Running {
-        b.push_str(&progress_box(&run));
+        b.push_str(&progress_box(&run, &format!("/admin/ui/sync/{}", run.id)));
     } else {
         let c = &run.counts;
         b.push_str("<div class=\"counts\">");

@@ -89,7 +89,7 @@ impl LoginStateStore for DynamoStore {
         now: DateTime<Utc>,
     ) -> Result<Option<AdminSession>, StoreError> {
         let found: Option<AdminSession> = self.get_body(tenant, admin_session_key(sid)).await?;
-        Ok(found.filter(|x| x.expires_at > now && x.sid == sid && x.tenant == *tenant))
+        Ok(found.filter(|x| x.expires_at > now && x.tenant == *tenant).map(|x| x.with_sid(sid)))
     }
 
     async fn delete_admin_session(&self, tenant: &TenantId, sid: &str) -> Result<(), StoreError> {
@@ -107,7 +107,10 @@ impl LoginStateStore for DynamoStore {
         now: DateTime<Utc>,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let found: Option<SessionRecord> = self.get_body(tenant, session_key(sid)).await?;
-        Ok(found.filter(|x| x.expires_at > now && x.sid == sid && x.tenant == *tenant))
+        Ok(found.filter(|x| x.expires_at > now && x.tenant == *tenant).map(|mut x| {
+            x.sid = sid.to_owned();
+            x
+        }))
     }
 
     async fn delete_session(&self, tenant: &TenantId, sid: &str) -> Result<(), StoreError> {

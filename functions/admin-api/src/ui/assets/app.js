@@ -42,6 +42,8 @@
   // when the run stops running, reloads once to show the finished page (diff, held run, errors).
   function follow(box) {
     var url = box.getAttribute("data-progress-url");
+    // Where to go once the run stops: a GET address, so a page that answered a form is never re-sent.
+    var after = box.getAttribute("data-after") || "/admin/ui/";
     var bar = box.querySelector("progress");
     var label = box.querySelector("[data-progress-label]");
     function tick() {
@@ -67,10 +69,17 @@
           if (p.status === "running") {
             setTimeout(tick, 1000);
           } else {
-            window.location.reload();
+            window.location.replace(after);
           }
         })
-        .catch(function () { setTimeout(tick, 3000); });
+        .catch(function (status) {
+          // A refusal (no such run, ...) will not change by asking again; a failure might.
+          if (typeof status === "number" && status >= 400 && status < 500) {
+            if (label) label.textContent = "The progress cannot be read; reload the page.";
+            return;
+          }
+          setTimeout(tick, 3000);
+        });
     }
     tick();
   }
