@@ -10,8 +10,9 @@
 //! Run it with `benches/integration-page.sh`. Figures: stdout and `.local/bench/integration-page.json`.
 //! Knob: `ITERATIONS` (default 500 per case).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed unwrap is a failed run
+use harness::bench::{peak_rss_kib, percentile};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::Request;
@@ -21,19 +22,6 @@ use shared::domain::tenant::ManagerMode;
 use shared::domain::TenantId;
 use shared::fakes::{Fakes, MemoryOkta};
 use tower::ServiceExt;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.to_owned()))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {

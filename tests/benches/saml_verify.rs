@@ -8,26 +8,14 @@
 //!
 //! Knob: `ITERATIONS` (default 2000 per case).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed unwrap is a failed run
-use std::time::{Duration, Instant};
+use harness::bench::{peak_rss_kib, percentile};
+use std::time::Instant;
 
 use shared::domain::saml::testing::{idp_metadata, Signed, TestKey, TestResponse};
 use shared::domain::saml::{decode_post, verify_response, Expected, IdpMetadata};
 
 const SP: &str = "https://acme.example.com/saml/metadata";
 const ACS: &str = "https://acme.example.com/saml/acs";
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.to_owned()))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
-}
 
 struct Case {
     name: &'static str,

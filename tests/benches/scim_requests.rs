@@ -9,6 +9,7 @@
 //! Knobs: `SCIM_USERS` (users to look up among, default 10000 in memory / 500 on the emulator),
 //! `GROUP_MEMBERS` (default 10000), `REQUESTS` (default 20000 in memory / 300 on the emulator).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a failed unwrap is a failed test
+use harness::bench::percentile;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,11 +34,6 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn ms(d: Duration) -> f64 {

@@ -4,6 +4,7 @@
 //! tests both use it, so what is tested is what runs.
 // Test support: a harness that cannot go on fails the test or the dev run that uses it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+pub mod bench;
 pub mod demo_org;
 pub mod dispatch;
 pub mod fault_proxy;
