@@ -14,7 +14,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const puppeteer = require('puppeteer-core');
 const axe = require('axe-core');
-const chromium = require('./chromium.js');
+const { launch } = require('./chromium.js');
 
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -33,11 +33,7 @@ async function main() {
   const cfg = JSON.parse(process.argv[2]);
   fs.mkdirSync(cfg.shots, { recursive: true });
   const out = { steps: [], axe: {}, csp_violations: [], console_errors: [] };
-  const browser = await puppeteer.launch({
-    executablePath: chromium(),
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run'],
-  });
+  const browser = await launch(puppeteer);
   try {
     const page = await browser.newPage();
     await page.setViewport({ width: 1200, height: 900 });

@@ -8,16 +8,12 @@
 const puppeteer = require('puppeteer-core');
 
 // $CHROMIUM (make test sets it), else chromium or chromium-browser on the PATH.
-const chromium = require('../browser/chromium.js');
+const { launch } = require('../browser/chromium.js');
 
 async function main() {
   const [start, email, returnPath] = process.argv.slice(2);
   if (!start || !email || !returnPath) throw new Error('usage: node browser-login.js START EMAIL RETURN_PATH');
-  const browser = await puppeteer.launch({
-    executablePath: chromium(),
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run'],
-  });
+  const browser = await launch(puppeteer);
   try {
     const page = await browser.newPage();
     await page.goto(start, { waitUntil: 'load' });

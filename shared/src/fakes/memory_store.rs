@@ -723,14 +723,9 @@ impl LoginStateStore for MemoryStore {
         sid: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<crate::domain::admin_session::AdminSession>, StoreError> {
-        // As the table: the record keeps neither sid nor CSRF token.
         let sessions = self.admin_sessions.lock().expect("lock");
         let stored = sessions.get(&(tenant.clone(), sid.to_owned())).filter(|s| s.expires_at > now);
-        Ok(stored
-            .and_then(|s| {
-                serde_json::from_value::<crate::domain::admin_session::AdminSession>(serde_json::to_value(s).ok()?).ok()
-            })
-            .map(|s| s.with_sid(sid)))
+        Ok(stored.cloned().map(|s| s.with_sid(sid)))
     }
 
     async fn delete_admin_session(&self, tenant: &TenantId, sid: &str) -> Result<(), StoreError> {

@@ -161,15 +161,20 @@ async fn api_get_hook(State(sim): Sim, headers: HeaderMap, Path(id): Path<String
     }
 }
 
+/// A create or update: admitted, the body valid; the rate-limit headers and the secret it sets.
+fn admitted_write(sim: &OktaSim, headers: &HeaderMap, body: &Value) -> Result<(HeaderMap, String), Box<Response>> {
+    let h = admitted_hooks(sim, headers)?;
+    if let Some(r) = invalid_hook(body) {
+        return Err(Box::new(r));
+    }
+    Ok((h, body["channel"]["config"]["authScheme"]["value"].as_str().unwrap_or_default().to_owned()))
+}
+
 async fn api_create_hook(State(sim): Sim, headers: HeaderMap, Json(body): Json<Value>) -> Response {
-    let h = match admitted_hooks(&sim, &headers) {
-        Ok(h) => h,
+    let (h, secret) = match admitted_write(&sim, &headers, &body) {
+        Ok(x) => x,
         Err(r) => return *r,
     };
-    if let Some(r) = invalid_hook(&body) {
-        return r;
-    }
-    let secret = body["channel"]["config"]["authScheme"]["value"].as_str().unwrap_or_default().to_owned();
     let wire = sim.with(|o| {
         let id = format!("who{:017}", o.event_hooks.len() + 1);
         let wire = hook_wire(&id, &body, "UNVERIFIED", &ts(Utc::now()));
@@ -185,14 +190,10 @@ async fn api_update_hook(
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Response {
-    let h = match admitted_hooks(&sim, &headers) {
-        Ok(h) => h,
+    let (h, secret) = match admitted_write(&sim, &headers, &body) {
+        Ok(x) => x,
         Err(r) => return *r,
     };
-    if let Some(r) = invalid_hook(&body) {
-        return r;
-    }
-    let secret = body["channel"]["config"]["authScheme"]["value"].as_str().unwrap_or_default().to_owned();
     let updated = sim.with(|o| {
         let hook = o.event_hooks.iter_mut().find(|x| x.wire["id"] == id)?;
         let created = hook.wire["created"].as_str().unwrap_or_default().to_owned();
@@ -222,11 +223,7 @@ async fn api_verify_hook(State(sim): Sim, headers: HeaderMap, Path(id): Path<Str
         Err(r) => return *r,
     };
     let Some(hook) = sim.with(|o| o.event_hooks.iter().find(|x| x.wire["id"] == id).cloned()) else {
-        return okta_error(
-            StatusCode::NOT_FOUND,
-            "E0000007",
-            &format!("Not found: Resource not found: {id} (EventHook)"),
-        );
+        return hook_not_found(&id);
     };
     let challenge = uuid::Uuid::new_v4().simple().to_string();
     let client = hook_client(Duration::from_secs(3));

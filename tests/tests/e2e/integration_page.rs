@@ -199,6 +199,24 @@ async fn the_page_is_strict_about_sessions_forms_and_scripts() {
     );
     assert!(refused.body.contains("value=\"http://acme.okta.com\""), "what was typed is kept");
     assert_eq!(app.admin("GET", "/admin/tenants/ui-a", None).await.json()["okta_domain"], before["okta_domain"]);
+    // A secret the store would refuse is its field's problem, found before anything is saved.
+    let long = "x".repeat(5000);
+    let refused =
+        page.post("/admin/ui/org", &[("okta_domain", "https://changed.okta.com"), ("okta_api_token", &long)]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("f-okta_api_token-error") && !refused.body.contains(&long), "{}", refused.body);
+    assert_eq!(app.admin("GET", "/admin/tenants/ui-a", None).await.json()["okta_domain"], before["okta_domain"]);
+    // The origin check compares the scheme: https://this-host is not this http deployment.
+    let body =
+        serde_urlencoded::to_string([("csrf", page.csrf.as_str()), ("okta_domain", "https://x.okta.com")]).unwrap();
+    assert_eq!(
+        page.post_raw("/admin/ui/org", &body, Some("https://127.0.0.1:3000")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        page.post_raw("/admin/ui/org", &body, Some("http://127.0.0.1:3000")).await.status,
+        StatusCode::SEE_OTHER
+    );
     // A secret field is write-only: saved, never echoed.
     let saved = page
         .post("/admin/ui/org", &[("okta_domain", "https://ui-a.okta.com"), ("okta_api_token", "00secret-typed-in")])

@@ -108,29 +108,32 @@ pub async fn sign_in(AxState(s): AxState<State>, headers: HeaderMap, body: Body)
     if token.is_empty() {
         return Ok(refused("Enter your admin token.", false));
     }
-    // The operator may create the tenant it names, from here, with its Okta domain.
-    if let (Some(Caller::Operator), false) = (s.admin.authenticate(token).await?, tenant.is_empty()) {
+    let mut opened = s.admin.open_ui_session(token, Some(tenant)).await;
+    // The operator may create the tenant it names, from here, with its Okta domain (a tenant
+    // admin token never gets here for another tenant: it is refused above as not valid for it).
+    if matches!(opened, Err(AdminError::TenantNotFound))
+        && matches!(s.admin.authenticate(token).await?, Some(Caller::Operator))
+    {
         let id = TenantId::parse(tenant).map_err(|e| UiError::BadRequest(e.to_string()))?;
-        if matches!(s.admin.get_tenant(&id).await, Err(AdminError::TenantNotFound)) {
-            let Some(domain) = f.opt("okta_domain") else {
-                return Ok(refused(
-                    "There is no such tenant yet. To create it, give its Okta domain and sign in again.",
-                    true,
-                ));
-            };
-            let input: TenantConfigInput = serde_json::from_value(json!({"okta_domain": domain}))
-                .map_err(|e| UiError::BadRequest(e.to_string()))?;
-            match s.admin.put_tenant(&id, input).await {
-                Ok(_) => tracing::info!(tenant = %id, "integration page: tenant created by the operator"),
-                Err(AdminError::InvalidConfig(p)) => {
-                    let text = p.0.iter().map(|p| format!("{}: {}", p.field, p.message)).collect::<Vec<_>>().join("; ");
-                    return Ok(sign_in_answer(StatusCode::BAD_REQUEST, Some(("error", &text)), tenant, true, &nonce));
-                }
-                Err(e) => return Err(e.into()),
+        let Some(domain) = f.opt("okta_domain") else {
+            return Ok(refused(
+                "There is no such tenant yet. To create it, give its Okta domain and sign in again.",
+                true,
+            ));
+        };
+        let input: TenantConfigInput =
+            serde_json::from_value(json!({"okta_domain": domain})).map_err(|e| UiError::BadRequest(e.to_string()))?;
+        match s.admin.put_tenant(&id, input).await {
+            Ok(_) => tracing::info!(tenant = %id, "integration page: tenant created by the operator"),
+            Err(AdminError::InvalidConfig(p)) => {
+                let text = p.0.iter().map(|p| format!("{}: {}", p.field, p.message)).collect::<Vec<_>>().join("; ");
+                return Ok(sign_in_answer(StatusCode::BAD_REQUEST, Some(("error", &text)), tenant, true, &nonce));
             }
+            Err(e) => return Err(e.into()),
         }
+        opened = s.admin.open_ui_session(token, Some(tenant)).await;
     }
-    let session = match s.admin.open_ui_session(token, Some(tenant)).await {
+    let session = match opened {
         Ok(Some(session)) => session,
         Ok(None) => return Ok(refused("That token is not valid for this tenant.", false)),
         Err(AdminError::Invalid(m)) => return Ok(refused(&m, false)),
