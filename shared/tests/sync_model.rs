@@ -147,11 +147,15 @@ impl Model {
     }
 
     async fn changes_since_checked(&mut self) -> Vec<ChangeEvent> {
-        let events = self.f.store.list_changes(&self.tenant, self.checked_seq, 10_000).await.unwrap();
-        if let Some(last) = events.last() {
-            self.checked_seq = last.seq;
+        let mut events = Vec::new();
+        loop {
+            let page = self.f.store.list_changes(&self.tenant, self.checked_seq, 1000).await.unwrap();
+            self.checked_seq = page.next_after;
+            events.extend(page.events);
+            if !page.more {
+                return events;
+            }
         }
-        events
     }
 
     async fn deliver_hook(&mut self) {

@@ -278,10 +278,8 @@ async fn list_changes(AxState(s): AxState<State>, Path(t): Path<String>, uri: Ur
         return Err(ApiError::BadRequest("limit must be between 1 and 1000".into()));
     }
     s.admin.get_tenant(&t).await?;
-    let changes = s.changes.list_changes(&t, q.after, limit).await.map_err(|e| ApiError::Admin(e.into()))?;
-    let next_after = changes.last().map_or(q.after, |c| c.seq);
-    let has_more = changes.len() == limit as usize;
-    Ok(Json(json!({"changes": changes, "next_after": next_after, "has_more": has_more})).into_response())
+    let page = s.changes.list_changes(&t, q.after, limit).await.map_err(|e| ApiError::Admin(e.into()))?;
+    Ok(Json(json!({"changes": page.events, "next_after": page.next_after, "has_more": page.more})).into_response())
 }
 
 #[derive(Deserialize)]

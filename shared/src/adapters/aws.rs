@@ -94,6 +94,7 @@ impl Adapters {
             activity: store.clone(),
             logins: store.clone(),
             tokens: store.clone(),
+            positions: store.clone(),
             secrets: Arc::new(SecretsManagerStore::new(secretsmanager)),
             okta: okta.clone(),
             oidc: oidc.clone(),

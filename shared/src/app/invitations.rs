@@ -180,7 +180,7 @@ mod tests {
         assert!(!first.resent && first.user.invited_at.is_some());
         assert!(svc.invite(&t, users[1].id.as_str()).await.unwrap().resent);
         let log = f.store.list_changes(&t, 0, 100).await.unwrap();
-        assert_eq!(log.iter().filter(|c| c.change.action == Action::Invited).count(), 2);
+        assert_eq!(log.events.iter().filter(|c| c.change.action == Action::Invited).count(), 2);
         assert!(matches!(svc.invite(&t, "usr_nope").await, Err(AdminError::UserNotFound)));
         let other = TenantId::parse("other").unwrap();
         assert!(matches!(svc.invite(&other, users[1].id.as_str()).await, Err(AdminError::TenantNotFound)));

@@ -27,7 +27,7 @@ use crate::domain::tenant::ConfigRules;
 use crate::ports::{
     ActivityStore, ChangeLog, Clock, ConfigStore, DedupeStore, GroupStore, IdpMetadataSource, JobQueue,
     LoginStateStore, Metrics, OidcProvider, OktaDirectory, PendingStore, QueueAdmin, Random, SecretStore, SyncStore,
-    TeamStore, TokenStore, UserReader, UserWriter,
+    TeamStore, TokenStore, UserReader, UserWriter, ListPositions,
 };
 
 /// Every port a use case may need, by name. In a deployment most stores are one table.
@@ -45,6 +45,8 @@ pub struct Ports {
     pub activity: Arc<dyn ActivityStore>,
     pub logins: Arc<dyn LoginStateStore>,
     pub tokens: Arc<dyn TokenStore>,
+    /// Where paged walks got to (SCIM `startIndex`).
+    pub positions: Arc<dyn ListPositions>,
     pub secrets: Arc<dyn SecretStore>,
     pub okta: Arc<dyn OktaDirectory>,
     pub oidc: Arc<dyn OidcProvider>,
@@ -219,6 +221,7 @@ impl Root {
         ScimService::new(ScimDeps {
             configs: self.edge_configs.clone(),
             users: p.users.clone(),
+            positions: p.positions.clone(),
             groups: p.groups.clone(),
             provisioner: self.provisioner(),
             telemetry: self.telemetry.clone(),

@@ -73,6 +73,8 @@ pub struct SyncOptions {
     pub max_pages_per_invocation: u64,
     /// App users per Okta page (Okta's maximum, 500, unless a test wants many small pages).
     pub page_size: u32,
+    /// Users of a page converged at once (each is a few store reads and at most one write).
+    pub concurrency: usize,
 }
 
 impl Default for SyncOptions {
@@ -83,8 +85,20 @@ impl Default for SyncOptions {
             reserve: Duration::from_secs(90),
             max_pages_per_invocation: 10_000,
             page_size: PAGE_SIZE,
+            concurrency: 16,
         }
     }
+}
+
+/// A listed app user after convergence: what the run counts and reports.
+enum Listed {
+    Invalid(String),
+    Converged {
+        okta_id: OktaUserId,
+        login: Option<String>,
+        email: Option<String>,
+        outcome: Result<crate::app::provisioning::Converged, ProvisionError>,
+    },
 }
 
 /// A message that starts or continues a run; `version` is the checkpoint it continues from.
@@ -429,6 +443,26 @@ impl SyncService {
         Ok(())
     }
 
+    /// One listed app user converged (conflicts with a concurrent writer retried).
+    async fn converge_listed(&self, config: &TenantConfig, app_user: &crate::domain::okta::AppUser, mode: Mode) -> Listed {
+        let (Ok(okta_id), Some(user)) =
+            (OktaUserId::parse(&app_user.id), app_user.embedded.as_ref().and_then(|e| e.user.clone()))
+        else {
+            return Listed::Invalid(app_user.id.clone());
+        };
+        let login = user.attr("login");
+        let email = user.attr("email");
+        let truth = Truth::Present { user, assigned: true };
+        let mut outcome = Err(ProvisionError::Conflict);
+        for _ in 0..3 {
+            outcome = self.provisioner.converge_detailed(config, &okta_id, &truth, Actor::Sync, mode).await;
+            if !matches!(outcome, Err(ProvisionError::Conflict)) {
+                break;
+            }
+        }
+        Listed::Converged { okta_id, login, email, outcome }
+    }
+
     async fn apply_page(
         &self,
         config: &TenantConfig,
@@ -436,32 +470,31 @@ impl SyncService {
         users: &[crate::domain::okta::AppUser],
         mode: Mode,
     ) -> Result<(Vec<DiffEntry>, Vec<RunErrorEntry>), SyncError> {
+        use futures_util::stream::{self, StreamExt};
         let mut diff = Vec::new();
         let mut errors = Vec::new();
-        for app_user in users {
+        // Users are independent: converge a page's users concurrently, count them in page order.
+        let converged: Vec<_> = stream::iter(users)
+            .map(|app_user| self.converge_listed(config, app_user, mode))
+            .buffered(self.options.concurrency.max(1))
+            .collect()
+            .await;
+        for listed in converged {
             run.counts.seen += 1;
-            let (Ok(okta_id), Some(user)) =
-                (OktaUserId::parse(&app_user.id), app_user.embedded.as_ref().and_then(|e| e.user.clone()))
-            else {
-                run.counts.errors += 1;
-                errors.push(RunErrorEntry {
-                    okta_id: app_user.id.clone(),
-                    login: None,
-                    reason: "Okta listed the assignment without the user (no _embedded.user) or with an invalid id"
-                        .into(),
-                });
-                continue;
-            };
-            let login = user.attr("login");
-            let email = user.attr("email");
-            let truth = Truth::Present { user, assigned: true };
-            let mut outcome = Err(ProvisionError::Conflict);
-            for _ in 0..3 {
-                outcome = self.provisioner.converge_detailed(config, &okta_id, &truth, Actor::Sync, mode).await;
-                if !matches!(outcome, Err(ProvisionError::Conflict)) {
-                    break;
+            let (okta_id, login, email, outcome) = match listed {
+                Listed::Invalid(id) => {
+                    run.counts.errors += 1;
+                    errors.push(RunErrorEntry {
+                        okta_id: id,
+                        login: None,
+                        reason:
+                            "Okta listed the assignment without the user (no _embedded.user) or with an invalid id"
+                                .into(),
+                    });
+                    continue;
                 }
-            }
+                Listed::Converged { okta_id, login, email, outcome } => (okta_id, login, email, outcome),
+            };
             let done = match outcome {
                 Ok(done) => done,
                 Err(ProvisionError::Store(e)) => return Err(e.into()),

@@ -74,12 +74,25 @@ impl NewChange {
     }
 }
 
-/// A recorded change, ordered per tenant by `seq` (1, 2, 3 ... without gaps).
+/// A recorded change, ordered per tenant by `seq`. Every number is used once: by a change, or
+/// by a void (a number a write took and then did not commit), which readers pass over
+/// (docs/design.md, "The change log").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangeEvent {
     pub seq: u64,
     #[serde(flatten)]
     pub change: NewChange,
+}
+
+/// One read of the change log forwards: the changes in order, and the cursor to read on from.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChangePage {
+    pub events: Vec<ChangeEvent>,
+    /// Past every number this read settled (changes and voids alike): the next read's `after`.
+    pub next_after: u64,
+    /// Numbers after `next_after` are taken: read again for them (now, or shortly if a write is
+    /// still committing one).
+    pub more: bool,
 }
 
 /// Bookkeeping fields that are not part of what changed.

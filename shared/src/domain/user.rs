@@ -119,6 +119,12 @@ pub fn user_name_key(raw: &str) -> String {
 }
 
 impl User {
+    /// Listed to SCIM clients and counted in `totalResults`: every user but those a SCIM client
+    /// deleted (kept, deactivated, for their history).
+    pub fn scim_visible(&self) -> bool {
+        self.status_reason != Some(StatusReason::ScimDeleted)
+    }
+
     /// The SCIM userName: the one a client gave, else the email.
     pub fn user_name(&self) -> &str {
         self.user_name.as_deref().unwrap_or(self.email.as_str())

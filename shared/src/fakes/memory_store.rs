@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::domain::activity::{first_bucket_of_day, hour_bucket, Activity, ActivityEvent};
-use crate::domain::change::{ChangeEvent, NewChange};
+use crate::domain::change::{ChangeEvent, ChangePage, NewChange};
 use chrono::{DateTime, Utc};
 
 use crate::domain::group::{Group, Member};
@@ -17,8 +17,8 @@ use crate::domain::user::User;
 use crate::domain::{Email, GroupId, OktaUserId, TenantId, UserId};
 use crate::ports::user_store::UserQuery;
 use crate::ports::{
-    cursor, ChangeLog, ConfigStore, DedupeStore, GroupStore, Page, PendingStore, StoreError, TeamStore, UniqueField,
-    UserReader, UserWriter,
+    cursor, ChangeLog, ConfigStore, DedupeStore, GroupStore, ListPositions, Page, PendingStore, StoreError, TeamStore,
+    UniqueField, UserReader, UserWriter,
 };
 use crate::ports::{ActivityStore, LoginStateStore, SyncStore};
 
@@ -59,6 +59,8 @@ pub struct MemoryStore {
     /// API token records by digest.
     tokens: Mutex<BTreeMap<String, crate::domain::api_token::TokenRecord>>,
     token_lookups: std::sync::atomic::AtomicU64,
+    /// Positions of paged walks: (tenant, list, index) → (cursor, kept until).
+    positions: Mutex<HashMap<(TenantId, String, u64), (String, DateTime<Utc>)>>,
 }
 
 impl MemoryStore {
@@ -178,6 +180,47 @@ impl UserReader for MemoryStore {
         let next = (matching.next().is_some()).then(|| cursor::encode(items.last().expect("a full page").id.as_str()));
         Ok(Page { items, next })
     }
+
+    async fn get_users(&self, tenant: &TenantId, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+        let tenants = self.tenants.lock().expect("lock");
+        let Some(t) = tenants.get(tenant) else { return Ok(Vec::new()) };
+        let unique: std::collections::BTreeSet<&UserId> = ids.iter().collect();
+        Ok(unique.into_iter().filter_map(|id| t.users.get(id.as_str()).cloned()).collect())
+    }
+
+    async fn count_scim_visible(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        let tenants = self.tenants.lock().expect("lock");
+        Ok(tenants.get(tenant).map_or(0, |t| t.users.values().filter(|u| u.scim_visible()).count() as u64))
+    }
+}
+
+#[async_trait]
+impl ListPositions for MemoryStore {
+    async fn remember_position(
+        &self,
+        tenant: &TenantId,
+        list: &str,
+        index: u64,
+        cursor: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.positions.lock().expect("lock").insert((tenant.clone(), list.to_owned(), index), (cursor.to_owned(), until));
+        Ok(())
+    }
+
+    async fn recall_position(
+        &self,
+        tenant: &TenantId,
+        list: &str,
+        index: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        let positions = self.positions.lock().expect("lock");
+        Ok(positions
+            .get(&(tenant.clone(), list.to_owned(), index))
+            .filter(|(_, until)| *until > now)
+            .map(|(cursor, _)| cursor.clone()))
+    }
 }
 
 #[async_trait]
@@ -245,12 +288,14 @@ impl UserWriter for MemoryStore {
 
 #[async_trait]
 impl ChangeLog for MemoryStore {
-    async fn list_changes(&self, tenant: &TenantId, after: u64, limit: u32) -> Result<Vec<ChangeEvent>, StoreError> {
+    async fn list_changes(&self, tenant: &TenantId, after: u64, limit: u32) -> Result<ChangePage, StoreError> {
         let tenants = self.tenants.lock().expect("lock");
-        Ok(tenants
-            .get(tenant)
-            .map(|t| t.changes.iter().filter(|c| c.seq > after).take(limit as usize).cloned().collect())
-            .unwrap_or_default())
+        let all = tenants.get(tenant).map(|t| t.changes.as_slice()).unwrap_or_default();
+        let events: Vec<ChangeEvent> =
+            all.iter().filter(|c| c.seq > after).take(limit.clamp(1, 1000) as usize).cloned().collect();
+        let next_after = events.last().map_or(after, |c| c.seq);
+        let more = all.last().is_some_and(|c| c.seq > next_after);
+        Ok(ChangePage { events, next_after, more })
     }
 
     async fn latest_changes(&self, tenant: &TenantId, limit: u32) -> Result<Vec<ChangeEvent>, StoreError> {

@@ -83,6 +83,7 @@ impl Fakes {
             activity: s.clone(),
             logins: s.clone(),
             tokens: s.clone(),
+            positions: s.clone(),
             secrets: self.secrets.clone(),
             okta,
             oidc: self.oidc.clone(),

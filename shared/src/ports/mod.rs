@@ -25,7 +25,7 @@ pub use sso::{IdpMetadataSource, LoginStateStore, OidcProvider};
 pub use sync_store::SyncStore;
 pub use team_store::{DedupeStore, PendingStore, TeamStore};
 pub use token_store::TokenStore;
-pub use user_store::{ChangeLog, UserReader, UserWriter};
+pub use user_store::{ChangeLog, ListPositions, UserReader, UserWriter};
 
 /// An error and every `source()` under it, `: `-joined, for one log field.
 pub fn error_chain(err: &dyn std::error::Error) -> String {

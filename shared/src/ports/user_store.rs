@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
 use super::{Page, StoreError};
-use crate::domain::change::{ChangeEvent, NewChange};
+use crate::domain::change::{ChangeEvent, ChangePage, NewChange};
 use crate::domain::user::{User, UserStatus};
 use crate::domain::{Email, OktaUserId, TenantId, UserId};
 
@@ -24,6 +24,32 @@ pub trait UserReader: Send + Sync {
     async fn find_by_external_id(&self, tenant: &TenantId, external_id: &str) -> Result<Option<User>, StoreError>;
     /// Users in id order, `query.limit` at most, from the opaque `query.cursor`.
     async fn list_users(&self, tenant: &TenantId, query: &UserQuery) -> Result<Page<User>, StoreError>;
+    /// The users of `ids` that exist, in one batched read (any order).
+    async fn get_users(&self, tenant: &TenantId, ids: &[UserId]) -> Result<Vec<User>, StoreError>;
+    /// How many users SCIM clients see ([`User::scim_visible`]), without reading them.
+    async fn count_scim_visible(&self, tenant: &TenantId) -> Result<u64, StoreError>;
+}
+
+/// Where a paged walk got to: the store cursor that continues an unfiltered list after its
+/// `index`-th entry, kept a while so a client paging by `startIndex` (SCIM) resumes instead of
+/// re-reading from the start. A hint: a lost or expired position only costs a longer read.
+#[async_trait]
+pub trait ListPositions: Send + Sync {
+    async fn remember_position(
+        &self,
+        tenant: &TenantId,
+        list: &str,
+        index: u64,
+        cursor: &str,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError>;
+    async fn recall_position(
+        &self,
+        tenant: &TenantId,
+        list: &str,
+        index: u64,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<String>, StoreError>;
 }
 
 /// User writes. Each is atomic with its uniqueness claims (email, Okta id) and its change-log entries
@@ -47,8 +73,10 @@ pub trait UserWriter: Send + Sync {
 
 #[async_trait]
 pub trait ChangeLog: Send + Sync {
-    /// Changes with `seq > after`, in order, at most `limit`.
-    async fn list_changes(&self, tenant: &TenantId, after: u64, limit: u32) -> Result<Vec<ChangeEvent>, StoreError>;
+    /// Changes with `seq > after`, in order, at most `limit` numbers read (voids included).
+    /// Stops before a number still being committed (it never skips one), unless that write is
+    /// older than the store's grace: then the number is voided and passed.
+    async fn list_changes(&self, tenant: &TenantId, after: u64, limit: u32) -> Result<ChangePage, StoreError>;
     /// The newest `limit` changes, newest first (for the status page).
     async fn latest_changes(&self, tenant: &TenantId, limit: u32) -> Result<Vec<ChangeEvent>, StoreError>;
 }

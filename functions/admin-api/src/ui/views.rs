@@ -562,7 +562,8 @@ pub async fn changes(AxState(s): AxState<State>, headers: HeaderMap, uri: Uri) -
             latest.first().map_or(0, |c| c.seq.saturating_sub(u64::from(CHANGES_PAGE)))
         }
     };
-    let list = s.changes.list_changes(t, after, CHANGES_PAGE).await.map_err(store)?;
+    let page = s.changes.list_changes(t, after, CHANGES_PAGE).await.map_err(store)?;
+    let list = page.events;
     let mut b = String::from("<p>Every change the integration made, oldest first, numbered in order.</p>");
     b.push_str(&crate::status_page::changes_table(&list));
     b.push_str("<p class=\"pager\">");
@@ -573,9 +574,8 @@ pub async fn changes(AxState(s): AxState<State>, headers: HeaderMap, uri: Uri) -
             after.saturating_sub(u64::from(CHANGES_PAGE))
         );
     }
-    if list.len() == CHANGES_PAGE as usize {
-        let _ =
-            write!(b, "<a href=\"/admin/ui/changes?after={}\">Later changes</a>", list.last().map_or(after, |c| c.seq));
+    if page.more {
+        let _ = write!(b, "<a href=\"/admin/ui/changes?after={}\">Later changes</a>", page.next_after);
     }
     b.push_str("</p><p><a href=\"/admin/ui/\">Back to the integration page</a></p>");
     Ok(html(StatusCode::OK, page::layout("Changes", Some(&viewer(&session)), &b)))

@@ -12,8 +12,9 @@ const BATCH_GET: usize = 100;
 const BATCH_WRITE: usize = 25;
 
 impl DynamoStore {
-    /// BatchGetItem (consistent) in chunks of 100, retrying unprocessed keys with backoff.
-    pub(super) async fn batch_get(&self, wanted: Vec<Item>, projection: &str) -> Result<Vec<Item>, StoreError> {
+    /// BatchGetItem (consistent) in chunks of 100, retrying unprocessed keys with backoff;
+    /// `projection`: the attributes to read, or all.
+    pub(super) async fn batch_get(&self, wanted: Vec<Item>, projection: Option<&str>) -> Result<Vec<Item>, StoreError> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
         let mut found = Vec::new();
         for chunk in wanted.chunks(BATCH_GET) {
@@ -23,7 +24,7 @@ impl DynamoStore {
                 let request = KeysAndAttributes::builder()
                     .set_keys(Some(std::mem::take(&mut pending)))
                     .consistent_read(true)
-                    .projection_expression(projection)
+                    .set_projection_expression(projection.map(str::to_owned))
                     .build()
                     .map_err(unavailable)?;
                 let out = self

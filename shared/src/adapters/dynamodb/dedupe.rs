@@ -18,7 +18,7 @@ impl DedupeStore for DynamoStore {
             .map(|k| HashMap::from([("pk".to_owned(), s(keys::tenant(tenant))), ("sk".to_owned(), s(keys::dedupe(k)))]))
             .collect();
         let mut seen = Vec::new();
-        for item in self.batch_get(keys_wanted, "sk, expires_at").await? {
+        for item in self.batch_get(keys_wanted, Some("sk, expires_at")).await? {
             let live = item
                 .get("expires_at")
                 .and_then(|v| v.as_n().ok())

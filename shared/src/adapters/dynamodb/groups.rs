@@ -107,7 +107,7 @@ impl GroupStore for DynamoStore {
         candidates: &[Member],
     ) -> Result<Vec<Member>, StoreError> {
         let wanted = candidates.iter().map(|m| Self::member_key(tenant, group, m)).collect();
-        Ok(self.batch_get(wanted, "sk").await?.iter().filter_map(Self::member_of).collect())
+        Ok(self.batch_get(wanted, Some("sk")).await?.iter().filter_map(Self::member_of).collect())
     }
 
     async fn list_members(&self, tenant: &TenantId, group: &GroupId) -> Result<Vec<Member>, StoreError> {

@@ -42,6 +42,31 @@ pub fn changes(t: &TenantId) -> String {
     format!("TENANT#{t}#CHANGES")
 }
 pub const COUNTER: &str = "COUNTER";
+/// The tenant's change-number counter: its own partition, moved by atomic `ADD`s outside the
+/// entity transactions (the log's partition keeps only change records and voids).
+pub fn change_counter(t: &TenantId) -> String {
+    format!("TENANT#{t}#CHANGESEQ")
+}
+/// The tenant's count of SCIM-visible users, in shards (one per user, by a digest of the id).
+pub fn user_count(t: &TenantId) -> String {
+    format!("TENANT#{t}#USERCOUNT")
+}
+pub const USER_COUNT_SHARDS: u64 = 16;
+pub fn user_count_shard(user_id: &str) -> String {
+    let digest = crate::domain::secret::sha256_hex(user_id.as_bytes());
+    let n = u64::from_str_radix(&digest[..8], 16).unwrap_or(0) % USER_COUNT_SHARDS;
+    format!("SHARD#{n:02}")
+}
+/// A uniqueness claim: its own partition (so a tenant's claims spread instead of sharing the
+/// tenant's), `sk` = [`CLAIM`].
+pub fn claim(t: &TenantId, claim_key: &str) -> String {
+    format!("TENANT#{t}#{claim_key}")
+}
+pub const CLAIM: &str = "CLAIM";
+/// Positions of paged walks (SCIM `startIndex`), each `sk` an index, kept an hour.
+pub fn list_positions(t: &TenantId, list: &str) -> String {
+    format!("TENANT#{t}#LISTPOS#{}", &crate::domain::secret::sha256_hex(list.as_bytes())[..32])
+}
 pub fn team(key: &str) -> String {
     format!("TEAM#{key}")
 }

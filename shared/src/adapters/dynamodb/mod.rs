@@ -13,6 +13,7 @@ mod groups;
 pub mod keys;
 mod logins;
 mod pending;
+mod positions;
 mod sync_runs;
 mod teams;
 mod tokens;
@@ -31,11 +32,24 @@ pub struct DynamoStore {
     table: String,
     /// The time the store stamps on what only it writes (TTLs of run lists).
     clock: std::sync::Arc<dyn crate::ports::Clock>,
+    /// How long a change number may stay taken and uncommitted before a reader voids it.
+    change_grace: std::time::Duration,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into(), clock: std::sync::Arc::new(crate::adapters::system::SystemClock) }
+        Self {
+            client,
+            table: table.into(),
+            clock: std::sync::Arc::new(crate::adapters::system::SystemClock),
+            change_grace: std::time::Duration::from_secs(10),
+        }
+    }
+
+    /// Sets how long a reader waits on a change number that is taken but not committed.
+    pub fn with_change_grace(mut self, grace: std::time::Duration) -> Self {
+        self.change_grace = grace;
+        self
     }
 
     /// Reads the time from `clock` (the deployment's, or a test's).

@@ -1,11 +1,17 @@
-//! The transaction engine: versioned record puts, the change-log counter and change records that
-//! go into every entity transaction, and `TransactWriteItems` with cancellation reasons mapped to
-//! store errors, retried (re-reading the sequence) on contention.
+//! The transaction engine: versioned record puts, change records that go into every entity
+//! transaction, and `TransactWriteItems` with cancellation reasons mapped to store errors.
+//!
+//! Change numbers are allocated before the transaction (an atomic `ADD` on the tenant's counter
+//! item, outside it), so concurrent writes of one tenant share no item and never cancel each
+//! other (docs/design.md, "The change log"). A number whose write is refused is voided; a
+//! number a reader found missing for longer than the grace is voided by the reader, and the
+//! write that still held it then takes new numbers (its change record is conditional on the
+//! number being free, so exactly one of the two lands).
 use std::time::Duration as StdDuration;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
 
 use super::codec::{n, s, to_item, unavailable};
 use super::{keys, DynamoStore};
@@ -21,57 +27,126 @@ pub(super) enum Part {
     Record,
     Claim(UniqueField),
     Release,
-    Counter,
+    /// A tenant's count of SCIM-visible users (one shard of it).
+    Count,
     Change,
 }
 
 enum TxOutcome {
     Done,
     Retry,
+    /// A reader voided one of the change numbers: take new ones.
+    Renumber,
     Failed(StoreError),
 }
 
+pub(super) fn now_millis() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0)
+}
+
 impl DynamoStore {
-    async fn current_seq(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+    /// The counter before this layout: the log's partition, `COUNTER`, moved by transactions.
+    async fn legacy_seq(&self, tenant: &TenantId) -> Result<u64, StoreError> {
         let item = self.get(keys::changes(tenant), keys::COUNTER.into()).await?;
         Ok(item.and_then(|i| i.get("seq").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())).unwrap_or(0))
     }
 
-    /// The counter bump and the change records that go into every entity transaction.
-    fn change_items(
-        &self,
-        tenant: &TenantId,
-        current: u64,
-        changes: &[NewChange],
-    ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let last = current + changes.len() as u64;
-        let mut counter = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(keys::changes(tenant)))
-            .key("sk", s(keys::COUNTER))
-            .update_expression("SET #seq = :next")
-            .expression_attribute_names("#seq", "seq")
-            .expression_attribute_values(":next", n(last));
-        counter = if current == 0 {
-            counter.condition_expression("attribute_not_exists(#seq)")
-        } else {
-            counter.condition_expression("#seq = :cur").expression_attribute_values(":cur", n(current))
-        };
-        let mut items = vec![TransactWriteItem::builder().update(counter.build().map_err(unavailable)?).build()];
-        for (i, change) in changes.iter().enumerate() {
-            let seq = current + 1 + i as u64;
-            let event = ChangeEvent { seq, change: change.clone() };
-            let record = Put::builder()
+    /// Takes `count` consecutive change numbers: the last is returned. The first allocation of a
+    /// tenant starts the counter where the transactional counter of earlier builds stopped.
+    pub(super) async fn allocate_changes(&self, tenant: &TenantId, count: u64) -> Result<u64, StoreError> {
+        for _ in 0..3 {
+            let out = self
+                .client
+                .update_item()
                 .table_name(&self.table)
-                .item("pk", s(keys::changes(tenant)))
-                .item("sk", s(keys::seq(seq)))
-                .item("body", s(serde_json::to_string(&event).map_err(unavailable)?))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(unavailable)?;
-            items.push(TransactWriteItem::builder().put(record).build());
+                .key("pk", s(keys::change_counter(tenant)))
+                .key("sk", s(keys::COUNTER))
+                .update_expression("ADD #seq :k SET #at = :now")
+                .condition_expression("attribute_exists(#seq)")
+                .expression_attribute_names("#seq", "seq")
+                .expression_attribute_names("#at", "at")
+                .expression_attribute_values(":k", n(count))
+                .expression_attribute_values(":now", n(now_millis()))
+                .return_values(ReturnValue::UpdatedNew)
+                .send()
+                .await;
+            match out {
+                Ok(out) => {
+                    let last = out
+                        .attributes
+                        .as_ref()
+                        .and_then(|a| a.get("seq"))
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|v| v.parse::<u64>().ok());
+                    return last.ok_or_else(|| unavailable(std::io::Error::other("the counter returned no number")));
+                }
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                    // First write of the tenant on this layout: start after the legacy counter.
+                    let start = self.legacy_seq(tenant).await?;
+                    let put = self
+                        .client
+                        .put_item()
+                        .table_name(&self.table)
+                        .item("pk", s(keys::change_counter(tenant)))
+                        .item("sk", s(keys::COUNTER))
+                        .item("seq", n(start))
+                        .item("at", n(now_millis()))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .send()
+                        .await;
+                    match put {
+                        Ok(_) => {}
+                        Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+                        Err(e) => return Err(unavailable(e)),
+                    }
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
         }
-        Ok(items)
+        Err(unavailable(std::io::Error::other("the change counter could not be started")))
+    }
+
+    /// A change record at `seq`, put only while the number is free.
+    pub(super) fn change_put(&self, tenant: &TenantId, seq: u64, change: &NewChange) -> Result<Put, StoreError> {
+        let event = ChangeEvent { seq, change: change.clone() };
+        Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(keys::changes(tenant)))
+            .item("sk", s(keys::seq(seq)))
+            .item("body", s(serde_json::to_string(&event).map_err(unavailable)?))
+            .item("written_at", n(now_millis()))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(unavailable)
+    }
+
+    /// Marks `seq` as used by no change, if it is still free (`true` if this call voided it).
+    pub(super) async fn void_change(&self, tenant: &TenantId, seq: u64) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::changes(tenant)))
+            .item("sk", s(keys::seq(seq)))
+            .item("void", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .item("written_at", n(now_millis()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Voids numbers this write took and will not use (best effort: a reader voids what is left).
+    async fn release_numbers(&self, tenant: &TenantId, numbers: std::ops::RangeInclusive<u64>) {
+        for seq in numbers {
+            if let Err(e) = self.void_change(tenant, seq).await {
+                tracing::warn!(seq, error = %crate::ports::error_chain(&e), "a change number was left for readers to void");
+            }
+        }
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>, parts: &[Part], record_failure: StoreError) -> TxOutcome {
@@ -90,29 +165,27 @@ impl DynamoStore {
             },
             _ => return TxOutcome::Failed(unavailable(err)),
         };
-        let mut retry = false;
+        let mut outcome = None;
         for (i, reason) in reasons.iter().enumerate() {
             match reason.code() {
                 Some("ConditionalCheckFailed") => match parts.get(i) {
                     Some(Part::Record) => return TxOutcome::Failed(record_failure),
                     Some(Part::Claim(field)) => return TxOutcome::Failed(StoreError::Duplicate(*field)),
                     Some(Part::Release) => return TxOutcome::Failed(StoreError::VersionConflict),
-                    Some(Part::Counter | Part::Change) | None => retry = true,
+                    Some(Part::Change) => outcome = Some(TxOutcome::Renumber),
+                    Some(Part::Count) | None => outcome = outcome.or(Some(TxOutcome::Retry)),
                 },
                 Some("TransactionConflict") | Some("ThrottlingError") | Some("ProvisionedThroughputExceeded") => {
-                    retry = true
+                    outcome = outcome.or(Some(TxOutcome::Retry))
                 }
                 _ => {}
             }
         }
-        if retry {
-            TxOutcome::Retry
-        } else {
-            TxOutcome::Failed(unavailable(err))
-        }
+        outcome.unwrap_or_else(|| TxOutcome::Failed(unavailable(err)))
     }
 
-    /// Runs an entity write with its change records, re-reading the sequence on contention.
+    /// Runs an entity write with its change records under freshly allocated numbers; on
+    /// contention it retries with the same numbers, and it voids them if the write is refused.
     pub(super) async fn write_with_changes(
         &self,
         tenant: &TenantId,
@@ -120,24 +193,49 @@ impl DynamoStore {
         changes: &[NewChange],
         record_failure: fn() -> StoreError,
     ) -> Result<(), StoreError> {
+        let count = changes.len() as u64;
+        let mut numbers: Option<std::ops::RangeInclusive<u64>> = None;
         for attempt in 0..MAX_TX_RETRIES {
             let (mut items, mut parts) = build()?;
-            if !changes.is_empty() {
-                let current = self.current_seq(tenant).await?;
-                items.extend(self.change_items(tenant, current, changes)?);
-                parts.push(Part::Counter);
-                parts.extend(changes.iter().map(|_| Part::Change));
+            if count > 0 {
+                let range = match &numbers {
+                    Some(r) => r.clone(),
+                    None => {
+                        let last = self.allocate_changes(tenant, count).await?;
+                        let r = (last + 1 - count)..=last;
+                        numbers = Some(r.clone());
+                        r
+                    }
+                };
+                for (seq, change) in range.zip(changes) {
+                    items.push(TransactWriteItem::builder().put(self.change_put(tenant, seq, change)?).build());
+                    parts.push(Part::Change);
+                }
             }
             match self.transact(items, &parts, record_failure()).await {
                 TxOutcome::Done => return Ok(()),
-                TxOutcome::Failed(e) => return Err(e),
+                TxOutcome::Failed(e) => {
+                    if let Some(r) = numbers {
+                        self.release_numbers(tenant, r).await;
+                    }
+                    return Err(e);
+                }
+                TxOutcome::Renumber => {
+                    // A reader voided (some of) them; void the rest and start over.
+                    if let Some(r) = numbers.take() {
+                        self.release_numbers(tenant, r).await;
+                    }
+                }
                 TxOutcome::Retry => {
                     let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
                     tokio::time::sleep(StdDuration::from_millis(5 * u64::from(attempt.min(10)) + jitter)).await;
                 }
             }
         }
-        Err(unavailable(std::io::Error::other("change-log contention: too many retries")))
+        if let Some(r) = numbers {
+            self.release_numbers(tenant, r).await;
+        }
+        Err(unavailable(std::io::Error::other("write contention: too many retries")))
     }
 
     /// A transaction put of a versioned record of the tenant: new (`None`: must not exist) or

@@ -2,7 +2,7 @@
 //! uniqueness claims (email, Okta id, userName, externalId) taken and released in the same
 //! transaction as the user write.
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
 use super::codec::{from_item, n, s, to_item, unavailable, Item};
 use super::transactions::Part;
@@ -24,11 +24,12 @@ impl DynamoStore {
         Ok(item)
     }
 
-    fn claim(&self, tenant: &TenantId, sk: String, id: &UserId) -> Result<TransactWriteItem, StoreError> {
+    /// Takes a uniqueness claim: its own partition, put only if no one holds it.
+    fn claim(&self, tenant: &TenantId, claim_key: String, id: &UserId) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
-            .item("pk", s(keys::tenant(tenant)))
-            .item("sk", s(sk))
+            .item("pk", s(keys::claim(tenant, &claim_key)))
+            .item("sk", s(keys::CLAIM))
             .item("user_id", s(id.as_str()))
             .condition_expression("attribute_not_exists(pk)")
             .build()
@@ -36,35 +37,52 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    fn release(&self, tenant: &TenantId, sk: String, id: &UserId) -> Result<TransactWriteItem, StoreError> {
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .key("pk", s(keys::tenant(tenant)))
-            .key("sk", s(sk))
-            .condition_expression("user_id = :id")
-            .expression_attribute_values(":id", s(id.as_str()))
-            .build()
-            .map_err(unavailable)?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
+    /// Gives up a claim the user held: where claims live now, and where earlier builds kept them
+    /// (the tenant's partition). Either may be absent; neither may be another user's.
+    fn release(&self, tenant: &TenantId, claim_key: &str, id: &UserId) -> Result<[TransactWriteItem; 2], StoreError> {
+        let delete = |pk: String, sk: String| {
+            Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(pk))
+                .key("sk", s(sk))
+                .condition_expression("attribute_not_exists(pk) OR user_id = :id")
+                .expression_attribute_values(":id", s(id.as_str()))
+                .build()
+                .map_err(unavailable)
+                .map(|d| TransactWriteItem::builder().delete(d).build())
+        };
+        Ok([
+            delete(keys::claim(tenant, claim_key), keys::CLAIM.into())?,
+            delete(keys::tenant(tenant), claim_key.to_owned())?,
+        ])
     }
 
-    fn release_if_held(&self, tenant: &TenantId, sk: String, id: &UserId) -> Result<TransactWriteItem, StoreError> {
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .key("pk", s(keys::tenant(tenant)))
-            .key("sk", s(sk))
-            .condition_expression("attribute_not_exists(pk) OR user_id = :id")
-            .expression_attribute_values(":id", s(id.as_str()))
-            .build()
-            .map_err(unavailable)?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
-    }
-
-    async fn user_by_claim(&self, tenant: &TenantId, sk: String) -> Result<Option<User>, StoreError> {
-        let Some(claim) = self.get(keys::tenant(tenant), sk).await? else { return Ok(None) };
+    /// The user holding a claim. Claims written by earlier builds are in the tenant's partition:
+    /// read there when the claim's own partition has none.
+    async fn user_by_claim(&self, tenant: &TenantId, claim_key: String) -> Result<Option<User>, StoreError> {
+        let claim = match self.get(keys::claim(tenant, &claim_key), keys::CLAIM.into()).await? {
+            Some(claim) => claim,
+            None => match self.get(keys::tenant(tenant), claim_key).await? {
+                Some(legacy) => legacy,
+                None => return Ok(None),
+            },
+        };
         let Some(id) = claim.get("user_id").and_then(|v| v.as_s().ok()) else { return Ok(None) };
         let id = UserId::parse(id).map_err(unavailable)?;
         self.get_user(tenant, &id).await
+    }
+
+    /// Moves the tenant's count of SCIM-visible users by `delta` (in the user's shard).
+    fn count_update(&self, tenant: &TenantId, id: &UserId, delta: i64) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(keys::user_count(tenant)))
+            .key("sk", s(keys::user_count_shard(id.as_str())))
+            .update_expression("ADD visible :d")
+            .expression_attribute_values(":d", AttributeValue::N(delta.to_string()))
+            .build()
+            .map_err(unavailable)?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 }
 
@@ -141,6 +159,39 @@ impl UserReader for DynamoStore {
         };
         Ok(Page { items, next })
     }
+
+    async fn get_users(&self, tenant: &TenantId, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+        let wanted: Vec<Item> = ids
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|id| {
+                Item::from([("pk".to_owned(), s(keys::tenant(tenant))), ("sk".to_owned(), s(keys::user(id.as_str())))])
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.batch_get(wanted, None).await?.into_iter().map(from_item).collect()
+    }
+
+    async fn count_scim_visible(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        let shards: Vec<Item> = (0..keys::USER_COUNT_SHARDS)
+            .map(|n| {
+                Item::from([
+                    ("pk".to_owned(), s(keys::user_count(tenant))),
+                    ("sk".to_owned(), s(format!("SHARD#{n:02}"))),
+                ])
+            })
+            .collect();
+        let total: i64 = self
+            .batch_get(shards, Some("visible"))
+            .await?
+            .iter()
+            .filter_map(|i| i.get("visible").and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<i64>().ok()))
+            .sum();
+        Ok(u64::try_from(total).unwrap_or(0))
+    }
 }
 
 #[async_trait]
@@ -170,6 +221,10 @@ impl UserWriter for DynamoStore {
             }
             items.push(self.claim(tenant, keys::user_name(&stored.user_name_key()), &stored.id)?);
             parts.push(Part::Claim(UniqueField::UserName));
+            if stored.scim_visible() {
+                items.push(self.count_update(tenant, &stored.id, 1)?);
+                parts.push(Part::Count);
+            }
             Ok((items, parts))
         };
         self.write_with_changes(tenant, build, changes, || StoreError::AlreadyExists).await?;
@@ -197,36 +252,44 @@ impl UserWriter for DynamoStore {
                 .map_err(unavailable)?;
             let mut items = vec![TransactWriteItem::builder().put(put).build()];
             let mut parts = vec![Part::Record];
+            let moved = |items: &mut Vec<TransactWriteItem>,
+                             parts: &mut Vec<Part>,
+                             field: UniqueField,
+                             new: Option<String>,
+                             old: Option<String>|
+             -> Result<(), StoreError> {
+                if let Some(new) = new {
+                    items.push(self.claim(tenant, new, &stored.id)?);
+                    parts.push(Part::Claim(field));
+                }
+                if let Some(old) = old {
+                    items.extend(self.release(tenant, &old, &stored.id)?);
+                    parts.extend([Part::Release, Part::Release]);
+                }
+                Ok(())
+            };
             if before.email.key() != stored.email.key() {
-                items.push(self.claim(tenant, keys::email(stored.email.key()), &stored.id)?);
-                items.push(self.release(tenant, keys::email(before.email.key()), &stored.id)?);
-                parts.extend([Part::Claim(UniqueField::Email), Part::Release]);
+                let (new, old) = (keys::email(stored.email.key()), keys::email(before.email.key()));
+                moved(&mut items, &mut parts, UniqueField::Email, Some(new), Some(old))?;
             }
             if before.okta_id != stored.okta_id {
-                if let Some(new) = &stored.okta_id {
-                    items.push(self.claim(tenant, keys::okta(new.as_str()), &stored.id)?);
-                    parts.push(Part::Claim(UniqueField::OktaId));
-                }
-                if let Some(old) = &before.okta_id {
-                    items.push(self.release(tenant, keys::okta(old.as_str()), &stored.id)?);
-                    parts.push(Part::Release);
-                }
+                let new = stored.okta_id.as_ref().map(|o| keys::okta(o.as_str()));
+                let old = before.okta_id.as_ref().map(|o| keys::okta(o.as_str()));
+                moved(&mut items, &mut parts, UniqueField::OktaId, new, old)?;
             }
             if before.user_name_key() != stored.user_name_key() {
-                items.push(self.claim(tenant, keys::user_name(&stored.user_name_key()), &stored.id)?);
-                // Users stored before userName claims existed have none to release.
-                items.push(self.release_if_held(tenant, keys::user_name(&before.user_name_key()), &stored.id)?);
-                parts.extend([Part::Claim(UniqueField::UserName), Part::Release]);
+                let (new, old) = (keys::user_name(&stored.user_name_key()), keys::user_name(&before.user_name_key()));
+                moved(&mut items, &mut parts, UniqueField::UserName, Some(new), Some(old))?;
             }
             if before.external_id != stored.external_id {
-                if let Some(new) = &stored.external_id {
-                    items.push(self.claim(tenant, keys::external(new), &stored.id)?);
-                    parts.push(Part::Claim(UniqueField::ExternalId));
-                }
-                if let Some(old) = &before.external_id {
-                    items.push(self.release(tenant, keys::external(old), &stored.id)?);
-                    parts.push(Part::Release);
-                }
+                let new = stored.external_id.as_deref().map(keys::external);
+                let old = before.external_id.as_deref().map(keys::external);
+                moved(&mut items, &mut parts, UniqueField::ExternalId, new, old)?;
+            }
+            let delta = i64::from(stored.scim_visible()) - i64::from(before.scim_visible());
+            if delta != 0 {
+                items.push(self.count_update(tenant, &stored.id, delta)?);
+                parts.push(Part::Count);
             }
             Ok((items, parts))
         };

@@ -238,19 +238,26 @@ impl ScimService {
     }
 
     /// Each member value as a member: our user id, else a user's `externalId`, else pending.
+    /// Our ids are read in batches (one `BatchGetItem` per 100); only other values are looked
+    /// up one by one.
     async fn resolve_members(
         &self,
         tenant: &TenantId,
         values: &[String],
     ) -> Result<Vec<(String, Member)>, ScimFailure> {
+        let ids: Vec<UserId> = values.iter().filter_map(|v| UserId::parse(v).ok()).collect();
+        let mut found = std::collections::HashSet::new();
+        for chunk in ids.chunks(100) {
+            found.extend(self.users.get_users(tenant, chunk).await?.into_iter().map(|u| u.id));
+        }
         let mut out = Vec::with_capacity(values.len());
         for v in values {
             let user = match UserId::parse(v) {
-                Ok(id) => self.users.get_user(tenant, &id).await?,
-                Err(_) => self.users.find_by_external_id(tenant, v).await?,
+                Ok(id) => found.contains(&id).then_some(id),
+                Err(_) => self.users.find_by_external_id(tenant, v).await?.map(|u| u.id),
             };
             let m = match user {
-                Some(u) => Member::User(u.id),
+                Some(id) => Member::User(id),
                 None => Member::Pending(v.clone()),
             };
             out.push((v.clone(), m));

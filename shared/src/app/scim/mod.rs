@@ -23,7 +23,7 @@ use crate::domain::scim::schemas::ScimInvalid;
 use crate::domain::scim::user::if_match;
 use crate::domain::tenant::{Provisioning, TenantConfig};
 use crate::domain::TenantId;
-use crate::ports::{Clock, ConfigStore, GroupStore, Random, StoreError, UserReader};
+use crate::ports::{Clock, ConfigStore, GroupStore, ListPositions, Random, StoreError, UserReader};
 
 /// The most users a non-key filter or a sort evaluates before answering `tooMany`.
 pub const MAX_EVALUATED: usize = 10_000;
@@ -91,6 +91,7 @@ pub struct Resource {
 pub struct ScimService {
     configs: Arc<dyn ConfigStore>,
     users: Arc<dyn UserReader>,
+    positions: Arc<dyn ListPositions>,
     groups: Arc<dyn GroupStore>,
     provisioner: Arc<Provisioner>,
     telemetry: Arc<Telemetry>,
@@ -109,6 +110,7 @@ fn check_if_match(header: Option<&str>, version: u64) -> Result<(), ScimFailure>
 pub struct ScimDeps {
     pub configs: Arc<dyn ConfigStore>,
     pub users: Arc<dyn UserReader>,
+    pub positions: Arc<dyn ListPositions>,
     pub groups: Arc<dyn GroupStore>,
     pub provisioner: Arc<Provisioner>,
     pub telemetry: Arc<Telemetry>,
@@ -118,8 +120,8 @@ pub struct ScimDeps {
 
 impl ScimService {
     pub fn new(deps: ScimDeps) -> Self {
-        let ScimDeps { configs, users, groups, provisioner, telemetry, clock, random } = deps;
-        Self { configs, users, groups, provisioner, telemetry, clock, random }
+        let ScimDeps { configs, users, positions, groups, provisioner, telemetry, clock, random } = deps;
+        Self { configs, users, positions, groups, provisioner, telemetry, clock, random }
     }
 
     /// The tenant's config, if SCIM provisioning is on for it.

@@ -11,13 +11,17 @@ use crate::app::provisioning::{Outcome, ProvisionError};
 use crate::domain::scim::patch as scim_patch;
 use crate::domain::scim::query::{list_response, ListParams};
 use crate::domain::scim::user::{self as scim_user, user_resource};
-use crate::domain::user::{StatusReason, User};
+use crate::domain::user::User;
 use crate::domain::{Email, TenantId, UserId};
 use crate::ports::user_store::UserQuery;
 
+/// The positions of the unfiltered `/Users` walk (one list per tenant: attributes and count
+/// change neither which users nor their order).
+const WALK: &str = "scim-users";
+
 /// Users a SCIM client can see: all but those it deleted.
 fn visible(u: &User) -> bool {
-    u.status_reason != Some(StatusReason::ScimDeleted)
+    u.scim_visible()
 }
 
 impl ScimService {
@@ -99,26 +103,44 @@ impl ScimService {
         Ok(self.page(hits, params))
     }
 
-    /// An unfiltered list in id order (stable across pages, as Okta's import needs): one store
-    /// page at a time, never holding more than a page and the answer.
+    /// An unfiltered list in id order (stable across pages, as Okta's import needs). Each page
+    /// resumes from the store cursor the page before it left at its end (a position kept an
+    /// hour), so a page reads about `count` users and an import of N users about N in all;
+    /// `totalResults` comes from the tenant's count, not from reading. A page with no kept
+    /// position (jumping ahead, or an hour later) walks from the start to it.
     async fn walk_users(&self, tenant: &TenantId, params: &ListParams, base: &str) -> Result<Value, ScimFailure> {
-        let skip = params.start_index as usize - 1;
-        let (mut seen, mut page) = (0usize, Vec::new());
-        let mut cursor = None;
+        let total = self.users.count_scim_visible(tenant).await?;
+        let before = u64::from(params.start_index) - 1;
+        let want = params.count as usize;
+        if want == 0 {
+            return Ok(list_response(total as usize, params.start_index, Vec::new()));
+        }
+        let now = self.clock.now();
+        let mut cursor =
+            if before > 0 { self.positions.recall_position(tenant, WALK, before, now).await? } else { None };
+        let mut skip = if before > 0 && cursor.is_none() { before } else { 0 };
+        let mut page = Vec::new();
         loop {
-            let batch = self.users.list_users(tenant, &UserQuery { status: None, cursor, limit: 1000 }).await?;
+            let limit = (skip + (want - page.len()) as u64).min(1000) as u32;
+            let batch = self.users.list_users(tenant, &UserQuery { status: None, cursor, limit }).await?;
             for u in batch.items.iter().filter(|u| visible(u)) {
-                if seen >= skip && page.len() < params.count as usize {
+                if skip > 0 {
+                    skip -= 1;
+                } else if page.len() < want {
                     page.push(params.projection.apply(user_resource(u, base)));
                 }
-                seen += 1;
             }
-            match batch.next {
-                Some(next) => cursor = Some(next),
-                None => break,
+            cursor = batch.next;
+            let Some(next) = &cursor else { break };
+            if page.len() == want {
+                let at = before + page.len() as u64;
+                self.positions.remember_position(tenant, WALK, at, next, now + chrono::Duration::hours(1)).await?;
+                break;
             }
         }
-        Ok(list_response(seen, params.start_index, page))
+        // The count and the walk are read apart: a user created in between is in one of them only.
+        let total = total.max(before + page.len() as u64);
+        Ok(list_response(total as usize, params.start_index, page))
     }
 
     /// `POST /Users`. A `userName` of a user the client deleted brings that user back.
