@@ -624,6 +624,13 @@ impl UserReader for YieldingReader {
     async fn list_users(&self, t: &TenantId, q: &UserQuery) -> Result<shared::ports::Page<User>, StoreError> {
         self.0.list_users(t, q).await
     }
+    async fn get_users(&self, t: &TenantId, ids: &[shared::domain::UserId]) -> Result<Vec<User>, StoreError> {
+        tokio::task::yield_now().await;
+        self.0.get_users(t, ids).await
+    }
+    async fn count_scim_visible(&self, t: &TenantId) -> Result<u64, StoreError> {
+        self.0.count_scim_visible(t).await
+    }
 }
 
 /// A joiner's hook job and a sync page (or two deliveries of the hook) create the same new user

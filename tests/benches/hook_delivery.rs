@@ -55,8 +55,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     if std::env::var("AWS_ENDPOINT_URL").is_err() {
         return Err("run benches/hook-delivery.sh: the benchmark needs the local AWS emulator".into());
     }
-    let deliveries: usize = std::env::var("DELIVERIES").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
-    let workers_n: usize = std::env::var("WORKER_USERS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let deliveries = harness::bench::size("DELIVERIES", 100, 3);
+    let workers_n = harness::bench::size("WORKER_USERS", 200, 10);
 
     let sdk = shared::adapters::aws::sdk_config().await;
     let (ddb_calls, sqs_calls) = (Counter::default(), Counter::default());

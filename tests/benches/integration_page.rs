@@ -25,7 +25,7 @@ use tower::ServiceExt;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let iterations: usize = std::env::var("ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
+    let iterations = harness::bench::size("ITERATIONS", 500, 10);
     let f = Fakes::new();
     let t = TenantId::parse("acme").unwrap();
     let okta = Arc::new(MemoryOkta::new("0oaapp"));
@@ -103,10 +103,8 @@ async fn main() {
     }
     let rss = peak_rss_kib();
     println!("peak RSS of the whole run: {:.1} MiB", rss as f64 / 1024.0);
-    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/bench");
-    std::fs::create_dir_all(&out).unwrap();
     std::fs::write(
-        out.join("integration-page.json"),
+        harness::bench::figures_file("integration-page"),
         serde_json::to_string_pretty(
             &serde_json::json!({"iterations": iterations, "cases": json, "peak_rss_kib": rss}),
         )

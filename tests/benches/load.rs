@@ -134,9 +134,9 @@ async fn main() -> Result<(), Error> {
         return Err("run benches/load.sh: the load runs against the local AWS emulator".into());
     }
     let concurrency = knob("LOAD_CONCURRENCY", 16);
-    let deliveries = knob("LOAD_DELIVERIES", 60);
-    let okta_users = knob("LOAD_OKTA_USERS", 150);
-    let scim_users = knob("LOAD_SCIM_USERS", 150);
+    let deliveries = harness::bench::size("LOAD_DELIVERIES", knob("LOAD_DELIVERIES", 60), 4);
+    let okta_users = harness::bench::size("LOAD_OKTA_USERS", knob("LOAD_OKTA_USERS", 150), 10);
+    let scim_users = harness::bench::size("LOAD_SCIM_USERS", knob("LOAD_SCIM_USERS", 150), 10);
 
     // The system, as make dev runs it: one HTTP server, the worker polling SQS.
     let sdk = shared::adapters::aws::sdk_config().await;
@@ -351,10 +351,8 @@ async fn main() -> Result<(), Error> {
         scim_count
     );
     // Figures go to the repository's untracked scratch directory, never into the source tree.
-    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/bench");
-    std::fs::create_dir_all(&out)?;
     std::fs::write(
-        out.join("load.json"),
+        harness::bench::figures_file("load"),
         serde_json::to_string_pretty(&json!({"rows": rows, "hook_users": named.len(), "mismatches": mismatches,
             "scim_users": scim_count, "group_members": members, "drain_seconds": drained.as_secs_f64()}))?,
     )?;

@@ -25,7 +25,7 @@ struct Case {
 }
 
 fn main() {
-    let iterations: usize = std::env::var("ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let iterations = harness::bench::size("ITERATIONS", 2000, 20);
     let now = chrono::Utc::now();
     let response = |signed: Signed, key: TestKey| {
         let mut r = TestResponse::new(ACS, SP, "ann@acme.example", now);
@@ -108,5 +108,5 @@ fn main() {
     println!("peak RSS of the whole run: {:.1} MiB", rss as f64 / 1024.0);
     let _ = std::fs::create_dir_all(".local/bench");
     let doc = serde_json::json!({"iterations": iterations, "cases": json, "peak_rss_kib": rss});
-    let _ = std::fs::write(".local/bench/saml.json", serde_json::to_string_pretty(&doc).unwrap());
+    let _ = std::fs::write(harness::bench::figures_file("saml"), serde_json::to_string_pretty(&doc).unwrap());
 }

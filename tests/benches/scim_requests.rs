@@ -32,8 +32,9 @@ use tower::ServiceExt;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// A size: the benchmark's default, or a small one when `cargo test` runs it.
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    harness::bench::size(name, default, default.min(if name == "REQUESTS" { 20 } else { 200 }))
 }
 
 fn ms(d: Duration) -> f64 {
@@ -254,8 +255,6 @@ async fn main() -> Result<(), Error> {
         println!("\n(AWS_ENDPOINT_URL is not set: the emulator half is skipped; benches/scim.sh runs both)");
     }
     // Figures go to the repository's untracked scratch directory, never into the source tree.
-    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/bench");
-    std::fs::create_dir_all(&out)?;
-    std::fs::write(out.join("scim.json"), serde_json::to_string_pretty(&results)?)?;
+    std::fs::write(harness::bench::figures_file("scim"), serde_json::to_string_pretty(&results)?)?;
     Ok(())
 }

@@ -1,16 +1,18 @@
 //! Benchmark (not a test) of the nightly sync at directory scale: N app users in the Okta
 //! simulator, a full run, then an unchanged second run. Run it with `benches/sync-scale.sh`
-//! (`SYNC_USERS=10000,100000` by default; figures also go to
-//! `.local/bench/sync-scale.json`).
+//! (`SYNC_USERS=10000,100000` by default; figures also go to `.local/bench/sync-scale.json`);
+//! `cargo test` runs it with 1,000 users so it keeps working.
 //!
-//! The store is the in-memory one (the emulator answers in ~15 ms a request, so 100,000 users
-//! would take hours there; `make test` runs the 1,000-user sync against it). The simulator runs in
-//! a child process of this one, so its 100,000 users are not counted as the sync's memory, and
-//! the sync reaches it over loopback HTTP through the real Okta client.
+//! The store is the in-memory one behind the DynamoDB model (`shared::fakes::DynamoModel`: each
+//! request's latency, per-partition capacity and throttling, transaction conflicts; see
+//! docs/benchmarks.md), so wall times include what DynamoDB would cost. The simulator runs in a
+//! child process of this one, so its 100,000 users are not counted as the sync's memory, and the
+//! sync reaches it over loopback HTTP through the real Okta client.
 //!
 //! Reported per N and run: Okta calls (the run's own count and the client's HTTP requests,
 //! retries included) against the goal ⌈N/500⌉ + 2, user writes (every `create_user` and
-//! `update_user` the store was asked for), invocations, wall time and the part of it spent
+//! `update_user` the store was asked for), the model's DynamoDB requests, write units,
+//! transaction conflicts and throttled requests, invocations, wall time and the part of it spent
 //! waiting for Okta's rate-limit reset, and memory: the heap high-water of each invocation above
 //! its start (counted by the allocator) and the part of it still allocated when the invocation
 //! returned (the users the in-memory store gained: in Lambda they are in DynamoDB). The estimated
@@ -28,14 +30,13 @@ use harness::okta_sim::OktaSim;
 use peak_alloc::PeakAlloc;
 use serde_json::{json, Map, Value};
 use shared::adapters::okta_http::OktaHttp;
-use shared::adapters::system::{OsRandom, SystemClock};
 use shared::app::root::{Ports, Root};
 use shared::app::sync::{Step, SyncMessage, SyncOptions, SyncService};
 use shared::domain::change::NewChange;
 use shared::domain::sync_run::{RunTrigger, SyncRun};
 use shared::domain::user::User;
 use shared::domain::{Secret, TenantId};
-use shared::fakes::{Fakes, MemoryQueue, MemoryStore};
+use shared::fakes::{DynamoModel, Fakes, MemoryQueue, ModelConfig};
 use shared::ports::{StoreError, UserWriter};
 
 #[global_allocator]
@@ -55,7 +56,7 @@ fn pages_per_invocation() -> u64 {
 
 /// Counts the user writes the store is asked for, then does them.
 struct CountingWriter {
-    inner: Arc<MemoryStore>,
+    inner: Arc<DynamoModel>,
     writes: AtomicU64,
 }
 
@@ -152,6 +153,12 @@ struct RunFigures {
     /// users it gained), since the sync keeps nothing between invocations.
     heap_retained: u64,
     rss_hwm_kib: u64,
+    /// The model's figures for the run.
+    ddb_requests: u64,
+    wcu: f64,
+    conflicts: u64,
+    throttles: u64,
+    failures: u64,
 }
 
 struct Bench {
@@ -160,23 +167,20 @@ struct Bench {
     writer: Arc<CountingWriter>,
     okta: Arc<OktaHttp>,
     tenant: TenantId,
+    model: Arc<DynamoModel>,
 }
 
 impl Bench {
     async fn new(sim_url: &str) -> Result<Self, Box<dyn std::error::Error>> {
         let fakes = Fakes::new();
+        let model = DynamoModel::new(fakes.store.clone(), ModelConfig::default());
         let okta = Arc::new(OktaHttp::new(shared::adapters::okta_http::OktaHttpOptions {
             outbound: shared::adapters::outbound::OutboundPolicy { allow_loopback: true },
             ..Default::default()
         }));
-        // The fakes' wiring, with a writer that counts and the real clock and randomness.
-        let writer = Arc::new(CountingWriter { inner: fakes.store.clone(), writes: AtomicU64::new(0) });
-        let ports = Ports {
-            writer: writer.clone(),
-            clock: Arc::new(SystemClock),
-            random: Arc::new(OsRandom),
-            ..fakes.root_with(okta.clone()).ports
-        };
+        // The model's wiring, with a writer that counts.
+        let writer = Arc::new(CountingWriter { inner: model.clone(), writes: AtomicU64::new(0) });
+        let ports = Ports { writer: writer.clone(), ..harness::bench::model::ports(&fakes, &model, okta.clone()) };
         let root = Root::new(ports, Fakes::tuning());
         let admin = root.admin();
         let tenant = TenantId::parse("scale")?;
@@ -189,13 +193,14 @@ impl Bench {
             queue.clone(),
             SyncOptions { max_pages_per_invocation: pages_per_invocation(), ..SyncOptions::default() },
         );
-        Ok(Self { sync, queue, writer, okta, tenant })
+        Ok(Self { sync, queue, writer, okta, tenant, model })
     }
 
     /// One run from the button to its end, one `resume` per queue message, as the Lambda would.
     async fn run(&self) -> Result<(SyncRun, RunFigures), Box<dyn std::error::Error>> {
         let mut f = RunFigures::default();
         let (writes0, http0) = (self.writer.writes.load(Ordering::Relaxed), self.okta.calls());
+        let m0 = self.model.stats();
         let started = Instant::now();
         let (run, _) = self.sync.start(&self.tenant, RunTrigger::Admin, false).await?;
         while let Some((body, delay)) = self.queue.pop() {
@@ -223,6 +228,12 @@ impl Bench {
         f.wall = started.elapsed();
         f.writes = self.writer.writes.load(Ordering::Relaxed) - writes0;
         f.http_requests = self.okta.calls() - http0;
+        let m1 = self.model.stats();
+        f.ddb_requests = m1.requests.values().sum::<u64>() - m0.requests.values().sum::<u64>();
+        f.wcu = m1.wcu - m0.wcu;
+        f.conflicts = m1.conflicts - m0.conflicts;
+        f.throttles = m1.throttles - m0.throttles;
+        f.failures = m1.failures - m0.failures;
         Ok((self.sync.get(&self.tenant, &run.id).await?, f))
     }
 }
@@ -234,7 +245,7 @@ fn report(n: usize, label: &str, run: &SyncRun, f: &RunFigures, base_rss_kib: u6
         "N={n:>7} {label:<9} status={:?} okta_calls={} (goal <= {goal}, http requests {}) pages={} seen={} created={} \
          updated={} unchanged={} errors={} user_writes={} invocations={} wall={:.1}s (rate-limit waits {:.1}s) \
          heap_peak_above_start={:.1}MiB (of which retained by the store {:.1}MiB) est_invocation_rss={:.1}..{:.1}MiB \
-         process_vm_hwm={:.1}MiB",
+         process_vm_hwm={:.1}MiB dynamodb_requests={} wcu={:.0} conflicts={} throttled={} failed={}",
         run.status,
         c.okta_calls,
         f.http_requests,
@@ -253,7 +264,21 @@ fn report(n: usize, label: &str, run: &SyncRun, f: &RunFigures, base_rss_kib: u6
         mib(base_rss_kib * 1024 + f.heap_peak_above_start - f.heap_retained),
         mib(base_rss_kib * 1024 + f.heap_peak_above_start),
         f.rss_hwm_kib as f64 / 1024.0,
+        f.ddb_requests,
+        f.wcu,
+        f.conflicts,
+        f.throttles,
+        f.failures,
     );
+    if label == "first" {
+        let met = f.wall < Duration::from_secs(15 * 60) && c.okta_calls <= goal;
+        println!("goal: first sync of {n} under 15 min within Okta's budget: {:.1} s, {} Okta calls {}",
+            f.wall.as_secs_f64(), c.okta_calls, if met { "MET" } else { "NOT MET" });
+    } else {
+        let met = f.writes == 0 && c.okta_calls <= goal;
+        println!("goal: unchanged sync of {n}: {} user writes, {} Okta calls (<= {goal}) {}",
+            f.writes, c.okta_calls, if met { "MET" } else { "NOT MET" });
+    }
     json!({"n": n, "run": label, "status": run.status, "okta_calls": c.okta_calls, "okta_goal": goal,
         "http_requests": f.http_requests, "pages": c.pages, "seen": c.seen, "created": c.created, "updated": c.updated,
         "unchanged": c.unchanged, "errors": c.errors, "user_writes": f.writes, "invocations": f.invocations,
@@ -261,7 +286,8 @@ fn report(n: usize, label: &str, run: &SyncRun, f: &RunFigures, base_rss_kib: u6
         "heap_peak_above_start_mib": mib(f.heap_peak_above_start), "heap_retained_mib": mib(f.heap_retained),
         "est_invocation_rss_mib": mib(base_rss_kib * 1024 + f.heap_peak_above_start - f.heap_retained),
         "est_invocation_rss_upper_mib": mib(base_rss_kib * 1024 + f.heap_peak_above_start),
-        "process_vm_hwm_mib": f.rss_hwm_kib as f64 / 1024.0})
+        "process_vm_hwm_mib": f.rss_hwm_kib as f64 / 1024.0, "dynamodb_requests": f.ddb_requests, "wcu": f.wcu,
+        "conflicts": f.conflicts, "throttled": f.throttles, "failed": f.failures})
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -271,7 +297,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return serve_sim(n);
     }
     let sizes: Vec<usize> = std::env::var("SYNC_USERS")
-        .unwrap_or_else(|_| "10000,100000".into())
+        .unwrap_or_else(|_| if harness::bench::is_test_run() { "1000".into() } else { "10000,100000".into() })
         .split(',')
         .map(|s| s.trim().parse())
         .collect::<Result<_, _>>()?;
@@ -295,15 +321,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let bench = Bench::new(&sim.base_url).await?;
             let (first, f1) = bench.run().await?;
             figures.push(report(n, "first", &first, &f1, base_rss_kib));
+            assert_eq!((first.counts.created, first.counts.errors), (n as u64, 0), "every user created");
             let (second, f2) = bench.run().await?;
             figures.push(report(n, "unchanged", &second, &f2, base_rss_kib));
+            assert_eq!(f2.writes, 0, "an unchanged sync writes no user");
             Ok::<_, Box<dyn std::error::Error>>(())
         })?;
         drop(sim);
     }
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/bench");
     std::fs::create_dir_all(&out)?;
-    std::fs::write(out.join("sync-scale.json"), serde_json::to_string_pretty(&figures)?)?;
-    println!("figures written to .local/bench/sync-scale.json");
+    let name = if harness::bench::is_test_run() { "sync-scale-test.json" } else { "sync-scale.json" };
+    std::fs::write(out.join(name), serde_json::to_string_pretty(&figures)?)?;
+    println!("figures written to .local/bench/{name}");
     Ok(())
 }

@@ -474,11 +474,8 @@ impl SyncService {
         let mut diff = Vec::new();
         let mut errors = Vec::new();
         // Users are independent: converge a page's users concurrently, count them in page order.
-        let converged: Vec<_> = stream::iter(users)
-            .map(|app_user| self.converge_listed(config, app_user, mode))
-            .buffered(self.options.concurrency.max(1))
-            .collect()
-            .await;
+        let work: Vec<_> = users.iter().map(|app_user| self.converge_listed(config, app_user, mode)).collect();
+        let converged: Vec<Listed> = stream::iter(work).buffered(self.options.concurrency.max(1)).collect().await;
         for listed in converged {
             run.counts.seen += 1;
             let (okta_id, login, email, outcome) = match listed {

@@ -51,7 +51,7 @@ pub fn change_counter(t: &TenantId) -> String {
 pub fn user_count(t: &TenantId) -> String {
     format!("TENANT#{t}#USERCOUNT")
 }
-pub const USER_COUNT_SHARDS: u64 = 16;
+pub const USER_COUNT_SHARDS: u64 = 8;
 pub fn user_count_shard(user_id: &str) -> String {
     let digest = crate::domain::secret::sha256_hex(user_id.as_bytes());
     let n = u64::from_str_radix(&digest[..8], 16).unwrap_or(0) % USER_COUNT_SHARDS;

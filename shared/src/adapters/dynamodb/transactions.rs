@@ -135,7 +135,14 @@ impl DynamoStore {
             .await;
         match out {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            // Written meanwhile, or being written by a transaction in flight: not voided.
+            Err(e)
+                if e.as_service_error().is_some_and(|se| {
+                    se.is_conditional_check_failed_exception() || se.is_transaction_conflict_exception()
+                }) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(unavailable(e)),
         }
     }

@@ -119,7 +119,7 @@ impl ScimService {
         let mut cursor =
             if before > 0 { self.positions.recall_position(tenant, WALK, before, now).await? } else { None };
         let mut skip = if before > 0 && cursor.is_none() { before } else { 0 };
-        let mut page = Vec::new();
+        let (mut page, mut last) = (Vec::new(), None);
         loop {
             let limit = (skip + (want - page.len()) as u64).min(1000) as u32;
             let batch = self.users.list_users(tenant, &UserQuery { status: None, cursor, limit }).await?;
@@ -128,15 +128,20 @@ impl ScimService {
                     skip -= 1;
                 } else if page.len() < want {
                     page.push(params.projection.apply(user_resource(u, base)));
+                    last = Some(u.id.clone());
                 }
             }
             cursor = batch.next;
-            let Some(next) = &cursor else { break };
-            if page.len() == want {
-                let at = before + page.len() as u64;
-                self.positions.remember_position(tenant, WALK, at, next, now + chrono::Duration::hours(1)).await?;
+            if cursor.is_none() || page.len() == want {
                 break;
             }
+        }
+        // The next page (and a client asking again past the end) resumes after the last listed
+        // user, wherever joiners land in the order meanwhile.
+        if let Some(last) = last {
+            let at = before + page.len() as u64;
+            let resume = crate::ports::cursor::encode(last.as_str());
+            self.positions.remember_position(tenant, WALK, at, &resume, now + chrono::Duration::hours(1)).await?;
         }
         // The count and the walk are read apart: a user created in between is in one of them only.
         let total = total.max(before + page.len() as u64);
