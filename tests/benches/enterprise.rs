@@ -41,7 +41,7 @@ use shared::domain::user::User;
 use shared::domain::{Email, GroupId, OktaUserId, Secret, TenantId, UserId};
 use shared::fakes::{DynamoModel, Fakes, MemoryOkta, ModelConfig, ModelStats};
 use shared::ports::group_store::MEMBER_BATCH;
-use shared::ports::{ChangeLog, Clock, ConfigStore, GroupStore, OktaDirectory, UserWriter};
+use shared::ports::{ChangeLog, Clock, ConfigStore, GroupStore, OktaDirectory, UserReader, UserWriter};
 use tower::ServiceExt;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -471,7 +471,20 @@ async fn mixed_writers(writers: usize, per_writer: usize) -> Result<Value, Error
     Ok(json!({"writers": writers, "writes": writes, "refused": counts.refused.load(Ordering::Relaxed),
         "wall_s": wall.as_secs_f64(), "writes_per_s": writes as f64 / wall.as_secs_f64(),
         "conflicts": s1.conflicts - s0.conflicts, "throttles": s1.throttles - s0.throttles,
-        "failures": s1.failures - s0.failures, "peak_partition_wcu": s1.peak_partition_wcu, "change_log": log}))
+        "failures": s1.failures - s0.failures, "peak_partition_wcu": s1.peak_partition_wcu,
+        "conflicts_by_partition": contested(&s0, &s1), "change_log": log}))
+}
+
+/// Conflicts by the kind of partition they were on (the tenant's id and item ids left out).
+fn contested(s0: &ModelStats, s1: &ModelStats) -> Value {
+    let mut by_kind = std::collections::BTreeMap::<String, u64>::new();
+    for (pk, n) in &s1.conflicts_by_partition {
+        let before = s0.conflicts_by_partition.get(pk).copied().unwrap_or(0);
+        let kind: Vec<&str> = pk.split('#').skip(2).take(1).collect();
+        let kind = if kind.is_empty() { "TENANT (users, teams)".to_owned() } else { kind.join("#") };
+        *by_kind.entry(kind).or_default() += n - before;
+    }
+    json!(by_kind)
 }
 
 /// Reads the whole change log by its cursor, as a consumer would: in order, each change once.
@@ -533,7 +546,8 @@ async fn scim_writers(writers: usize, per_writer: usize) -> Result<Value, Error>
     Ok(json!({"writers": writers, "writes": writes, "statuses": statuses, "wall_s": wall.as_secs_f64(),
         "writes_per_s": writes as f64 / wall.as_secs_f64(), "conflicts": s1.conflicts - s0.conflicts,
         "throttles": s1.throttles - s0.throttles, "failures": s1.failures - s0.failures,
-        "peak_partition_wcu": s1.peak_partition_wcu, "change_log": log}))
+        "peak_partition_wcu": s1.peak_partition_wcu, "conflicts_by_partition": contested(&s0, &s1),
+        "change_log": log}))
 }
 
 fn goal(name: &str, figure: f64, unit: &str, ok: bool, target: &str) {

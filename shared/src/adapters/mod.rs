@@ -20,3 +20,4 @@ pub mod sqs;
 #[cfg(feature = "aws")]
 pub mod sqs_admin;
 pub mod system;
+pub mod table_keys;

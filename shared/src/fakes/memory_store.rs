@@ -41,6 +41,9 @@ struct Tenant {
 }
 
 /// The DynamoDB store's semantics in memory: the same uniqueness, versioning and change-log rules.
+/// A walk's position: (tenant, list, index).
+type PositionKey = (TenantId, String, u64);
+
 /// A run's seen Okta ids, by page number.
 type Chunks = BTreeMap<u64, Vec<String>>;
 
@@ -60,7 +63,7 @@ pub struct MemoryStore {
     tokens: Mutex<BTreeMap<String, crate::domain::api_token::TokenRecord>>,
     token_lookups: std::sync::atomic::AtomicU64,
     /// Positions of paged walks: (tenant, list, index) → (cursor, kept until).
-    positions: Mutex<HashMap<(TenantId, String, u64), (String, DateTime<Utc>)>>,
+    positions: Mutex<HashMap<PositionKey, (String, DateTime<Utc>)>>,
 }
 
 impl MemoryStore {

@@ -3,6 +3,7 @@
 // Test support: a fake or a contract check that cannot go on fails the test that uses it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 pub mod contract;
+mod dynamo_model;
 mod memory_metrics;
 mod memory_oidc;
 mod memory_okta;
@@ -13,6 +14,7 @@ mod time;
 
 use std::sync::Arc;
 
+pub use dynamo_model::{with_modelled_time, DynamoModel, Latency, ModelConfig, ModelStats};
 pub use memory_metrics::MemoryMetrics;
 pub use memory_oidc::MemoryOidc;
 pub use memory_okta::MemoryOkta;

@@ -11,8 +11,7 @@ use crate::domain::activity::{first_bucket_of_day, hour_bucket, Activity, Activi
 use crate::domain::TenantId;
 use crate::ports::{ActivityStore, StoreError};
 
-const STATUS: &str = "ACTIVITY";
-const BUCKET_PREFIX: &str = "ACTIVITY#H#";
+use super::keys::{ACTIVITY as STATUS, ACTIVITY_BUCKET_PREFIX as BUCKET_PREFIX};
 const BUCKET_TTL: Duration = Duration::days(30);
 
 /// Fixed-width UTC stamps, so the store's string comparison orders them by time.

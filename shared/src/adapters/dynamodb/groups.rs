@@ -106,7 +106,9 @@ impl GroupStore for DynamoStore {
         group: &GroupId,
         candidates: &[Member],
     ) -> Result<Vec<Member>, StoreError> {
-        let wanted = candidates.iter().map(|m| Self::member_key(tenant, group, m)).collect();
+        // A key twice in one BatchGetItem is refused by DynamoDB (ValidationException).
+        let unique: std::collections::BTreeSet<&Member> = candidates.iter().collect();
+        let wanted = unique.into_iter().map(|m| Self::member_key(tenant, group, m)).collect();
         Ok(self.batch_get(wanted, Some("sk")).await?.iter().filter_map(Self::member_of).collect())
     }
 

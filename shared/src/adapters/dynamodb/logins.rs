@@ -14,21 +14,7 @@ use crate::domain::sso::{LoginState, SessionRecord};
 use crate::domain::TenantId;
 use crate::ports::{LoginStateStore, StoreError};
 
-fn key(state: &str) -> String {
-    format!("LOGIN#{}", crate::domain::secret::sha256_hex(state.as_bytes()))
-}
-
-fn assertion_key(digest: &str) -> String {
-    format!("SAMLASSERTION#{digest}")
-}
-
-fn session_key(sid: &str) -> String {
-    format!("SESSION#{}", crate::domain::secret::sha256_hex(sid.as_bytes()))
-}
-
-fn admin_session_key(sid: &str) -> String {
-    format!("ADMINSESSION#{}", crate::domain::secret::sha256_hex(sid.as_bytes()))
-}
+use super::keys::{admin_session as admin_session_key, assertion as assertion_key, login as key, session as session_key};
 
 /// Sessions of either kind: a JSON body under the tenant's partition, expiring (TTL) with it.
 impl DynamoStore {

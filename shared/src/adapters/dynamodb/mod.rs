@@ -10,7 +10,7 @@ mod codec;
 mod configs;
 mod dedupe;
 mod groups;
-pub mod keys;
+pub use super::table_keys as keys;
 mod logins;
 mod pending;
 mod positions;

@@ -15,15 +15,7 @@ use crate::domain::api_token::{TokenKind, TokenRecord, RETENTION};
 use crate::domain::TenantId;
 use crate::ports::{StoreError, TokenStore};
 
-const SK: &str = "TOKEN";
-
-fn pk(sha256: &str) -> String {
-    format!("TOKEN#{sha256}")
-}
-
-fn index(tenant: &TenantId, kind: TokenKind) -> String {
-    format!("TENANT#{tenant}#TOKENS#{}", kind.as_str())
-}
+use super::keys::{token as pk, token_index as index, TOKEN as SK};
 
 fn ms(at: DateTime<Utc>) -> AttributeValue {
     AttributeValue::N(at.timestamp_millis().to_string())

@@ -110,7 +110,7 @@ impl ScimService {
     /// position (jumping ahead, or an hour later) walks from the start to it.
     async fn walk_users(&self, tenant: &TenantId, params: &ListParams, base: &str) -> Result<Value, ScimFailure> {
         let total = self.users.count_scim_visible(tenant).await?;
-        let before = u64::from(params.start_index) - 1;
+        let before = params.start_index - 1;
         let want = params.count as usize;
         if want == 0 {
             return Ok(list_response(total as usize, params.start_index, Vec::new()));

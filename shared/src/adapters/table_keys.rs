@@ -1,5 +1,7 @@
-//! Key layout. Everything of a tenant lives under keys that start with its id, and every key is
-//! built from the tenant the caller named, never from stored or client-supplied keys.
+//! The table's key layout (docs/data-model.md). Everything of a tenant lives under keys that start
+//! with its id, and every key is built from the tenant the caller named, never from stored or
+//! client-supplied keys. Pure: the DynamoDB adapter builds its requests from it, and the DynamoDB
+//! model of the benchmarks (`fakes::DynamoModel`) charges its requests by it.
 use crate::domain::user::UserStatus;
 use crate::domain::TenantId;
 
@@ -99,4 +101,36 @@ pub fn chunk(n: u64) -> String {
 }
 pub fn seq(n: u64) -> String {
     format!("{n:020}")
+}
+/// The tenant's activity status (health): latest instants.
+pub const ACTIVITY: &str = "ACTIVITY";
+/// The tenant's hourly activity counters: `ACTIVITY#H#{yyyymmddhh}`.
+pub const ACTIVITY_BUCKET_PREFIX: &str = "ACTIVITY#H#";
+pub fn activity_bucket(hour: &str) -> String {
+    format!("{ACTIVITY_BUCKET_PREFIX}{hour}")
+}
+/// A sign-in in flight, by a digest of its state.
+pub fn login(state: &str) -> String {
+    format!("LOGIN#{}", crate::domain::secret::sha256_hex(state.as_bytes()))
+}
+/// An accepted SAML assertion, by the digest of its id.
+pub fn assertion(digest: &str) -> String {
+    format!("SAMLASSERTION#{digest}")
+}
+/// A single sign-on session, by a digest of its id.
+pub fn session(sid: &str) -> String {
+    format!("SESSION#{}", crate::domain::secret::sha256_hex(sid.as_bytes()))
+}
+/// An integration-page session, by a digest of its id.
+pub fn admin_session(sid: &str) -> String {
+    format!("ADMINSESSION#{}", crate::domain::secret::sha256_hex(sid.as_bytes()))
+}
+/// An API token record: found by the digest of a presented value, before its tenant is known.
+pub fn token(sha256: &str) -> String {
+    format!("TOKEN#{sha256}")
+}
+pub const TOKEN: &str = "TOKEN";
+/// A tenant's token records of one kind, on `gsi1`, by creation time.
+pub fn token_index(t: &TenantId, kind: crate::domain::api_token::TokenKind) -> String {
+    format!("TENANT#{t}#TOKENS#{}", kind.as_str())
 }
