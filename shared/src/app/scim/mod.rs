@@ -42,7 +42,7 @@ pub enum ScimFailure {
     Uniqueness(&'static str),
     #[error("the resource has changed: its ETag does not match If-Match")]
     PreconditionFailed,
-    #[error("the filter needs more than {MAX_EVALUATED} users evaluated: filter on userName, emails.value, externalId or id")]
+    #[error("this list would evaluate more than {MAX_EVALUATED} users: filter with eq on userName, emails.value, externalId or id (answered from an index at any size), or list without a filter and without sortBy (paged by startIndex at any size)")]
     TooMany,
     #[error("the resource is being changed by another request; retry")]
     Busy,
