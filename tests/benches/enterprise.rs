@@ -472,14 +472,22 @@ async fn mixed_writers(writers: usize, per_writer: usize) -> Result<Value, Error
         "wall_s": wall.as_secs_f64(), "writes_per_s": writes as f64 / wall.as_secs_f64(),
         "conflicts": s1.conflicts - s0.conflicts, "throttles": s1.throttles - s0.throttles,
         "failures": s1.failures - s0.failures, "peak_partition_wcu": s1.peak_partition_wcu,
-        "conflicts_by_partition": contested(&s0, &s1), "change_log": log}))
+        "by_partition": contested(&s0, &s1), "change_log": log}))
 }
 
-/// Conflicts by the kind of partition they were on (the tenant's id and item ids left out).
+/// Conflicts and throttled requests by the kind of partition they were on (the tenant's id and
+/// item ids left out).
 fn contested(s0: &ModelStats, s1: &ModelStats) -> Value {
+    json!({"conflicts": by_kind(&s0.conflicts_by_partition, &s1.conflicts_by_partition),
+        "throttled": by_kind(&s0.throttles_by_partition, &s1.throttles_by_partition),
+        "hottest": {"partition": s1.peak_partition.split('#').skip(2).take(1).collect::<Vec<_>>().join(""),
+            "wcu_in_a_second": s1.peak_partition_wcu}})
+}
+
+fn by_kind(before: &std::collections::BTreeMap<String, u64>, after: &std::collections::BTreeMap<String, u64>) -> Value {
     let mut by_kind = std::collections::BTreeMap::<String, u64>::new();
-    for (pk, n) in &s1.conflicts_by_partition {
-        let before = s0.conflicts_by_partition.get(pk).copied().unwrap_or(0);
+    for (pk, n) in after {
+        let before = before.get(pk).copied().unwrap_or(0);
         let kind: Vec<&str> = pk.split('#').skip(2).take(1).collect();
         let kind = if kind.is_empty() { "TENANT (users, teams)".to_owned() } else { kind.join("#") };
         *by_kind.entry(kind).or_default() += n - before;
@@ -546,7 +554,7 @@ async fn scim_writers(writers: usize, per_writer: usize) -> Result<Value, Error>
     Ok(json!({"writers": writers, "writes": writes, "statuses": statuses, "wall_s": wall.as_secs_f64(),
         "writes_per_s": writes as f64 / wall.as_secs_f64(), "conflicts": s1.conflicts - s0.conflicts,
         "throttles": s1.throttles - s0.throttles, "failures": s1.failures - s0.failures,
-        "peak_partition_wcu": s1.peak_partition_wcu, "conflicts_by_partition": contested(&s0, &s1),
+        "peak_partition_wcu": s1.peak_partition_wcu, "by_partition": contested(&s0, &s1),
         "change_log": log}))
 }
 

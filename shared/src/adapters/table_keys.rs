@@ -13,6 +13,22 @@ pub const TENANTS_INDEX: &str = "TENANTS";
 pub fn user(id: &str) -> String {
     format!("USER#{id}")
 }
+/// A tenant's users are spread over this many partitions, by a digest of the id (so one
+/// tenant's user writes are not one partition's). Users written by earlier builds stay in the
+/// tenant's partition (`TENANT#{t}` / `USER#{id}`) until their next write moves them.
+pub const USER_SHARDS: u64 = 8;
+pub fn user_shard(id: &str) -> u64 {
+    let digest = crate::domain::secret::sha256_hex(format!("user-shard:{id}").as_bytes());
+    u64::from_str_radix(&digest[..8], 16).unwrap_or(0) % USER_SHARDS
+}
+/// One of a tenant's user partitions.
+pub fn users(t: &TenantId, shard: u64) -> String {
+    format!("TENANT#{t}#USERS#{shard}")
+}
+/// The partition a user lives in.
+pub fn user_pk(t: &TenantId, id: &str) -> String {
+    users(t, user_shard(id))
+}
 pub fn status_index(t: &TenantId, s: UserStatus) -> String {
     format!("TENANT#{t}#STATUS#{}", s.as_str())
 }
@@ -40,8 +56,21 @@ pub fn members(t: &TenantId, group: &str) -> String {
 pub fn member(key: &str) -> String {
     format!("MEMBER#{key}")
 }
+/// The change records of earlier builds (numbers up to the counter's `legacy`), and that
+/// counter (`COUNTER`).
 pub fn changes(t: &TenantId) -> String {
     format!("TENANT#{t}#CHANGES")
+}
+/// Change records spread over this many partitions, by number.
+pub const CHANGE_SHARDS: u64 = 8;
+/// The partition of change record `seq`: the single one of earlier builds for numbers up to
+/// `legacy`, else one of [`CHANGE_SHARDS`] by the number (consecutive numbers never share one).
+pub fn change_record(t: &TenantId, seq: u64, legacy: u64) -> String {
+    if seq <= legacy {
+        changes(t)
+    } else {
+        format!("TENANT#{t}#CHANGES#{}", seq % CHANGE_SHARDS)
+    }
 }
 pub const COUNTER: &str = "COUNTER";
 /// The tenant's change-number counter: its own partition, moved by atomic `ADD`s outside the

@@ -628,7 +628,7 @@ fn waiting_key(w: &Waiting) -> String {
 
 fn user_bytes(tenant: &TenantId, user: &User) -> usize {
     let index = key::status_index(tenant, user.status).len() + key::user(user.id.as_str()).len();
-    keyed(&key::tenant(tenant), &key::user(user.id.as_str()), json_len(user) + index + user.email.key().len() + 21)
+    keyed(&key::user_pk(tenant, user.id.as_str()), &key::user(user.id.as_str()), json_len(user) + index + user.email.key().len() + 21)
 }
 
 fn claim_bytes(tenant: &TenantId, claim_key: &str, id: &UserId) -> usize {
@@ -644,7 +644,7 @@ fn config_bytes(config: &TenantConfig) -> usize {
 }
 
 fn change_bytes(tenant: &TenantId, seq: u64, change: &NewChange) -> usize {
-    keyed(&key::changes(tenant), &key::seq(seq), json_len(change) + 50)
+    keyed(&key::change_record(tenant, seq, 0), &key::seq(seq), json_len(change) + 50)
 }
 
 fn token_bytes(record: &TokenRecord) -> usize {
@@ -958,7 +958,7 @@ impl DynamoModel {
     /// `release_numbers`: a conditional `PutItem` void per number, best effort.
     async fn release_numbers(&self, tenant: &TenantId, numbers: RangeInclusive<u64>) {
         for seq in numbers {
-            let w = Write::new(key::changes(tenant), key::seq(seq), COUNTER_BYTES);
+            let w = Write::new(key::change_record(tenant, seq, 0), key::seq(seq), COUNTER_BYTES);
             let mut charge = Charge::default();
             w.charge(1.0, &mut charge);
             // The adapter logs a failed void and leaves it to readers; a conflict is "not voided".
@@ -996,7 +996,7 @@ impl DynamoModel {
             let last = self.allocate_changes(tenant, count).await?;
             let range = (last + 1 - count)..=last;
             for (seq, change) in range.clone().zip(changes) {
-                items.push(Write::new(key::changes(tenant), key::seq(seq), change_bytes(tenant, seq, change)));
+                items.push(Write::new(key::change_record(tenant, seq, 0), key::seq(seq), change_bytes(tenant, seq, change)));
             }
             numbers = Some(range);
         }
@@ -1125,7 +1125,11 @@ impl ConfigStore for DynamoModel {
 impl UserReader for DynamoModel {
     async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError> {
         let found = self.inner.get_user(tenant, id).await?;
-        self.get_item(key::tenant(tenant), found.as_ref().map(|u| user_bytes(tenant, u))).await?;
+        self.get_item(key::user_pk(tenant, id.as_str()), found.as_ref().map(|u| user_bytes(tenant, u))).await?;
+        if found.is_none() {
+            // The adapter looks where earlier builds kept users.
+            self.get_item(key::tenant(tenant), None).await?;
+        }
         Ok(found)
     }
 
@@ -1158,8 +1162,10 @@ impl UserReader for DynamoModel {
             let average = sizes.iter().sum::<usize>() / sizes.len().max(1);
             sizes.push(average);
         }
+        // One query a page (a page crossing from one user shard to the next makes two; not
+        // counted), on the shard of its first user.
         let partition = match query.status {
-            None => key::tenant(tenant),
+            None => page.items.first().map_or_else(|| key::users(tenant, 0), |u| key::user_pk(tenant, u.id.as_str())),
             Some(status) => index_partition(&key::status_index(tenant, status)),
         };
         self.query_page(&partition, &sizes, false).await?;
@@ -1169,17 +1175,25 @@ impl UserReader for DynamoModel {
     async fn get_users(&self, tenant: &TenantId, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
         let found = self.inner.get_users(tenant, ids).await?;
         let sizes: HashMap<&str, usize> = found.iter().map(|u| (u.id.as_str(), user_bytes(tenant, u))).collect();
-        let pk = key::tenant(tenant);
-        let entries: Vec<Entry> = ids
+        let unique: BTreeSet<&UserId> = ids.iter().collect();
+        let entries: Vec<Entry> = unique
             .iter()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
             .map(|id| {
                 let bytes = sizes.get(id.as_str()).copied();
-                Entry { partition: pk.clone(), units: read_units(bytes.unwrap_or(0), true), item: bytes.is_some() }
+                let partition = key::user_pk(tenant, id.as_str());
+                Entry { partition, units: read_units(bytes.unwrap_or(0), true), item: bytes.is_some() }
             })
             .collect();
         self.batch(Op::BatchGetItem, &entries).await?;
+        // The adapter asks again, where earlier builds kept users, for those not found.
+        let missing: Vec<Entry> = unique
+            .iter()
+            .filter(|id| !sizes.contains_key(id.as_str()))
+            .map(|_| Entry { partition: key::tenant(tenant), units: read_units(0, true), item: false })
+            .collect();
+        if !missing.is_empty() {
+            self.batch(Op::BatchGetItem, &missing).await?;
+        }
         Ok(found)
     }
 
@@ -1233,7 +1247,7 @@ impl UserWriter for DynamoModel {
         stored.version = 1;
         let (id, bytes) = (&stored.id, user_bytes(tenant, &stored));
         let mut items = vec![
-            Write::new(key::tenant(tenant), key::user(id.as_str()), bytes)
+            Write::new(key::user_pk(tenant, id.as_str()), key::user(id.as_str()), bytes)
                 .indexed(&key::status_index(tenant, stored.status), bytes),
             Self::claim(tenant, &key::email(stored.email.key()), id),
         ];
@@ -1262,7 +1276,7 @@ impl UserWriter for DynamoModel {
         stored.version = before.version + 1;
         let id = &stored.id;
         let bytes = user_bytes(tenant, &stored);
-        let mut user = Write::new(key::tenant(tenant), key::user(id.as_str()), bytes);
+        let mut user = Write::new(key::user_pk(tenant, id.as_str()), key::user(id.as_str()), bytes);
         if before.status != stored.status {
             // The index entry moves: a delete in the old status's partition, a put in the new one.
             user = user.indexed(&key::status_index(tenant, before.status), user_bytes(tenant, before));
@@ -1301,21 +1315,36 @@ impl UserWriter for DynamoModel {
 impl ChangeLog for DynamoModel {
     async fn list_changes(&self, tenant: &TenantId, after: u64, limit: u32) -> Result<ChangePage, StoreError> {
         let page = self.inner.list_changes(tenant, after, limit).await?;
-        if after == u64::MAX {
-            return Ok(page);
-        }
-        let sizes: Vec<usize> = page.events.iter().map(|e| change_bytes(tenant, e.seq, &e.change)).collect();
-        self.query_page(&key::changes(tenant), &sizes, true).await?;
+        // The counter, then one `BatchGetItem` of exactly the numbers read (no holes in memory).
         self.last_taken(tenant).await?;
+        self.read_changes(tenant, &page.events).await?;
         Ok(page)
     }
 
     async fn latest_changes(&self, tenant: &TenantId, limit: u32) -> Result<Vec<ChangeEvent>, StoreError> {
-        // The adapter reads 20 more than asked (voids are passed over).
+        // The adapter reads 20 numbers more than asked (voids are passed over).
         let read = self.inner.latest_changes(tenant, limit.clamp(1, 1000) + 20).await?;
-        let sizes: Vec<usize> = read.iter().map(|e| change_bytes(tenant, e.seq, &e.change)).collect();
-        self.query_page(&key::changes(tenant), &sizes, true).await?;
+        self.last_taken(tenant).await?;
+        self.read_changes(tenant, &read).await?;
         self.inner.latest_changes(tenant, limit).await
+    }
+}
+
+impl DynamoModel {
+    /// `BatchGetItem`s (100 keys each) of change records, each in its number's partition.
+    async fn read_changes(&self, tenant: &TenantId, events: &[ChangeEvent]) -> Result<(), StoreError> {
+        let entries: Vec<Entry> = events
+            .iter()
+            .map(|e| Entry {
+                partition: key::change_record(tenant, e.seq, 0),
+                units: read_units(change_bytes(tenant, e.seq, &e.change), true),
+                item: true,
+            })
+            .collect();
+        if !entries.is_empty() {
+            self.batch(Op::BatchGetItem, &entries).await?;
+        }
+        Ok(())
     }
 }
 
@@ -1882,8 +1911,8 @@ mod tests {
         let page = m.list_changes(&t, 0, 10).await.unwrap();
         assert_eq!(page.events.len(), 2);
         let s = m.stats();
-        // The page, then the counter's `GetItem` (is anything taken past it?).
-        assert_eq!((s.requests_of("Query"), s.requests_of("GetItem"), s.items_read), (1, 1, 2 + 1), "{s:?}");
+        // The counter's `GetItem`, then one `BatchGetItem` of exactly the numbers wanted.
+        assert_eq!((s.requests_of("BatchGetItem"), s.requests_of("GetItem"), s.items_read), (1, 1, 2 + 1), "{s:?}");
 
         // A refused write voids the number it took.
         m.reset_stats();
@@ -1934,7 +1963,8 @@ mod tests {
         assert!(matches!(lost, Err(StoreError::VersionConflict)), "{lost:?}");
         let s = m.stats();
         assert!(s.conflicts >= 1, "{s:?}");
-        assert_eq!(s.conflicts_by_partition.keys().collect::<Vec<_>>(), vec![&key::tenant(&t)], "{s:?}");
+        let home = key::user_pk(&t, read.id.as_str());
+        assert_eq!(s.conflicts_by_partition.keys().collect::<Vec<_>>(), vec![&home], "{s:?}");
         assert_eq!(m.inner().get_user(&t, &read.id).await.unwrap().unwrap().version, 2);
     }
 

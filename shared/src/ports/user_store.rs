@@ -22,7 +22,9 @@ pub trait UserReader: Send + Sync {
     async fn find_by_user_name(&self, tenant: &TenantId, user_name: &str) -> Result<Option<User>, StoreError>;
     /// By the SCIM client's `externalId` (exact).
     async fn find_by_external_id(&self, tenant: &TenantId, external_id: &str) -> Result<Option<User>, StoreError>;
-    /// Users in id order, `query.limit` at most, from the opaque `query.cursor`.
+    /// Users in a stable order, `query.limit` at most, from the opaque `query.cursor`: id order
+    /// by status; unfiltered, the store's key order (id order in memory; in DynamoDB, segment by
+    /// segment, each in id order). A user created meanwhile is listed if it falls after the cursor.
     async fn list_users(&self, tenant: &TenantId, query: &UserQuery) -> Result<Page<User>, StoreError>;
     /// The users of `ids` that exist, in one batched read (any order).
     async fn get_users(&self, tenant: &TenantId, ids: &[UserId]) -> Result<Vec<User>, StoreError>;

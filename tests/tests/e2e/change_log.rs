@@ -12,7 +12,8 @@ use shared::adapters::dynamodb::{keys, DynamoStore};
 use shared::domain::change::{Action, Actor, EntityKind, NewChange};
 use shared::domain::user::User;
 use shared::domain::{Email, TenantId, UserId};
-use shared::ports::{ChangeLog, UserReader, UserWriter};
+use shared::ports::user_store::UserQuery;
+use shared::ports::{ChangeLog, StoreError, UserReader, UserWriter};
 
 use crate::helpers::{sdk, TestApp};
 
@@ -181,6 +182,76 @@ async fn claims_written_by_earlier_builds_are_found_and_released() {
     assert!(legacy.item.is_none(), "the old claim is released with the change");
     assert!(store.find_by_email(&t, &a.email).await.unwrap().is_none());
     assert_eq!(store.find_by_email(&t, &moved.email).await.unwrap().map(|u| u.id), Some(a.id.clone()));
+}
+
+#[tokio::test]
+async fn users_written_by_earlier_builds_are_read_listed_and_moved_by_their_next_write() {
+    let app = TestApp::spawn().await;
+    let (store, client, table) = store(&app, Duration::from_secs(10)).await;
+    let t = tenant("oldusers");
+    let (a, b) = (person(1), person(2));
+    let a = store.create_user(&t, &a, &[]).await.unwrap();
+    store.create_user(&t, &b, &[]).await.unwrap();
+    // Move `a` to where earlier builds kept users: the tenant's partition.
+    let sharded = client
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(keys::user_pk(&t, a.id.as_str())))
+        .key("sk", AttributeValue::S(keys::user(a.id.as_str())))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let mut legacy = sharded.clone();
+    legacy.insert("pk".into(), AttributeValue::S(keys::tenant(&t)));
+    client.put_item().table_name(&table).set_item(Some(legacy)).send().await.unwrap();
+    client
+        .delete_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(keys::user_pk(&t, a.id.as_str())))
+        .key("sk", AttributeValue::S(keys::user(a.id.as_str())))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(store.get_user(&t, &a.id).await.unwrap().map(|u| u.version), Some(1), "read where it was");
+    assert_eq!(store.get_users(&t, &[a.id.clone(), b.id.clone()]).await.unwrap().len(), 2);
+    let mut listed = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list_users(&t, &UserQuery { status: None, cursor, limit: 1 }).await.unwrap();
+        listed.extend(page.items.into_iter().map(|u| u.id));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(listed.len(), 2, "both listed once, one page at a time: {listed:?}");
+
+    // Its next write moves it to its shard; a stale write is still refused.
+    let mut renamed = a.clone();
+    renamed.first_name = "Moved".into();
+    let moved = store.update_user(&t, &a, &renamed, &[change(&a, Action::Updated)]).await.unwrap();
+    assert_eq!(moved.version, 2);
+    assert!(matches!(store.update_user(&t, &a, &renamed, &[]).await, Err(StoreError::VersionConflict)));
+    let left = client
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(keys::tenant(&t)))
+        .key("sk", AttributeValue::S(keys::user(a.id.as_str())))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    assert!(left.item.is_none(), "moved, not copied");
+    assert_eq!(store.get_user(&t, &a.id).await.unwrap().map(|u| u.first_name), Some("Moved".into()));
+    let active = store
+        .list_users(&t, &UserQuery { status: Some(shared::domain::user::UserStatus::Active), cursor: None, limit: 10 })
+        .await
+        .unwrap();
+    assert_eq!(active.items.len(), 2);
 }
 
 /// 16 writers in one tenant (creates and updates) while a follower with no grace at all voids

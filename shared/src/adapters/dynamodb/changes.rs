@@ -1,15 +1,21 @@
-//! The change log (`ChangeLog`): a tenant's change records (`TENANT#{t}#CHANGES` / zero-padded
-//! number), written by the transaction engine with the entity writes they describe, under
-//! numbers taken from the counter (`TENANT#{t}#CHANGESEQ`) just before.
+//! The change log (`ChangeLog`): a tenant's change records, one item a number, spread over
+//! [`keys::CHANGE_SHARDS`] partitions by number (`TENANT#{t}#CHANGES#{n mod 8}` / zero-padded
+//! number; numbers of earlier builds stay in `TENANT#{t}#CHANGES`). They are written by the
+//! transaction engine with the entity writes they describe, under numbers taken from the counter
+//! (`TENANT#{t}#CHANGESEQ`) just before.
 //!
-//! Numbers are taken in order but committed in any order, so a reader can meet a hole: a
-//! number taken by a write still committing (read again shortly), or by one that died (voided
-//! here once the hole is older than the grace). Either way the reader never passes a number
-//! before it is settled, and never waits on one for longer than the grace.
+//! Every number up to the counter is used once, so a read asks for exactly the numbers it wants
+//! (`BatchGetItem`), whatever partition each is in. Numbers are taken in order but committed in
+//! any order, so a reader can meet a hole: a number taken by a write still committing (read
+//! again shortly), or by one that died (voided here once the hole is older than the grace).
+//! Either way the reader never passes a number before it is settled, and never waits on one for
+//! longer than the grace.
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::codec::{json_attr, s, unavailable, Item};
+use super::codec::{json_attr, s, Item};
 use super::transactions::now_millis;
 use super::{keys, DynamoStore};
 use crate::domain::change::{ChangeEvent, ChangePage};
@@ -28,134 +34,118 @@ fn is_void(item: &Item) -> bool {
     matches!(item.get("void"), Some(AttributeValue::Bool(true)))
 }
 
+/// The counter as a reader needs it.
+struct Taken {
+    /// The last number taken.
+    last: u64,
+    /// When it was taken (ms): no hole after it is older.
+    at: u64,
+    /// Numbers up to this are records of earlier builds, in the single partition.
+    legacy: u64,
+}
+
 impl DynamoStore {
-    /// The last number taken and when (ms): the counter, or the counter of earlier builds.
-    async fn last_taken(&self, tenant: &TenantId) -> Result<(u64, u64), StoreError> {
+    async fn taken(&self, tenant: &TenantId) -> Result<Taken, StoreError> {
         if let Some(item) = self.get(keys::change_counter(tenant), keys::COUNTER.into()).await? {
-            return Ok((number(&item, "seq").unwrap_or(0), number(&item, "at").unwrap_or(0)));
+            return Ok(Taken {
+                last: number(&item, "seq").unwrap_or(0),
+                at: number(&item, "at").unwrap_or(0),
+                legacy: number(&item, "legacy").unwrap_or(0),
+            });
         }
-        let legacy = self.get(keys::changes(tenant), keys::COUNTER.into()).await?;
-        Ok((legacy.and_then(|i| number(&i, "seq")).unwrap_or(0), 0))
+        // No write on this layout yet: the counter of earlier builds, whose numbers have no holes.
+        let legacy = self.get(keys::changes(tenant), keys::COUNTER.into()).await?.and_then(|i| number(&i, "seq"));
+        let last = legacy.unwrap_or(0);
+        Ok(Taken { last, at: 0, legacy: last })
     }
 
-    /// Settles the holes `from..=to` whose writes started before `taken_before_ms`: voided if
-    /// that is longer ago than the grace (`true`), else left to be read again (`false`).
-    async fn settle_holes(
+    /// The records of numbers `from..=to`, by number (holes absent).
+    async fn read_numbers(
         &self,
         tenant: &TenantId,
-        from: u64,
-        to: u64,
-        taken_before_ms: u64,
-    ) -> Result<bool, StoreError> {
-        let grace = u64::try_from(self.change_grace.as_millis()).unwrap_or(u64::MAX);
-        if now_millis().saturating_sub(taken_before_ms) < grace {
-            return Ok(false);
+        numbers: impl Iterator<Item = u64>,
+        legacy: u64,
+    ) -> Result<HashMap<u64, Item>, StoreError> {
+        let keys: Vec<Item> = numbers
+            .map(|n| {
+                Item::from([
+                    ("pk".to_owned(), s(keys::change_record(tenant, n, legacy))),
+                    ("sk".to_owned(), s(keys::seq(n))),
+                ])
+            })
+            .collect();
+        if keys.is_empty() {
+            return Ok(HashMap::new());
         }
-        for seq in from..=to {
-            if self.void_change(tenant, seq).await? {
-                tracing::warn!(tenant = %tenant, seq, "voided a change number whose write never committed");
-            }
-        }
-        Ok(true)
+        Ok(self.batch_get(keys, None).await?.into_iter().filter_map(|i| seq_of(&i).map(|n| (n, i))).collect())
     }
 
-    async fn query_changes(&self, tenant: &TenantId, from: u64, limit: u32) -> Result<Vec<Item>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :p AND sk BETWEEN :from AND :to")
-            .expression_attribute_values(":p", s(keys::changes(tenant)))
-            .expression_attribute_values(":from", s(keys::seq(from)))
-            .expression_attribute_values(":to", s(keys::seq(u64::MAX)))
-            .limit(limit.clamp(1, 1000) as i32)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(out.items.unwrap_or_default())
+    /// Voids hole `seq` if its write started longer than the grace ago (`taken_before_ms` bounds
+    /// when): `Some(record)` as the number is now (a void, or the write that landed meanwhile),
+    /// `None` if it is too young to void.
+    async fn settle_hole(
+        &self,
+        tenant: &TenantId,
+        seq: u64,
+        taken_before_ms: u64,
+        legacy: u64,
+    ) -> Result<Option<Item>, StoreError> {
+        let grace = u64::try_from(self.change_grace.as_millis()).unwrap_or(u64::MAX);
+        if now_millis().saturating_sub(taken_before_ms) < grace {
+            return Ok(None);
+        }
+        if self.void_change(tenant, seq).await? {
+            tracing::warn!(tenant = %tenant, seq, "voided a change number whose write never committed");
+        }
+        self.get(keys::change_record(tenant, seq, legacy), keys::seq(seq)).await
     }
 }
 
 #[async_trait]
 impl ChangeLog for DynamoStore {
     async fn list_changes(&self, tenant: &TenantId, after: u64, limit: u32) -> Result<ChangePage, StoreError> {
-        let limit = limit.clamp(1, 1000);
         let mut page = ChangePage { events: Vec::new(), next_after: after, more: false };
-        if after == u64::MAX {
+        let taken = self.taken(tenant).await?;
+        let to = taken.last.min(after.saturating_add(u64::from(limit.clamp(1, 1000))));
+        if to <= after {
             return Ok(page);
         }
-        let end = after.saturating_add(u64::from(limit));
-        // Two passes at most: the second reads again what voiding holes settled.
-        for _ in 0..2 {
-            let from = page.next_after + 1;
-            let items = self.query_changes(tenant, from, (end - page.next_after) as u32).await?;
-            let mut voided_any = false;
-            let mut expected = from;
-            for item in &items {
-                let Some(seq) = seq_of(item) else { continue };
-                if seq > end {
-                    break;
+        let found = self.read_numbers(tenant, after + 1..=to, taken.legacy).await?;
+        for seq in after + 1..=to {
+            let item = match found.get(&seq) {
+                Some(item) => Some(item.clone()),
+                None => {
+                    // A hole: its write started before any later number was written, and before
+                    // the counter's last allocation.
+                    let later = (seq + 1..=to).find_map(|n| found.get(&n)).and_then(|i| number(i, "written_at"));
+                    self.settle_hole(tenant, seq, later.unwrap_or(taken.at), taken.legacy).await?
                 }
-                if seq > expected {
-                    // A hole before a number taken later: its write started before this one was written.
-                    let taken_before = number(item, "written_at").unwrap_or(0);
-                    if !self.settle_holes(tenant, expected, seq - 1, taken_before).await? {
-                        page.more = true;
-                        return Ok(page);
-                    }
-                    voided_any = true;
-                    break;
-                }
-                if !is_void(item) {
-                    page.events.push(json_attr(item, "body")?);
-                }
-                page.next_after = seq;
-                expected = seq + 1;
+            };
+            let Some(item) = item else { break };
+            if !is_void(&item) {
+                page.events.push(json_attr(&item, "body")?);
             }
-            if voided_any {
-                continue;
-            }
-            if page.next_after >= end {
-                page.more = self.last_taken(tenant).await?.0 > end;
-                return Ok(page);
-            }
-            // Nothing more committed: are numbers taken past what was read?
-            let (last, taken_at) = self.last_taken(tenant).await?;
-            if last <= page.next_after {
-                return Ok(page);
-            }
-            let to = last.min(end);
-            if !self.settle_holes(tenant, page.next_after + 1, to, taken_at).await? {
-                page.more = true;
-                return Ok(page);
-            }
+            page.next_after = seq;
         }
-        page.more = true;
+        page.more = page.next_after < taken.last;
         Ok(page)
     }
 
     async fn latest_changes(&self, tenant: &TenantId, limit: u32) -> Result<Vec<ChangeEvent>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :p AND sk BETWEEN :from AND :to")
-            .expression_attribute_values(":p", s(keys::changes(tenant)))
-            .expression_attribute_values(":from", s(keys::seq(1)))
-            .expression_attribute_values(":to", s(keys::seq(u64::MAX)))
-            .scan_index_forward(false)
-            // Voids are passed over: read a few more than asked.
-            .limit((limit.clamp(1, 1000) + 20) as i32)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.items()
-            .iter()
-            .filter(|item| !is_void(item))
-            .take(limit as usize)
-            .map(|item| json_attr(item, "body"))
-            .collect()
+        let taken = self.taken(tenant).await?;
+        // Voids and holes are passed over: read a few more numbers than asked.
+        let want = u64::from(limit.clamp(1, 1000)) + 20;
+        let from = taken.last.saturating_sub(want - 1).max(1);
+        let found = self.read_numbers(tenant, from..=taken.last, taken.legacy).await?;
+        let mut events = Vec::new();
+        for seq in (from..=taken.last).rev() {
+            if events.len() == limit as usize {
+                break;
+            }
+            if let Some(item) = found.get(&seq).filter(|i| !is_void(i)) {
+                events.push(json_attr(item, "body")?);
+            }
+        }
+        Ok(events)
     }
 }

@@ -18,6 +18,7 @@ mod sync_runs;
 mod teams;
 mod tokens;
 mod transactions;
+mod user_pages;
 mod users;
 
 use aws_sdk_dynamodb::Client;

@@ -90,6 +90,7 @@ impl DynamoStore {
                         .item("pk", s(keys::change_counter(tenant)))
                         .item("sk", s(keys::COUNTER))
                         .item("seq", n(start))
+                        .item("legacy", n(start))
                         .item("at", n(now_millis()))
                         .condition_expression("attribute_not_exists(pk)")
                         .send()
@@ -109,9 +110,10 @@ impl DynamoStore {
     /// A change record at `seq`, put only while the number is free.
     pub(super) fn change_put(&self, tenant: &TenantId, seq: u64, change: &NewChange) -> Result<Put, StoreError> {
         let event = ChangeEvent { seq, change: change.clone() };
+        // Numbers taken from the counter are above its `legacy` mark: always a shard's partition.
         Put::builder()
             .table_name(&self.table)
-            .item("pk", s(keys::changes(tenant)))
+            .item("pk", s(keys::change_record(tenant, seq, 0)))
             .item("sk", s(keys::seq(seq)))
             .item("body", s(serde_json::to_string(&event).map_err(unavailable)?))
             .item("written_at", n(now_millis()))
@@ -126,7 +128,7 @@ impl DynamoStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(keys::changes(tenant)))
+            .item("pk", s(keys::change_record(tenant, seq, 0)))
             .item("sk", s(keys::seq(seq)))
             .item("void", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
             .item("written_at", n(now_millis()))

@@ -6,17 +6,18 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 
 use super::codec::{from_item, n, s, to_item, unavailable, Item};
 use super::transactions::Part;
-use super::{keys, DynamoStore, GSI1};
+use super::user_pages::Position;
+use super::{keys, DynamoStore};
 use crate::domain::change::NewChange;
 use crate::domain::user::User;
 use crate::domain::{Email, OktaUserId, TenantId, UserId};
 use crate::ports::user_store::UserQuery;
-use crate::ports::{cursor, Page, StoreError, UniqueField, UserReader, UserWriter};
+use crate::ports::{Page, StoreError, UniqueField, UserReader, UserWriter};
 
 impl DynamoStore {
     fn user_item(tenant: &TenantId, user: &User) -> Result<Item, StoreError> {
         let mut item = to_item(user)?;
-        item.insert("pk".into(), s(keys::tenant(tenant)));
+        item.insert("pk".into(), s(keys::user_pk(tenant, user.id.as_str())));
         item.insert("sk".into(), s(keys::user(user.id.as_str())));
         item.insert("gsi1pk".into(), s(keys::status_index(tenant, user.status)));
         item.insert("gsi1sk".into(), s(keys::user(user.id.as_str())));
@@ -89,7 +90,12 @@ impl DynamoStore {
 #[async_trait]
 impl UserReader for DynamoStore {
     async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError> {
-        self.get(keys::tenant(tenant), keys::user(id.as_str())).await?.map(from_item).transpose()
+        let sk = keys::user(id.as_str());
+        if let Some(item) = self.get(keys::user_pk(tenant, id.as_str()), sk.clone()).await? {
+            return from_item(item).map(Some);
+        }
+        // Written by an earlier build, and not since: still in the tenant's partition.
+        self.get(keys::tenant(tenant), sk).await?.map(from_item).transpose()
     }
 
     async fn find_by_okta_id(&self, tenant: &TenantId, okta_id: &OktaUserId) -> Result<Option<User>, StoreError> {
@@ -109,70 +115,34 @@ impl UserReader for DynamoStore {
     }
 
     async fn list_users(&self, tenant: &TenantId, query: &UserQuery) -> Result<Page<User>, StoreError> {
-        let after = query
-            .cursor
-            .as_deref()
-            .map(|c| cursor::decode(c).and_then(|id| UserId::parse(&id).map_err(|_| StoreError::InvalidCursor)))
-            .transpose()?;
-        let limit = query.limit.clamp(1, 1000);
-        let mut q = self.client.query().table_name(&self.table).limit(limit as i32 + 1);
-        q = match query.status {
-            None => {
-                let mut q = q
-                    .key_condition_expression("pk = :p AND begins_with(sk, :u)")
-                    .expression_attribute_values(":p", s(keys::tenant(tenant)))
-                    .expression_attribute_values(":u", s("USER#"));
-                if let Some(id) = &after {
-                    q = q
-                        .exclusive_start_key("pk", s(keys::tenant(tenant)))
-                        .exclusive_start_key("sk", s(keys::user(id.as_str())));
-                }
-                q
-            }
-            Some(status) => {
-                let mut q = q
-                    .index_name(GSI1)
-                    .key_condition_expression("gsi1pk = :p")
-                    .expression_attribute_values(":p", s(keys::status_index(tenant, status)));
-                if let Some(id) = &after {
-                    q = q
-                        .exclusive_start_key("gsi1pk", s(keys::status_index(tenant, status)))
-                        .exclusive_start_key("gsi1sk", s(keys::user(id.as_str())))
-                        .exclusive_start_key("pk", s(keys::tenant(tenant)))
-                        .exclusive_start_key("sk", s(keys::user(id.as_str())));
-                }
-                q
-            }
-        };
-        let out = q.send().await.map_err(unavailable)?;
-        let more_pages = out.last_evaluated_key.is_some();
-        let mut items: Vec<User> =
-            out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
-        let next = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|u| cursor::encode(u.id.as_str()))
-        } else if more_pages {
-            // The 1 MB response limit cut the page short: continue from its last item.
-            items.last().map(|u| cursor::encode(u.id.as_str()))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        let after = query.cursor.as_deref().map(Position::decode).transpose()?;
+        let limit = query.limit.clamp(1, 1000) as usize;
+        match query.status {
+            None => self.walk_segments(tenant, after, limit).await,
+            Some(status) => self.list_by_status(tenant, status, after, limit).await,
+        }
     }
 
     async fn get_users(&self, tenant: &TenantId, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
-        let wanted: Vec<Item> = ids
-            .iter()
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .map(|id| {
-                Item::from([("pk".to_owned(), s(keys::tenant(tenant))), ("sk".to_owned(), s(keys::user(id.as_str())))])
-            })
-            .collect();
+        let unique: std::collections::BTreeSet<&UserId> = ids.iter().collect();
+        let key = |pk: String, id: &UserId| Item::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(keys::user(id.as_str())))]);
+        let wanted: Vec<Item> = unique.iter().map(|id| key(keys::user_pk(tenant, id.as_str()), id)).collect();
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        self.batch_get(wanted, None).await?.into_iter().map(from_item).collect()
+        let mut users: Vec<User> = self.batch_get(wanted, None).await?.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        // Those not found may have been written by an earlier build: the tenant's partition.
+        let missing: Vec<Item> = unique
+            .iter()
+            .filter(|id| !users.iter().any(|u| &&u.id == *id))
+            .map(|id| key(keys::tenant(tenant), id))
+            .collect();
+        if !missing.is_empty() {
+            for item in self.batch_get(missing, None).await? {
+                users.push(from_item(item)?);
+            }
+        }
+        Ok(users)
     }
 
     async fn count_scim_visible(&self, tenant: &TenantId) -> Result<u64, StoreError> {
@@ -241,17 +211,32 @@ impl UserWriter for DynamoStore {
         let mut stored = after.clone();
         stored.id = before.id.clone();
         stored.version = before.version + 1;
-        let build = || {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(Self::user_item(tenant, &stored)?))
-                .condition_expression("#v = :v")
-                .expression_attribute_names("#v", "version")
-                .expression_attribute_values(":v", n(before.version))
-                .build()
-                .map_err(unavailable)?;
-            let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        // `legacy`: the user is still where an earlier build wrote it (the tenant's partition):
+        // this write moves it to its shard, conditional on the version it was read at there.
+        let build = |legacy: bool| {
+            let put = Put::builder().table_name(&self.table).set_item(Some(Self::user_item(tenant, &stored)?));
+            let put = if legacy {
+                put.condition_expression("attribute_not_exists(pk)")
+            } else {
+                put.condition_expression("#v = :v")
+                    .expression_attribute_names("#v", "version")
+                    .expression_attribute_values(":v", n(before.version))
+            };
+            let mut items = vec![TransactWriteItem::builder().put(put.build().map_err(unavailable)?).build()];
             let mut parts = vec![Part::Record];
+            if legacy {
+                let delete = Delete::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(keys::tenant(tenant)))
+                    .key("sk", s(keys::user(stored.id.as_str())))
+                    .condition_expression("#v = :v")
+                    .expression_attribute_names("#v", "version")
+                    .expression_attribute_values(":v", n(before.version))
+                    .build()
+                    .map_err(unavailable)?;
+                items.push(TransactWriteItem::builder().delete(delete).build());
+                parts.push(Part::Record);
+            }
             let moved = |items: &mut Vec<TransactWriteItem>,
                              parts: &mut Vec<Part>,
                              field: UniqueField,
@@ -293,7 +278,21 @@ impl UserWriter for DynamoStore {
             }
             Ok((items, parts))
         };
-        self.write_with_changes(tenant, build, changes, || StoreError::VersionConflict).await?;
+        match self.write_with_changes(tenant, || build(false), changes, || StoreError::VersionConflict).await {
+            Err(StoreError::VersionConflict) if self.is_legacy_user(tenant, before).await? => {
+                self.write_with_changes(tenant, || build(true), changes, || StoreError::VersionConflict).await?
+            }
+            other => other?,
+        }
         Ok(stored)
+    }
+}
+
+impl DynamoStore {
+    /// Whether `user` is where an earlier build wrote it, at the version read.
+    async fn is_legacy_user(&self, tenant: &TenantId, user: &User) -> Result<bool, StoreError> {
+        let Some(item) = self.get(keys::tenant(tenant), keys::user(user.id.as_str())).await? else { return Ok(false) };
+        let version = item.get("version").and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<u64>().ok());
+        Ok(version == Some(user.version))
     }
 }

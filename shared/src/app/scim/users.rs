@@ -119,29 +119,27 @@ impl ScimService {
         let mut cursor =
             if before > 0 { self.positions.recall_position(tenant, WALK, before, now).await? } else { None };
         let mut skip = if before > 0 && cursor.is_none() { before } else { 0 };
-        let (mut page, mut last) = (Vec::new(), None);
+        let mut page = Vec::new();
         loop {
+            // Each batch is read whole (skipped, or listed), so its cursor is where the page ends.
             let limit = (skip + (want - page.len()) as u64).min(1000) as u32;
             let batch = self.users.list_users(tenant, &UserQuery { status: None, cursor, limit }).await?;
             for u in batch.items.iter().filter(|u| visible(u)) {
                 if skip > 0 {
                     skip -= 1;
-                } else if page.len() < want {
+                } else {
                     page.push(params.projection.apply(user_resource(u, base)));
-                    last = Some(u.id.clone());
                 }
             }
             cursor = batch.next;
-            if cursor.is_none() || page.len() == want {
+            if cursor.is_none() || page.len() >= want {
                 break;
             }
         }
-        // The next page (and a client asking again past the end) resumes after the last listed
-        // user, wherever joiners land in the order meanwhile.
-        if let Some(last) = last {
+        // The next page resumes where this one ended, wherever joiners land meanwhile.
+        if let Some(next) = &cursor {
             let at = before + page.len() as u64;
-            let resume = crate::ports::cursor::encode(last.as_str());
-            self.positions.remember_position(tenant, WALK, at, &resume, now + chrono::Duration::hours(1)).await?;
+            self.positions.remember_position(tenant, WALK, at, next, now + chrono::Duration::hours(1)).await?;
         }
         Ok(list_response(total as usize, params.start_index, page))
     }
