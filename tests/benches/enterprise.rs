@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use harness::bench::{is_test_run, model, percentile, size};
+use harness::bench::{id_bytes as id, is_test_run, model, ms, percentile, size};
 use harness::okta_sim::OktaSim;
 use http_body_util::BodyExt;
 use serde_json::{json, Map, Value};
@@ -48,17 +48,6 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 
 const TOKEN: &str = "00bench-enterprise";
 const APP: &str = "0oabenchent";
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn id(prefix: u8, n: usize) -> [u8; 16] {
-    let mut b = [0u8; 16];
-    b[0] = prefix;
-    b[8..].copy_from_slice(&(n as u64).to_be_bytes());
-    b
-}
 
 /// A fresh in-memory store behind a fresh model, and the use cases wired to it.
 struct Env {
@@ -104,7 +93,8 @@ impl Timings {
 }
 
 async fn hook_tenant(e: &Env, tenant: &TenantId, okta_domain: &str) -> Result<(), Error> {
-    let input = serde_json::from_value(json!({"okta_domain": okta_domain, "app_id": APP, "provisioning": "event_hooks"}))?;
+    let input =
+        serde_json::from_value(json!({"okta_domain": okta_domain, "app_id": APP, "provisioning": "event_hooks"}))?;
     e.root.admin().put_tenant(tenant, input).await?;
     e.root.secrets.set(tenant, TenantSecret::OktaApiToken, Secret::new(TOKEN)).await?;
     Ok(())
@@ -315,8 +305,14 @@ async fn scim(users: usize, members: usize, requests_n: usize) -> Result<Value, 
         changes: Default::default(),
     };
     let gid = GroupId::from_random(id(2, 0));
-    let group =
-        Group { id: gid.clone(), display_name: "Everyone".into(), external_id: None, created_at: now, updated_at: now, version: 0 };
+    let group = Group {
+        id: gid.clone(),
+        display_name: "Everyone".into(),
+        external_id: None,
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    };
     let store = &s.e.fakes.store;
     store.create_group(&s.tenant, &group, &change(EntityKind::Group, gid.as_str())).await?;
     let all: Vec<Member> = (0..members).map(|n| Member::User(UserId::from_random(id(3, n)))).collect();
@@ -382,9 +378,11 @@ async fn import(users: usize) -> Result<Value, Error> {
     let s1 = s.e.model.stats();
     assert_eq!(seen.len(), users, "every user listed once");
     let items_read = s1.items_read - s0.items_read;
-    Ok(json!({"users": users, "seed_s": seeded.as_secs_f64(), "pages": pages.t.wall.len(), "wall_s": wall.as_secs_f64(),
+    Ok(
+        json!({"users": users, "seed_s": seeded.as_secs_f64(), "pages": pages.t.wall.len(), "wall_s": wall.as_secs_f64(),
         "items_read": items_read, "items_read_per_user": items_read as f64 / users as f64,
-        "rcu": s1.rcu - s0.rcu, "page": pages.summary()}))
+        "rcu": s1.rcu - s0.rcu, "page": pages.summary()}),
+    )
 }
 
 /// Counts of a concurrent write run.
@@ -527,13 +525,21 @@ async fn scim_writers(writers: usize, per_writer: usize) -> Result<Value, Error>
             for i in 0..per_writer {
                 let req = if i % 2 == 0 || mine.is_empty() {
                     let name = format!("w{w}.{i}@enterprise.example");
-                    s.request("POST", "/Users", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    s.request(
+                        "POST",
+                        "/Users",
+                        Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
                         "userName": name, "name": {"givenName": "W", "familyName": format!("{w}")},
-                        "emails": [{"value": name, "primary": true}], "active": true})))
+                        "emails": [{"value": name, "primary": true}], "active": true})),
+                    )
                 } else {
                     let target = mine[i % mine.len()].clone();
-                    s.request("PATCH", &format!("/Users/{target}"), Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                        "Operations": [{"op": "replace", "path": "title", "value": format!("Title {i}")}]})))
+                    s.request(
+                        "PATCH",
+                        &format!("/Users/{target}"),
+                        Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                        "Operations": [{"op": "replace", "path": "title", "value": format!("Title {i}")}]})),
+                    )
                 };
                 let (status, body, ..) = s.timed(req).await.unwrap();
                 if status == StatusCode::CREATED {
@@ -566,21 +572,30 @@ fn main() -> Result<(), Error> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async {
         let test = is_test_run();
-        println!("enterprise-size tenant on the DynamoDB model{}", if test { " (small sizes: a test run)" } else { "" });
+        println!(
+            "enterprise-size tenant on the DynamoDB model{}",
+            if test { " (small sizes: a test run)" } else { "" }
+        );
         let mut out = Map::new();
 
         let hooks = hook_delivery(size("HOOK_DELIVERIES", 100, 5)).await?;
         println!("1. hook delivery of 50 events: {hooks}");
-        goal("hook handler p99 excluding modelled AWS time", hooks["ours_p99_ms"].as_f64().unwrap_or(f64::MAX), "ms",
-            hooks["ours_p99_ms"].as_f64().unwrap_or(f64::MAX) < 20.0, "< 20 ms");
+        goal(
+            "hook handler p99 excluding modelled AWS time",
+            hooks["ours_p99_ms"].as_f64().unwrap_or(f64::MAX),
+            "ms",
+            hooks["ours_p99_ms"].as_f64().unwrap_or(f64::MAX) < 20.0,
+            "< 20 ms",
+        );
         out.insert("hook_delivery".into(), hooks);
 
         let w = worker(size("WORKER_USERS", 200, 10)).await?;
         println!("2. worker, a new user per job: {w}");
         out.insert("worker".into(), w);
 
-        let sc = scim(size("SCIM_USERS", 10_000, 300), size("GROUP_MEMBERS", 10_000, 300), size("SCIM_REQUESTS", 500, 10))
-            .await?;
+        let sc =
+            scim(size("SCIM_USERS", 10_000, 300), size("GROUP_MEMBERS", 10_000, 300), size("SCIM_REQUESTS", 500, 10))
+                .await?;
         println!("3. SCIM: {sc}");
         out.insert("scim".into(), sc);
 
@@ -604,8 +619,10 @@ fn main() -> Result<(), Error> {
         println!("5b. {writers} SCIM clients over HTTP, one tenant: {sw}");
         let rate = sw["writes_per_s"].as_f64().unwrap_or(0.0);
         goal("SCIM writers: user writes per second", rate, "writes/s", rate >= 300.0, ">= 300");
-        let refused: u64 =
-            sw["statuses"].as_object().map(|m| m.iter().filter(|(c, _)| *c == "429" || *c == "503").filter_map(|(_, n)| n.as_u64()).sum()).unwrap_or(0);
+        let refused: u64 = sw["statuses"]
+            .as_object()
+            .map(|m| m.iter().filter(|(c, _)| *c == "429" || *c == "503").filter_map(|(_, n)| n.as_u64()).sum())
+            .unwrap_or(0);
         goal("SCIM writers: answered 429/503", refused as f64, "requests", refused == 0, "0");
         assert_eq!(refused, 0, "no SCIM write answered 429/503");
         out.insert("scim_writers".into(), sw);

@@ -5,7 +5,7 @@
 //! Reports handler time p50/p99, SQS and DynamoDB calls per delivery (counted by an SDK
 //! interceptor on every operation), and per-message worker time, Okta calls and DynamoDB calls.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a failed unwrap is a failed test
-use harness::bench::percentile;
+use harness::bench::{ms, percentile};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -44,10 +44,6 @@ impl Intercept for Counter {
         self.0.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 #[tokio::main]

@@ -9,7 +9,7 @@
 //! Knobs: `SCIM_USERS` (users to look up among, default 10000 in memory / 500 on the emulator),
 //! `GROUP_MEMBERS` (default 10000), `REQUESTS` (default 20000 in memory / 300 on the emulator).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a failed unwrap is a failed test
-use harness::bench::percentile;
+use harness::bench::{id_bytes as id, ms, percentile};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,17 +35,6 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 /// A size: the benchmark's default, or a small one when `cargo test` runs it.
 fn env_usize(name: &str, default: usize) -> usize {
     harness::bench::size(name, default, default.min(if name == "REQUESTS" { 20 } else { 200 }))
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn id(prefix: u8, n: usize) -> [u8; 16] {
-    let mut b = [0u8; 16];
-    b[0] = prefix;
-    b[8..].copy_from_slice(&(n as u64).to_be_bytes());
-    b
 }
 
 /// What the benchmark needs of a backend: its stores, secrets and services.

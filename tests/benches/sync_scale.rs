@@ -272,12 +272,20 @@ fn report(n: usize, label: &str, run: &SyncRun, f: &RunFigures, base_rss_kib: u6
     );
     if label == "first" {
         let met = f.wall < Duration::from_secs(15 * 60) && c.okta_calls <= goal;
-        println!("goal: first sync of {n} under 15 min within Okta's budget: {:.1} s, {} Okta calls {}",
-            f.wall.as_secs_f64(), c.okta_calls, if met { "MET" } else { "NOT MET" });
+        println!(
+            "goal: first sync of {n} under 15 min within Okta's budget: {:.1} s, {} Okta calls {}",
+            f.wall.as_secs_f64(),
+            c.okta_calls,
+            if met { "MET" } else { "NOT MET" }
+        );
     } else {
         let met = f.writes == 0 && c.okta_calls <= goal;
-        println!("goal: unchanged sync of {n}: {} user writes, {} Okta calls (<= {goal}) {}",
-            f.writes, c.okta_calls, if met { "MET" } else { "NOT MET" });
+        println!(
+            "goal: unchanged sync of {n}: {} user writes, {} Okta calls (<= {goal}) {}",
+            f.writes,
+            c.okta_calls,
+            if met { "MET" } else { "NOT MET" }
+        );
     }
     json!({"n": n, "run": label, "status": run.status, "okta_calls": c.okta_calls, "okta_goal": goal,
         "http_requests": f.http_requests, "pages": c.pages, "seen": c.seen, "created": c.created, "updated": c.updated,

@@ -131,3 +131,16 @@ pub fn figures_file(name: &str) -> std::path::PathBuf {
     let _ = std::fs::create_dir_all(&dir);
     dir.join(if is_test_run() { format!("{name}-test.json") } else { format!("{name}.json") })
 }
+
+/// Milliseconds, for a figure.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Sixteen bytes for a benchmark's ids: a prefix (what kind) and a number.
+pub fn id_bytes(prefix: u8, n: usize) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[0] = prefix;
+    b[8..].copy_from_slice(&(n as u64).to_be_bytes());
+    b
+}

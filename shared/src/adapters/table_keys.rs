@@ -107,6 +107,16 @@ pub fn team(key: &str) -> String {
 pub fn pending(t: &TenantId, reference: &str) -> String {
     format!("TENANT#{t}#PENDING#{}", &crate::domain::secret::sha256_hex(reference.as_bytes())[..32])
 }
+/// What waits on a pending reference, as the reference's `sk`.
+pub fn waiting(w: &crate::domain::team::Waiting) -> String {
+    use crate::domain::team::Waiting;
+    match w {
+        Waiting::UserManager(id) => format!("user:{id}"),
+        Waiting::TeamManager(key) => format!("team:{key}"),
+        Waiting::UserApprover(id) => format!("approver:{id}"),
+        Waiting::GroupMember(id) => format!("member:{id}"),
+    }
+}
 pub fn pending_index(t: &TenantId) -> String {
     format!("TENANT#{t}#PENDING")
 }

@@ -25,9 +25,9 @@ use super::tokens::TokenService;
 use super::user_fetch::{UserFetchDeps, UserFetchService};
 use crate::domain::tenant::ConfigRules;
 use crate::ports::{
-    ActivityStore, ChangeLog, Clock, ConfigStore, DedupeStore, GroupStore, IdpMetadataSource, JobQueue,
+    ActivityStore, ChangeLog, Clock, ConfigStore, DedupeStore, GroupStore, IdpMetadataSource, JobQueue, ListPositions,
     LoginStateStore, Metrics, OidcProvider, OktaDirectory, PendingStore, QueueAdmin, Random, SecretStore, SyncStore,
-    TeamStore, TokenStore, UserReader, UserWriter, ListPositions,
+    TeamStore, TokenStore, UserReader, UserWriter,
 };
 
 /// Every port a use case may need, by name. In a deployment most stores are one table.

@@ -444,7 +444,12 @@ impl SyncService {
     }
 
     /// One listed app user converged (conflicts with a concurrent writer retried).
-    async fn converge_listed(&self, config: &TenantConfig, app_user: &crate::domain::okta::AppUser, mode: Mode) -> Listed {
+    async fn converge_listed(
+        &self,
+        config: &TenantConfig,
+        app_user: &crate::domain::okta::AppUser,
+        mode: Mode,
+    ) -> Listed {
         let (Ok(okta_id), Some(user)) =
             (OktaUserId::parse(&app_user.id), app_user.embedded.as_ref().and_then(|e| e.user.clone()))
         else {
@@ -484,9 +489,8 @@ impl SyncService {
                     errors.push(RunErrorEntry {
                         okta_id: id,
                         login: None,
-                        reason:
-                            "Okta listed the assignment without the user (no _embedded.user) or with an invalid id"
-                                .into(),
+                        reason: "Okta listed the assignment without the user (no _embedded.user) or with an invalid id"
+                            .into(),
                     });
                     continue;
                 }

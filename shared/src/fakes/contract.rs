@@ -174,7 +174,11 @@ pub async fn store_contract(
     for u in &others[1..] {
         assert!(reader.get_user(&t3, &u.id).await.expect("get").is_some(), "a concurrent create was lost");
     }
-    assert_eq!(log.list_changes(&t3, 0, 100).await.expect("log").events.len(), 6, "one change per kept write, none lost");
+    assert_eq!(
+        log.list_changes(&t3, 0, 100).await.expect("log").events.len(),
+        6,
+        "one change per kept write, none lost"
+    );
 
     // Paging: every user once, in order, with status filter.
     let mut seen = Vec::new();

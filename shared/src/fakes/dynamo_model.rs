@@ -617,18 +617,15 @@ fn unavailable(why: &str) -> StoreError {
 
 use crate::adapters::table_keys as key;
 
-fn waiting_key(w: &Waiting) -> String {
-    match w {
-        Waiting::UserManager(id) => format!("user:{id}"),
-        Waiting::TeamManager(key) => format!("team:{key}"),
-        Waiting::UserApprover(id) => format!("approver:{id}"),
-        Waiting::GroupMember(id) => format!("member:{id}"),
-    }
-}
+use crate::adapters::table_keys::waiting as waiting_key;
 
 fn user_bytes(tenant: &TenantId, user: &User) -> usize {
     let index = key::status_index(tenant, user.status).len() + key::user(user.id.as_str()).len();
-    keyed(&key::user_pk(tenant, user.id.as_str()), &key::user(user.id.as_str()), json_len(user) + index + user.email.key().len() + 21)
+    keyed(
+        &key::user_pk(tenant, user.id.as_str()),
+        &key::user(user.id.as_str()),
+        json_len(user) + index + user.email.key().len() + 21,
+    )
 }
 
 fn claim_bytes(tenant: &TenantId, claim_key: &str, id: &UserId) -> usize {
@@ -996,7 +993,11 @@ impl DynamoModel {
             let last = self.allocate_changes(tenant, count).await?;
             let range = (last + 1 - count)..=last;
             for (seq, change) in range.clone().zip(changes) {
-                items.push(Write::new(key::change_record(tenant, seq, 0), key::seq(seq), change_bytes(tenant, seq, change)));
+                items.push(Write::new(
+                    key::change_record(tenant, seq, 0),
+                    key::seq(seq),
+                    change_bytes(tenant, seq, change),
+                ));
             }
             numbers = Some(range);
         }

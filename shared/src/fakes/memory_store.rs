@@ -207,7 +207,10 @@ impl ListPositions for MemoryStore {
         cursor: &str,
         until: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.positions.lock().expect("lock").insert((tenant.clone(), list.to_owned(), index), (cursor.to_owned(), until));
+        self.positions
+            .lock()
+            .expect("lock")
+            .insert((tenant.clone(), list.to_owned(), index), (cursor.to_owned(), until));
         Ok(())
     }
 

@@ -2,9 +2,9 @@
 //! `make test` starts (DynamoDB, SQS and Secrets Manager over HTTP), provisioned from template.yaml.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 mod adapters;
-mod change_log;
 mod admin;
 mod admin_tokens;
+mod change_log;
 mod events;
 mod faults;
 mod helpers;

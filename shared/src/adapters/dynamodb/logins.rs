@@ -14,7 +14,9 @@ use crate::domain::sso::{LoginState, SessionRecord};
 use crate::domain::TenantId;
 use crate::ports::{LoginStateStore, StoreError};
 
-use super::keys::{admin_session as admin_session_key, assertion as assertion_key, login as key, session as session_key};
+use super::keys::{
+    admin_session as admin_session_key, assertion as assertion_key, login as key, session as session_key,
+};
 
 /// Sessions of either kind: a JSON body under the tenant's partition, expiring (TTL) with it.
 impl DynamoStore {

@@ -9,14 +9,7 @@ use crate::domain::team::Waiting;
 use crate::domain::TenantId;
 use crate::ports::{PendingStore, StoreError};
 
-fn waiting_key(w: &Waiting) -> String {
-    match w {
-        Waiting::UserManager(id) => format!("user:{id}"),
-        Waiting::TeamManager(key) => format!("team:{key}"),
-        Waiting::UserApprover(id) => format!("approver:{id}"),
-        Waiting::GroupMember(id) => format!("member:{id}"),
-    }
-}
+use crate::adapters::table_keys::waiting as waiting_key;
 
 #[async_trait]
 impl PendingStore for DynamoStore {

@@ -97,7 +97,8 @@ impl DynamoStore {
                         .await;
                     match put {
                         Ok(_) => {}
-                        Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+                        Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                        }
                         Err(e) => return Err(unavailable(e)),
                     }
                 }

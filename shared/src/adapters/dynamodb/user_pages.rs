@@ -105,7 +105,8 @@ impl DynamoStore {
             }
             let out = q.send().await.map_err(unavailable)?;
             let cut_short = out.last_evaluated_key.is_some();
-            let mut got: Vec<User> = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+            let mut got: Vec<User> =
+                out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
             let full = got.len() > want;
             got.truncate(want);
             if let Some(u) = got.last() {

@@ -125,12 +125,15 @@ impl UserReader for DynamoStore {
 
     async fn get_users(&self, tenant: &TenantId, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
         let unique: std::collections::BTreeSet<&UserId> = ids.iter().collect();
-        let key = |pk: String, id: &UserId| Item::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(keys::user(id.as_str())))]);
+        let key = |pk: String, id: &UserId| {
+            Item::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(keys::user(id.as_str())))])
+        };
         let wanted: Vec<Item> = unique.iter().map(|id| key(keys::user_pk(tenant, id.as_str()), id)).collect();
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        let mut users: Vec<User> = self.batch_get(wanted, None).await?.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        let mut users: Vec<User> =
+            self.batch_get(wanted, None).await?.into_iter().map(from_item).collect::<Result<_, _>>()?;
         // Those not found may have been written by an earlier build: the tenant's partition.
         let missing: Vec<Item> = unique
             .iter()
@@ -238,10 +241,10 @@ impl UserWriter for DynamoStore {
                 parts.push(Part::Record);
             }
             let moved = |items: &mut Vec<TransactWriteItem>,
-                             parts: &mut Vec<Part>,
-                             field: UniqueField,
-                             new: Option<String>,
-                             old: Option<String>|
+                         parts: &mut Vec<Part>,
+                         field: UniqueField,
+                         new: Option<String>,
+                         old: Option<String>|
              -> Result<(), StoreError> {
                 if let Some(new) = new {
                     items.push(self.claim(tenant, new, &stored.id)?);
