@@ -53,7 +53,7 @@ async fn main() {
         metrics: Arc::new(shared::adapters::emf::EmfMetrics::with_sink(f.clock.clone(), Box::new(|_| {}))),
     };
     let app = admin_api::router(state);
-    let cookie = format!("okta_bridge_admin={}", session.cookie_value());
+    let cookie = format!("{}={}", admin_api::UI_SESSION_COOKIE, session.cookie_value());
     let form = |fields: &str| {
         Request::post("/admin/ui/connect")
             .header("host", "api.example.com")

@@ -20,6 +20,8 @@ use shared::ports::{ChangeLog, GroupStore, TeamStore};
 
 pub use error::ApiError;
 pub use operations::OPENAPI;
+/// The integration page's session cookie (benchmarks and tests sign in with it).
+pub use ui::COOKIE as UI_SESSION_COOKIE;
 
 /// Admin request bodies are small: anything over 64 KiB is refused with 413 (docs/behaviour/limits-and-errors.md).
 pub const BODY_LIMIT: usize = 64 * shared::adapters::http::KIB;
