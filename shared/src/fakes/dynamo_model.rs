@@ -1051,8 +1051,14 @@ impl DynamoModel {
         Ok(found)
     }
 
-    fn claim(tenant: &TenantId, claim_key: &str, id: &UserId) -> Write {
-        Write::new(key::claim(tenant, claim_key), key::CLAIM, claim_bytes(tenant, claim_key, id))
+    /// `claim`: the put in the claim's partition, and the `ConditionCheck` where earlier builds
+    /// kept claims (charged as a write of its size: the conservative reading).
+    fn claim(tenant: &TenantId, claim_key: &str, id: &UserId) -> [Write; 2] {
+        let bytes = claim_bytes(tenant, claim_key, id);
+        [
+            Write::new(key::claim(tenant, claim_key), key::CLAIM, bytes),
+            Write::new(key::tenant(tenant), claim_key, bytes),
+        ]
     }
 
     /// `release`: deletes of the claim where claims live now and where earlier builds kept them.
@@ -1128,8 +1134,9 @@ impl UserReader for DynamoModel {
         let found = self.inner.get_user(tenant, id).await?;
         self.get_item(key::user_pk(tenant, id.as_str()), found.as_ref().map(|u| user_bytes(tenant, u))).await?;
         if found.is_none() {
-            // The adapter looks where earlier builds kept users.
+            // The adapter looks where earlier builds kept users, then in the shard again.
             self.get_item(key::tenant(tenant), None).await?;
+            self.get_item(key::user_pk(tenant, id.as_str()), None).await?;
         }
         Ok(found)
     }
@@ -1205,6 +1212,9 @@ impl UserReader for DynamoModel {
             .map(|_| Entry { partition: pk.clone(), units: read_units(SHARD_BYTES, true), item: true })
             .collect();
         self.batch(Op::BatchGetItem, &entries).await?;
+        // Users of earlier builds not yet moved: a `Select=COUNT` query of the tenant's partition
+        // (none in the model).
+        self.query_page(&key::tenant(tenant), &[], true).await?;
         Ok(count)
     }
 }
@@ -1247,18 +1257,16 @@ impl UserWriter for DynamoModel {
         let mut stored = user.clone();
         stored.version = 1;
         let (id, bytes) = (&stored.id, user_bytes(tenant, &stored));
-        let mut items = vec![
-            Write::new(key::user_pk(tenant, id.as_str()), key::user(id.as_str()), bytes)
-                .indexed(&key::status_index(tenant, stored.status), bytes),
-            Self::claim(tenant, &key::email(stored.email.key()), id),
-        ];
+        let mut items = vec![Write::new(key::user_pk(tenant, id.as_str()), key::user(id.as_str()), bytes)
+            .indexed(&key::status_index(tenant, stored.status), bytes)];
+        items.extend(Self::claim(tenant, &key::email(stored.email.key()), id));
         if let Some(okta) = &stored.okta_id {
-            items.push(Self::claim(tenant, &key::okta(okta.as_str()), id));
+            items.extend(Self::claim(tenant, &key::okta(okta.as_str()), id));
         }
         if let Some(x) = &stored.external_id {
-            items.push(Self::claim(tenant, &key::external(x), id));
+            items.extend(Self::claim(tenant, &key::external(x), id));
         }
-        items.push(Self::claim(tenant, &key::user_name(&stored.user_name_key()), id));
+        items.extend(Self::claim(tenant, &key::user_name(&stored.user_name_key()), id));
         if stored.scim_visible() {
             items.push(Self::count_update(tenant, id));
         }
@@ -1285,7 +1293,7 @@ impl UserWriter for DynamoModel {
         let mut items = vec![user.indexed(&key::status_index(tenant, stored.status), bytes)];
         let mut moved = |new: Option<String>, old: Option<String>| {
             if let Some(new) = new {
-                items.push(Self::claim(tenant, &new, id));
+                items.extend(Self::claim(tenant, &new, id));
             }
             if let Some(old) = old {
                 items.extend(Self::release(tenant, &old, id));
@@ -1889,8 +1897,9 @@ mod tests {
             "{s:?}"
         );
         assert_eq!(s.requests_of("TransactWriteItems"), 1);
-        // The counter thrice; user, email and userName claims, count shard, change record.
-        assert_eq!(s.items_written, 3 + 5, "{s:?}");
+        // The counter thrice; user, email and userName claims (each with the check where earlier
+        // builds kept claims), count shard, change record.
+        assert_eq!(s.items_written, 3 + 5 + 2, "{s:?}");
 
         m.reset_stats();
         let mut moved = stored.clone();
@@ -1898,9 +1907,9 @@ mod tests {
         m.update_user(&t, &stored, &moved, &[change(&ann, Action::Updated)]).await.unwrap();
         let s = m.stats();
         assert_eq!((s.requests_of("UpdateItem"), s.requests_of("TransactWriteItems")), (1, 1), "{s:?}");
-        // The counter; the user; the email's new claim and two releases; the userName's (it is
-        // the email) the same; the change record.
-        assert_eq!(s.items_written, 1 + 1 + 3 + 3 + 1, "{s:?}");
+        // The counter; the user; the email's new claim, its check and two releases; the
+        // userName's (it is the email) the same; the change record.
+        assert_eq!(s.items_written, 1 + 1 + 4 + 4 + 1, "{s:?}");
 
         m.reset_stats();
         assert!(m.find_by_email(&t, &moved.email).await.unwrap().is_some());

@@ -84,8 +84,11 @@ async fn a_follower_waits_on_a_number_still_being_written_and_passes_it_once_it_
     assert!(again.events.is_empty() && again.more && again.next_after == 1, "still waiting: {again:?}");
 
     tokio::time::sleep(Duration::from_millis(1700)).await;
-    let after = store.list_changes(&t, first.next_after, 100).await.unwrap();
-    assert_eq!(after.events.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![3], "the dead number is passed");
+    // Read one number at a time: the proof of the hole's age lies past the window, and is found.
+    let one = store.list_changes(&t, first.next_after, 1).await.unwrap();
+    assert_eq!((one.events.len(), one.next_after, one.more), (0, 2, true), "the dead number is voided: {one:?}");
+    let after = store.list_changes(&t, one.next_after, 100).await.unwrap();
+    assert_eq!(after.events.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![3], "and passed");
     assert_eq!((after.next_after, after.more), (3, false));
 
     // A number at the end that is never written is settled the same way.
@@ -167,6 +170,11 @@ async fn claims_written_by_earlier_builds_are_found_and_released() {
         .await
         .unwrap();
     assert_eq!(store.find_by_email(&t, &a.email).await.unwrap().map(|u| u.id), Some(a.id.clone()));
+    // Still held there: another user cannot take the address.
+    let mut rival = person(9);
+    rival.email = a.email.clone();
+    let refused = store.create_user(&t, &rival, &[]).await;
+    assert!(matches!(refused, Err(StoreError::Duplicate(shared::ports::UniqueField::Email))), "{refused:?}");
     let mut moved = stored.clone();
     moved.email = Email::parse("renamed@example.com").unwrap();
     store.update_user(&t, &stored, &moved, &[]).await.unwrap();
@@ -217,6 +225,18 @@ async fn users_written_by_earlier_builds_are_read_listed_and_moved_by_their_next
         .unwrap();
 
     assert_eq!(store.get_user(&t, &a.id).await.unwrap().map(|u| u.version), Some(1), "read where it was");
+    // As a user of an earlier build it is in no count shard (it was created in one here).
+    let adjust = client
+        .update_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(keys::user_count(&t)))
+        .key("sk", AttributeValue::S(keys::user_count_shard(a.id.as_str())))
+        .update_expression("ADD visible :d")
+        .expression_attribute_values(":d", AttributeValue::N("-1".into()))
+        .send()
+        .await;
+    adjust.unwrap();
+    assert_eq!(store.count_scim_visible(&t).await.unwrap(), 2, "a user of an earlier build is counted");
     assert_eq!(store.get_users(&t, &[a.id.clone(), b.id.clone()]).await.unwrap().len(), 2);
     let mut listed = Vec::new();
     let mut cursor = None;
@@ -247,6 +267,7 @@ async fn users_written_by_earlier_builds_are_read_listed_and_moved_by_their_next
         .unwrap();
     assert!(left.item.is_none(), "moved, not copied");
     assert_eq!(store.get_user(&t, &a.id).await.unwrap().map(|u| u.first_name), Some("Moved".into()));
+    assert_eq!(store.count_scim_visible(&t).await.unwrap(), 2, "counted once, in its shard now");
     let active = store
         .list_users(&t, &UserQuery { status: Some(shared::domain::user::UserStatus::Active), cursor: None, limit: 10 })
         .await

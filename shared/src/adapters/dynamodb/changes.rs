@@ -110,14 +110,23 @@ impl ChangeLog for DynamoStore {
         if to <= after {
             return Ok(page);
         }
-        let found = self.read_numbers(tenant, after + 1..=to, taken.legacy).await?;
+        let mut found = self.read_numbers(tenant, after + 1..=to, taken.legacy).await?;
+        let mut read_ahead = false;
         for seq in after + 1..=to {
             let item = match found.get(&seq) {
                 Some(item) => Some(item.clone()),
                 None => {
                     // A hole: its write started before any later number was written, and before
-                    // the counter's last allocation.
-                    let later = (seq + 1..=to).find_map(|n| found.get(&n)).and_then(|i| number(i, "written_at"));
+                    // the counter's last allocation. With no later record in the window, look past
+                    // it (once): on a busy tenant the counter's time never ages, later records do.
+                    if !read_ahead && to < taken.last && !(seq + 1..=to).any(|n| found.contains_key(&n)) {
+                        read_ahead = true;
+                        let ahead = to + 1..=taken.last.min(to + 100);
+                        found.extend(self.read_numbers(tenant, ahead, taken.legacy).await?);
+                    }
+                    let later = (seq + 1..=taken.last.min(to + 100))
+                        .find_map(|n| found.get(&n))
+                        .and_then(|i| number(i, "written_at"));
                     self.settle_hole(tenant, seq, later.unwrap_or(taken.at), taken.legacy).await?
                 }
             };

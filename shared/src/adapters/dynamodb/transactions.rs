@@ -11,7 +11,7 @@ use std::time::Duration as StdDuration;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, TransactWriteItem};
 
 use super::codec::{n, s, to_item, unavailable};
 use super::{keys, DynamoStore};
@@ -54,7 +54,7 @@ impl DynamoStore {
     /// Takes `count` consecutive change numbers: the last is returned. The first allocation of a
     /// tenant starts the counter where the transactional counter of earlier builds stopped.
     pub(super) async fn allocate_changes(&self, tenant: &TenantId, count: u64) -> Result<u64, StoreError> {
-        for _ in 0..3 {
+        for _ in 0..5 {
             let out = self
                 .client
                 .update_item()
@@ -81,11 +81,12 @@ impl DynamoStore {
                     return last.ok_or_else(|| unavailable(std::io::Error::other("the counter returned no number")));
                 }
                 Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                    // First write of the tenant on this layout: start after the legacy counter.
+                    // First write of the tenant on this layout: start after the counter of earlier
+                    // builds, and remove it in the same transaction (only if it has not moved
+                    // since it was read). Without it, a Lambda of an earlier build still running
+                    // during a deploy cannot number a change: its write fails and is retried.
                     let start = self.legacy_seq(tenant).await?;
-                    let put = self
-                        .client
-                        .put_item()
+                    let counter = Put::builder()
                         .table_name(&self.table)
                         .item("pk", s(keys::change_counter(tenant)))
                         .item("sk", s(keys::COUNTER))
@@ -93,13 +94,32 @@ impl DynamoStore {
                         .item("legacy", n(start))
                         .item("at", n(now_millis()))
                         .condition_expression("attribute_not_exists(pk)")
-                        .send()
-                        .await;
-                    match put {
-                        Ok(_) => {}
-                        Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                        .build()
+                        .map_err(unavailable)?;
+                    let old = Delete::builder()
+                        .table_name(&self.table)
+                        .key("pk", s(keys::changes(tenant)))
+                        .key("sk", s(keys::COUNTER));
+                    let old = if start == 0 {
+                        old.condition_expression("attribute_not_exists(pk)")
+                    } else {
+                        old.condition_expression("#seq = :start")
+                            .expression_attribute_names("#seq", "seq")
+                            .expression_attribute_values(":start", n(start))
+                    };
+                    let items = vec![
+                        TransactWriteItem::builder().put(counter).build(),
+                        TransactWriteItem::builder().delete(old.build().map_err(unavailable)?).build(),
+                    ];
+                    // Refused: another writer started the counter, or one of an earlier build
+                    // numbered a change meanwhile. Either way, try again.
+                    if let Err(e) = self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+                        if !matches!(
+                            e.as_service_error(),
+                            Some(TransactWriteItemsError::TransactionCanceledException(_))
+                        ) {
+                            return Err(unavailable(e));
                         }
-                        Err(e) => return Err(unavailable(e)),
                     }
                 }
                 Err(e) => return Err(unavailable(e)),

@@ -2,7 +2,7 @@
 //! uniqueness claims (email, Okta id, userName, externalId) taken and released in the same
 //! transaction as the user write.
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 
 use super::codec::{from_item, n, s, to_item, unavailable, Item};
 use super::transactions::Part;
@@ -25,8 +25,9 @@ impl DynamoStore {
         Ok(item)
     }
 
-    /// Takes a uniqueness claim: its own partition, put only if no one holds it.
-    fn claim(&self, tenant: &TenantId, claim_key: String, id: &UserId) -> Result<TransactWriteItem, StoreError> {
+    /// Takes a uniqueness claim: its own partition, put only if no one holds it, and only if no
+    /// other user holds it where earlier builds kept claims (the tenant's partition).
+    fn claim(&self, tenant: &TenantId, claim_key: String, id: &UserId) -> Result<[TransactWriteItem; 2], StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
             .item("pk", s(keys::claim(tenant, &claim_key)))
@@ -35,7 +36,18 @@ impl DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(unavailable)?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        let legacy = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(keys::tenant(tenant)))
+            .key("sk", s(claim_key))
+            .condition_expression("attribute_not_exists(pk) OR user_id = :id")
+            .expression_attribute_values(":id", s(id.as_str()))
+            .build()
+            .map_err(unavailable)?;
+        Ok([
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().condition_check(legacy).build(),
+        ])
     }
 
     /// Gives up a claim the user held: where claims live now, and where earlier builds kept them
@@ -90,12 +102,16 @@ impl DynamoStore {
 #[async_trait]
 impl UserReader for DynamoStore {
     async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError> {
-        let sk = keys::user(id.as_str());
-        if let Some(item) = self.get(keys::user_pk(tenant, id.as_str()), sk.clone()).await? {
+        let (shard, sk) = (keys::user_pk(tenant, id.as_str()), keys::user(id.as_str()));
+        if let Some(item) = self.get(shard.clone(), sk.clone()).await? {
             return from_item(item).map(Some);
         }
         // Written by an earlier build, and not since: still in the tenant's partition.
-        self.get(keys::tenant(tenant), sk).await?.map(from_item).transpose()
+        if let Some(item) = self.get(keys::tenant(tenant), sk.clone()).await? {
+            return from_item(item).map(Some);
+        }
+        // A write may have moved it to its shard between the two reads (moves go only that way).
+        self.get(shard, sk).await?.map(from_item).transpose()
     }
 
     async fn find_by_okta_id(&self, tenant: &TenantId, okta_id: &OktaUserId) -> Result<Option<User>, StoreError> {
@@ -144,6 +160,17 @@ impl UserReader for DynamoStore {
             for item in self.batch_get(missing, None).await? {
                 users.push(from_item(item)?);
             }
+            // Moved to their shard between the two reads (moves go only that way)?
+            let still: Vec<Item> = unique
+                .iter()
+                .filter(|id| !users.iter().any(|u| &&u.id == *id))
+                .map(|id| key(keys::user_pk(tenant, id.as_str()), id))
+                .collect();
+            if !still.is_empty() {
+                for item in self.batch_get(still, None).await? {
+                    users.push(from_item(item)?);
+                }
+            }
         }
         Ok(users)
     }
@@ -163,7 +190,7 @@ impl UserReader for DynamoStore {
             .iter()
             .filter_map(|i| i.get("visible").and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<i64>().ok()))
             .sum();
-        Ok(u64::try_from(total).unwrap_or(0))
+        Ok(u64::try_from(total).unwrap_or(0) + self.count_legacy_visible(tenant).await?)
     }
 }
 
@@ -179,21 +206,20 @@ impl UserWriter for DynamoStore {
                 .condition_expression("attribute_not_exists(pk)")
                 .build()
                 .map_err(unavailable)?;
-            let mut items = vec![
-                TransactWriteItem::builder().put(put).build(),
-                self.claim(tenant, keys::email(stored.email.key()), &stored.id)?,
-            ];
-            let mut parts = vec![Part::Record, Part::Claim(UniqueField::Email)];
+            let mut items = vec![TransactWriteItem::builder().put(put).build()];
+            let mut parts = vec![Part::Record];
+            let mut claims = vec![(UniqueField::Email, keys::email(stored.email.key()))];
             if let Some(okta) = &stored.okta_id {
-                items.push(self.claim(tenant, keys::okta(okta.as_str()), &stored.id)?);
-                parts.push(Part::Claim(UniqueField::OktaId));
+                claims.push((UniqueField::OktaId, keys::okta(okta.as_str())));
             }
             if let Some(x) = &stored.external_id {
-                items.push(self.claim(tenant, keys::external(x), &stored.id)?);
-                parts.push(Part::Claim(UniqueField::ExternalId));
+                claims.push((UniqueField::ExternalId, keys::external(x)));
             }
-            items.push(self.claim(tenant, keys::user_name(&stored.user_name_key()), &stored.id)?);
-            parts.push(Part::Claim(UniqueField::UserName));
+            claims.push((UniqueField::UserName, keys::user_name(&stored.user_name_key())));
+            for (field, claim_key) in claims {
+                items.extend(self.claim(tenant, claim_key, &stored.id)?);
+                parts.extend([Part::Claim(field), Part::Claim(field)]);
+            }
             if stored.scim_visible() {
                 items.push(self.count_update(tenant, &stored.id, 1)?);
                 parts.push(Part::Count);
@@ -247,8 +273,8 @@ impl UserWriter for DynamoStore {
                          old: Option<String>|
              -> Result<(), StoreError> {
                 if let Some(new) = new {
-                    items.push(self.claim(tenant, new, &stored.id)?);
-                    parts.push(Part::Claim(field));
+                    items.extend(self.claim(tenant, new, &stored.id)?);
+                    parts.extend([Part::Claim(field), Part::Claim(field)]);
                 }
                 if let Some(old) = old {
                     items.extend(self.release(tenant, &old, &stored.id)?);
@@ -274,7 +300,9 @@ impl UserWriter for DynamoStore {
                 let old = before.external_id.as_deref().map(keys::external);
                 moved(&mut items, &mut parts, UniqueField::ExternalId, new, old)?;
             }
-            let delta = i64::from(stored.scim_visible()) - i64::from(before.scim_visible());
+            // A user of an earlier build was never in the count: moving it counts it now.
+            let was = if legacy { 0 } else { i64::from(before.scim_visible()) };
+            let delta = i64::from(stored.scim_visible()) - was;
             if delta != 0 {
                 items.push(self.count_update(tenant, &stored.id, delta)?);
                 parts.push(Part::Count);
@@ -292,6 +320,34 @@ impl UserWriter for DynamoStore {
 }
 
 impl DynamoStore {
+    /// Users of earlier builds not yet moved to a shard are in no count shard: counted here
+    /// (one `Select=COUNT` query of the tenant's partition, empty once they are all moved).
+    async fn count_legacy_visible(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        let mut count = 0u64;
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :p AND begins_with(sk, :u)")
+                .filter_expression("attribute_not_exists(status_reason) OR status_reason <> :deleted")
+                .expression_attribute_values(":p", s(keys::tenant(tenant)))
+                .expression_attribute_values(":u", s("USER#"))
+                .expression_attribute_values(":deleted", s("scim_deleted"))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            count += u64::try_from(out.count).unwrap_or(0);
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(count);
+            }
+        }
+    }
+
     /// Whether `user` is where an earlier build wrote it, at the version read.
     async fn is_legacy_user(&self, tenant: &TenantId, user: &User) -> Result<bool, StoreError> {
         let Some(item) = self.get(keys::tenant(tenant), keys::user(user.id.as_str())).await? else { return Ok(false) };
