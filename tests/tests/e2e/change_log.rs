@@ -66,6 +66,19 @@ async fn take_number_and_die(client: &aws_sdk_dynamodb::Client, table: &str, t: 
         .unwrap();
 }
 
+/// A tenant an earlier build wrote to: its change counter, where that build kept it.
+async fn earlier_build_counter(client: &aws_sdk_dynamodb::Client, table: &str, t: &TenantId, seq: u64) {
+    client
+        .put_item()
+        .table_name(table)
+        .item("pk", AttributeValue::S(keys::changes(t)))
+        .item("sk", AttributeValue::S(keys::COUNTER.into()))
+        .item("seq", AttributeValue::N(seq.to_string()))
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_follower_waits_on_a_number_still_being_written_and_passes_it_once_it_is_voided() {
     let app = TestApp::spawn().await;
@@ -128,19 +141,23 @@ async fn the_counter_of_earlier_builds_is_continued() {
     let app = TestApp::spawn().await;
     let (store, client, table) = store(&app, Duration::from_secs(10)).await;
     let t = tenant("legacy");
-    client
-        .put_item()
-        .table_name(&table)
-        .item("pk", AttributeValue::S(keys::changes(&t)))
-        .item("sk", AttributeValue::S(keys::COUNTER.into()))
-        .item("seq", AttributeValue::N("41".into()))
-        .send()
-        .await
-        .unwrap();
+    earlier_build_counter(&client, &table, &t, 41).await;
     let a = person(1);
     store.create_user(&t, &a, &[change(&a, Action::Created)]).await.unwrap();
     let page = store.list_changes(&t, 41, 10).await.unwrap();
     assert_eq!(page.events.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![42]);
+    // The old counter went in the same transaction: an earlier build still running cannot
+    // number a change any more (its write is refused and retried).
+    let old = client
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(keys::changes(&t)))
+        .key("sk", AttributeValue::S(keys::COUNTER.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    assert!(old.item.is_none(), "the counter of earlier builds is fenced off");
 }
 
 #[tokio::test]
@@ -148,6 +165,7 @@ async fn claims_written_by_earlier_builds_are_found_and_released() {
     let app = TestApp::spawn().await;
     let (store, client, table) = store(&app, Duration::from_secs(10)).await;
     let t = tenant("oldclaims");
+    earlier_build_counter(&client, &table, &t, 5).await;
     let a = person(1);
     let stored = store.create_user(&t, &a, &[]).await.unwrap();
     // Move the email claim to where earlier builds kept it: the tenant's partition.
@@ -173,7 +191,7 @@ async fn claims_written_by_earlier_builds_are_found_and_released() {
     // Still held there: another user cannot take the address.
     let mut rival = person(9);
     rival.email = a.email.clone();
-    let refused = store.create_user(&t, &rival, &[]).await;
+    let refused = store.create_user(&t, &rival, &[change(&rival, Action::Created)]).await;
     assert!(matches!(refused, Err(StoreError::Duplicate(shared::ports::UniqueField::Email))), "{refused:?}");
     let mut moved = stored.clone();
     moved.email = Email::parse("renamed@example.com").unwrap();
@@ -197,6 +215,7 @@ async fn users_written_by_earlier_builds_are_read_listed_and_moved_by_their_next
     let app = TestApp::spawn().await;
     let (store, client, table) = store(&app, Duration::from_secs(10)).await;
     let t = tenant("oldusers");
+    earlier_build_counter(&client, &table, &t, 5).await;
     let (a, b) = (person(1), person(2));
     let a = store.create_user(&t, &a, &[]).await.unwrap();
     store.create_user(&t, &b, &[]).await.unwrap();

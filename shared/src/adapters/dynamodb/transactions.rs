@@ -53,7 +53,8 @@ impl DynamoStore {
 
     /// Takes `count` consecutive change numbers: the last is returned. The first allocation of a
     /// tenant starts the counter where the transactional counter of earlier builds stopped.
-    pub(super) async fn allocate_changes(&self, tenant: &TenantId, count: u64) -> Result<u64, StoreError> {
+    /// Also says whether the tenant has data of earlier builds (its counter started above 0).
+    pub(super) async fn allocate_changes(&self, tenant: &TenantId, count: u64) -> Result<(u64, bool), StoreError> {
         for _ in 0..5 {
             let out = self
                 .client
@@ -67,18 +68,22 @@ impl DynamoStore {
                 .expression_attribute_names("#at", "at")
                 .expression_attribute_values(":k", n(count))
                 .expression_attribute_values(":now", n(now_millis()))
-                .return_values(ReturnValue::UpdatedNew)
+                .return_values(ReturnValue::AllNew)
                 .send()
                 .await;
             match out {
                 Ok(out) => {
-                    let last = out
-                        .attributes
-                        .as_ref()
-                        .and_then(|a| a.get("seq"))
-                        .and_then(|v| v.as_n().ok())
-                        .and_then(|v| v.parse::<u64>().ok());
-                    return last.ok_or_else(|| unavailable(std::io::Error::other("the counter returned no number")));
+                    let attr = |name: &str| {
+                        out.attributes
+                            .as_ref()
+                            .and_then(|a| a.get(name))
+                            .and_then(|v| v.as_n().ok())
+                            .and_then(|v| v.parse::<u64>().ok())
+                    };
+                    let last = attr("seq")
+                        .ok_or_else(|| unavailable(std::io::Error::other("the counter returned no number")))?;
+                    // No `legacy` mark: be safe and treat the tenant as one with earlier data.
+                    return Ok((last, attr("legacy").is_none_or(|l| l > 0)));
                 }
                 Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
                     // First write of the tenant on this layout: start after the counter of earlier
@@ -223,20 +228,28 @@ impl DynamoStore {
         changes: &[NewChange],
         record_failure: fn() -> StoreError,
     ) -> Result<(), StoreError> {
+        self.write_with_changes_of(tenant, |_| build(), changes, record_failure).await
+    }
+
+    /// [`Self::write_with_changes`], building the items knowing whether the tenant has data of
+    /// earlier builds (`true` also when the write has no changes to number, so no counter read).
+    pub(super) async fn write_with_changes_of(
+        &self,
+        tenant: &TenantId,
+        build: impl Fn(bool) -> Result<(Vec<TransactWriteItem>, Vec<Part>), StoreError>,
+        changes: &[NewChange],
+        record_failure: fn() -> StoreError,
+    ) -> Result<(), StoreError> {
         let count = changes.len() as u64;
-        let mut numbers: Option<std::ops::RangeInclusive<u64>> = None;
+        let mut numbers: Option<(std::ops::RangeInclusive<u64>, bool)> = None;
         for attempt in 0..MAX_TX_RETRIES {
-            let (mut items, mut parts) = build()?;
-            if count > 0 {
-                let range = match &numbers {
-                    Some(r) => r.clone(),
-                    None => {
-                        let last = self.allocate_changes(tenant, count).await?;
-                        let r = (last + 1 - count)..=last;
-                        numbers = Some(r.clone());
-                        r
-                    }
-                };
+            if count > 0 && numbers.is_none() {
+                let (last, earlier) = self.allocate_changes(tenant, count).await?;
+                numbers = Some(((last + 1 - count)..=last, earlier));
+            }
+            let (mut items, mut parts) = build(numbers.as_ref().is_none_or(|(_, earlier)| *earlier))?;
+            if let Some((range, _)) = &numbers {
+                let range = range.clone();
                 for (seq, change) in range.zip(changes) {
                     items.push(TransactWriteItem::builder().put(self.change_put(tenant, seq, change)?).build());
                     parts.push(Part::Change);
@@ -245,14 +258,14 @@ impl DynamoStore {
             match self.transact(items, &parts, record_failure()).await {
                 TxOutcome::Done => return Ok(()),
                 TxOutcome::Failed(e) => {
-                    if let Some(r) = numbers {
+                    if let Some((r, _)) = numbers {
                         self.release_numbers(tenant, r).await;
                     }
                     return Err(e);
                 }
                 TxOutcome::Renumber => {
                     // A reader voided (some of) them; void the rest and start over.
-                    if let Some(r) = numbers.take() {
+                    if let Some((r, _)) = numbers.take() {
                         self.release_numbers(tenant, r).await;
                     }
                 }
@@ -262,7 +275,7 @@ impl DynamoStore {
                 }
             }
         }
-        if let Some(r) = numbers {
+        if let Some((r, _)) = numbers {
             self.release_numbers(tenant, r).await;
         }
         Err(unavailable(std::io::Error::other("write contention: too many retries")))

@@ -25,9 +25,17 @@ impl DynamoStore {
         Ok(item)
     }
 
-    /// Takes a uniqueness claim: its own partition, put only if no one holds it, and only if no
-    /// other user holds it where earlier builds kept claims (the tenant's partition).
-    fn claim(&self, tenant: &TenantId, claim_key: String, id: &UserId) -> Result<[TransactWriteItem; 2], StoreError> {
+    /// Takes a uniqueness claim: its own partition, put only if no one holds it; in a tenant with
+    /// data of earlier builds (`earlier`), also only if no other user holds it where they kept
+    /// claims (the tenant's partition). Each item with the part it stands for.
+    fn claim(
+        &self,
+        tenant: &TenantId,
+        claim_key: String,
+        id: &UserId,
+        field: UniqueField,
+        earlier: bool,
+    ) -> Result<Vec<(TransactWriteItem, Part)>, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
             .item("pk", s(keys::claim(tenant, &claim_key)))
@@ -44,10 +52,11 @@ impl DynamoStore {
             .expression_attribute_values(":id", s(id.as_str()))
             .build()
             .map_err(unavailable)?;
-        Ok([
-            TransactWriteItem::builder().put(put).build(),
-            TransactWriteItem::builder().condition_check(legacy).build(),
-        ])
+        let mut items = vec![(TransactWriteItem::builder().put(put).build(), Part::Claim(field))];
+        if earlier {
+            items.push((TransactWriteItem::builder().condition_check(legacy).build(), Part::Claim(field)));
+        }
+        Ok(items)
     }
 
     /// Gives up a claim the user held: where claims live now, and where earlier builds kept them
@@ -199,7 +208,7 @@ impl UserWriter for DynamoStore {
     async fn create_user(&self, tenant: &TenantId, user: &User, changes: &[NewChange]) -> Result<User, StoreError> {
         let mut stored = user.clone();
         stored.version = 1;
-        let build = || {
+        let build = |earlier: bool| {
             let put = Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(Self::user_item(tenant, &stored)?))
@@ -217,8 +226,10 @@ impl UserWriter for DynamoStore {
             }
             claims.push((UniqueField::UserName, keys::user_name(&stored.user_name_key())));
             for (field, claim_key) in claims {
-                items.extend(self.claim(tenant, claim_key, &stored.id)?);
-                parts.extend([Part::Claim(field), Part::Claim(field)]);
+                for (item, part) in self.claim(tenant, claim_key, &stored.id, field, earlier)? {
+                    items.push(item);
+                    parts.push(part);
+                }
             }
             if stored.scim_visible() {
                 items.push(self.count_update(tenant, &stored.id, 1)?);
@@ -226,7 +237,7 @@ impl UserWriter for DynamoStore {
             }
             Ok((items, parts))
         };
-        self.write_with_changes(tenant, build, changes, || StoreError::AlreadyExists).await?;
+        self.write_with_changes_of(tenant, build, changes, || StoreError::AlreadyExists).await?;
         Ok(stored)
     }
 
@@ -242,7 +253,7 @@ impl UserWriter for DynamoStore {
         stored.version = before.version + 1;
         // `legacy`: the user is still where an earlier build wrote it (the tenant's partition):
         // this write moves it to its shard, conditional on the version it was read at there.
-        let build = |legacy: bool| {
+        let build = |legacy: bool, earlier: bool| {
             let put = Put::builder().table_name(&self.table).set_item(Some(Self::user_item(tenant, &stored)?));
             let put = if legacy {
                 put.condition_expression("attribute_not_exists(pk)")
@@ -273,12 +284,19 @@ impl UserWriter for DynamoStore {
                          old: Option<String>|
              -> Result<(), StoreError> {
                 if let Some(new) = new {
-                    items.extend(self.claim(tenant, new, &stored.id)?);
-                    parts.extend([Part::Claim(field), Part::Claim(field)]);
+                    for (item, part) in self.claim(tenant, new, &stored.id, field, earlier)? {
+                        items.push(item);
+                        parts.push(part);
+                    }
                 }
                 if let Some(old) = old {
-                    items.extend(self.release(tenant, &old, &stored.id)?);
-                    parts.extend([Part::Release, Part::Release]);
+                    let [own, legacy] = self.release(tenant, &old, &stored.id)?;
+                    items.push(own);
+                    parts.push(Part::Release);
+                    if earlier {
+                        items.push(legacy);
+                        parts.push(Part::Release);
+                    }
                 }
                 Ok(())
             };
@@ -309,9 +327,10 @@ impl UserWriter for DynamoStore {
             }
             Ok((items, parts))
         };
-        match self.write_with_changes(tenant, || build(false), changes, || StoreError::VersionConflict).await {
+        let conflict = || StoreError::VersionConflict;
+        match self.write_with_changes_of(tenant, |earlier| build(false, earlier), changes, conflict).await {
             Err(StoreError::VersionConflict) if self.is_legacy_user(tenant, before).await? => {
-                self.write_with_changes(tenant, || build(true), changes, || StoreError::VersionConflict).await?
+                self.write_with_changes_of(tenant, |earlier| build(true, earlier), changes, conflict).await?
             }
             other => other?,
         }
