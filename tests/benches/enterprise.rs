@@ -34,13 +34,10 @@ use shared::adapters::outbound::OutboundPolicy;
 use shared::app::root::Root;
 use shared::app::secrets::TenantSecret;
 use shared::domain::api_token::TokenKind;
-use shared::domain::change::{Action, Actor, EntityKind, NewChange};
-use shared::domain::group::{Group, Member};
 use shared::domain::job::UserFetchJob;
 use shared::domain::user::User;
-use shared::domain::{Email, GroupId, OktaUserId, Secret, TenantId, UserId};
+use shared::domain::{Email, OktaUserId, Secret, TenantId, UserId};
 use shared::fakes::{DynamoModel, Fakes, MemoryOkta, ModelConfig, ModelStats};
-use shared::ports::group_store::MEMBER_BATCH;
 use shared::ports::{ChangeLog, Clock, ConfigStore, GroupStore, OktaDirectory, UserReader, UserWriter};
 use tower::ServiceExt;
 
@@ -295,30 +292,8 @@ impl RequestRun {
 async fn scim(users: usize, members: usize, requests_n: usize) -> Result<Value, Error> {
     let s = scim_tenant(Arc::new(MemoryOkta::new(APP))).await?;
     s.seed_users(users).await?;
-    let now = chrono::Utc::now();
-    let change = |entity, id: &str| NewChange {
-        at: now,
-        actor: Actor::Scim,
-        entity,
-        entity_id: id.to_owned(),
-        action: Action::Created,
-        changes: Default::default(),
-    };
-    let gid = GroupId::from_random(id(2, 0));
-    let group = Group {
-        id: gid.clone(),
-        display_name: "Everyone".into(),
-        external_id: None,
-        created_at: now,
-        updated_at: now,
-        version: 0,
-    };
     let store = &s.e.fakes.store;
-    store.create_group(&s.tenant, &group, &change(EntityKind::Group, gid.as_str())).await?;
-    let all: Vec<Member> = (0..members).map(|n| Member::User(UserId::from_random(id(3, n)))).collect();
-    for chunk in all.chunks(MEMBER_BATCH) {
-        store.change_members(&s.tenant, &gid, chunk, &[], None, &change(EntityKind::Membership, gid.as_str())).await?;
-    }
+    let gid = harness::bench::seed_group(store.as_ref(), &s.tenant, members, chrono::Utc::now()).await?;
 
     let (mut create, mut lookup, mut add) = (RequestRun::default(), RequestRun::default(), RequestRun::default());
     for i in 0..requests_n {

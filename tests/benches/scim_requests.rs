@@ -23,10 +23,8 @@ use shared::app::tokens::TokenService;
 use shared::app::AdminService;
 use shared::domain::api_token::TokenKind;
 use shared::domain::change::{Action, Actor, EntityKind, NewChange};
-use shared::domain::group::{Group, Member};
 use shared::domain::user::User;
-use shared::domain::{Email, GroupId, TenantId, UserId};
-use shared::ports::group_store::MEMBER_BATCH;
+use shared::domain::{Email, TenantId, UserId};
 use shared::ports::{Clock, GroupStore, UserWriter};
 use tower::ServiceExt;
 
@@ -170,20 +168,7 @@ async fn run(b: Backend) -> Result<serde_json::Value, Error> {
     }
     // A group of GROUP_MEMBERS members, written in member batches like a SCIM PUT would.
     let members = env_usize("GROUP_MEMBERS", 10_000);
-    let gid = GroupId::from_random(id(2, 0));
-    let group = Group {
-        id: gid.clone(),
-        display_name: "Everyone".into(),
-        external_id: None,
-        created_at: now,
-        updated_at: now,
-        version: 0,
-    };
-    b.groups.create_group(&tenant, &group, &change(EntityKind::Group, gid.as_str())).await?;
-    let all: Vec<Member> = (0..members).map(|n| Member::User(UserId::from_random(id(3, n)))).collect();
-    for chunk in all.chunks(MEMBER_BATCH) {
-        b.groups.change_members(&tenant, &gid, chunk, &[], None, &change(EntityKind::Membership, gid.as_str())).await?;
-    }
+    let gid = harness::bench::seed_group(b.groups.as_ref(), &tenant, members, now).await?;
     let setup = setup.elapsed();
 
     let lookup = measure(

@@ -144,3 +144,39 @@ pub fn id_bytes(prefix: u8, n: usize) -> [u8; 16] {
     b[8..].copy_from_slice(&(n as u64).to_be_bytes());
     b
 }
+
+/// Writes a group named "Everyone" of `members` members (ids `id_bytes(3, n)`), in member
+/// batches as a SCIM PUT would, and returns its id (`id_bytes(2, 0)`).
+pub async fn seed_group(
+    groups: &dyn shared::ports::GroupStore,
+    tenant: &shared::domain::TenantId,
+    members: usize,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<shared::domain::GroupId, shared::ports::StoreError> {
+    use shared::domain::change::{Action, Actor, EntityKind, NewChange};
+    use shared::domain::group::{Group, Member};
+    use shared::domain::{GroupId, UserId};
+    let gid = GroupId::from_random(id_bytes(2, 0));
+    let change = |entity| NewChange {
+        at: now,
+        actor: Actor::Scim,
+        entity,
+        entity_id: gid.as_str().to_owned(),
+        action: Action::Created,
+        changes: Default::default(),
+    };
+    let group = Group {
+        id: gid.clone(),
+        display_name: "Everyone".into(),
+        external_id: None,
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    };
+    groups.create_group(tenant, &group, &change(EntityKind::Group)).await?;
+    let all: Vec<Member> = (0..members).map(|n| Member::User(UserId::from_random(id_bytes(3, n)))).collect();
+    for chunk in all.chunks(shared::ports::group_store::MEMBER_BATCH) {
+        groups.change_members(tenant, &gid, chunk, &[], None, &change(EntityKind::Membership)).await?;
+    }
+    Ok(gid)
+}

@@ -82,6 +82,24 @@ impl DynamoStore {
         }
     }
 
+    /// How many items `query` matches, over every page (`Select=COUNT`: no item is returned).
+    async fn count(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<u64, StoreError> {
+        let query = query.table_name(&self.table).select(aws_sdk_dynamodb::types::Select::Count);
+        let mut count = 0u64;
+        let mut start: Option<Item> = None;
+        loop {
+            let out = query.clone().set_exclusive_start_key(start).send().await.map_err(unavailable)?;
+            count += u64::try_from(out.count).unwrap_or(0);
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(count);
+            }
+        }
+    }
+
     async fn get(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
         let out = self
             .client

@@ -3,7 +3,7 @@
 //! one item per waiting record, and counted through `gsi1`.
 use async_trait::async_trait;
 
-use super::codec::{json_attr, s, unavailable, Item};
+use super::codec::{json_attr, s, unavailable};
 use super::{keys, DynamoStore, GSI1};
 use crate::domain::team::Waiting;
 use crate::domain::TenantId;
@@ -61,26 +61,12 @@ impl PendingStore for DynamoStore {
     }
 
     async fn count_pending(&self, tenant: &TenantId) -> Result<usize, StoreError> {
-        let mut count = 0usize;
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression("gsi1pk = :p")
-                .expression_attribute_values(":p", s(keys::pending_index(tenant)))
-                .select(aws_sdk_dynamodb::types::Select::Count)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            count += out.count as usize;
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(count);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .index_name(GSI1)
+            .key_condition_expression("gsi1pk = :p")
+            .expression_attribute_values(":p", s(keys::pending_index(tenant)));
+        Ok(usize::try_from(self.count(query).await?).unwrap_or(usize::MAX))
     }
 }

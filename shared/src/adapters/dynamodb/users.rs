@@ -342,29 +342,15 @@ impl DynamoStore {
     /// Users of earlier builds not yet moved to a shard are in no count shard: counted here
     /// (one `Select=COUNT` query of the tenant's partition, empty once they are all moved).
     async fn count_legacy_visible(&self, tenant: &TenantId) -> Result<u64, StoreError> {
-        let mut count = 0u64;
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :p AND begins_with(sk, :u)")
-                .filter_expression("attribute_not_exists(status_reason) OR status_reason <> :deleted")
-                .expression_attribute_values(":p", s(keys::tenant(tenant)))
-                .expression_attribute_values(":u", s("USER#"))
-                .expression_attribute_values(":deleted", s("scim_deleted"))
-                .select(aws_sdk_dynamodb::types::Select::Count)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            count += u64::try_from(out.count).unwrap_or(0);
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(count);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .key_condition_expression("pk = :p AND begins_with(sk, :u)")
+            .filter_expression("attribute_not_exists(status_reason) OR status_reason <> :deleted")
+            .expression_attribute_values(":p", s(keys::tenant(tenant)))
+            .expression_attribute_values(":u", s("USER#"))
+            .expression_attribute_values(":deleted", s("scim_deleted"));
+        self.count(query).await
     }
 
     /// Whether `user` is where an earlier build wrote it, at the version read.
