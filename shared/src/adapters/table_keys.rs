@@ -78,15 +78,17 @@ pub const COUNTER: &str = "COUNTER";
 pub fn change_counter(t: &TenantId) -> String {
     format!("TENANT#{t}#CHANGESEQ")
 }
-/// The tenant's count of SCIM-visible users, in shards (one per user, by a digest of the id).
-pub fn user_count(t: &TenantId) -> String {
-    format!("TENANT#{t}#USERCOUNT")
+/// The tenant's count of SCIM-visible users, in shards, each its own partition (so the count's
+/// writes spread like the users'), `sk` = [`USER_COUNT`].
+pub fn user_count_shard(t: &TenantId, n: u64) -> String {
+    format!("TENANT#{t}#USERCOUNT#{n:02}")
 }
 pub const USER_COUNT_SHARDS: u64 = 8;
-pub fn user_count_shard(user_id: &str) -> String {
+pub const USER_COUNT: &str = "COUNT";
+/// The count shard a user is counted in (by a digest of the id).
+pub fn user_count(t: &TenantId, user_id: &str) -> String {
     let digest = crate::domain::secret::sha256_hex(user_id.as_bytes());
-    let n = u64::from_str_radix(&digest[..8], 16).unwrap_or(0) % USER_COUNT_SHARDS;
-    format!("SHARD#{n:02}")
+    user_count_shard(t, u64::from_str_radix(&digest[..8], 16).unwrap_or(0) % USER_COUNT_SHARDS)
 }
 /// A uniqueness claim: its own partition (so a tenant's claims spread instead of sharing the
 /// tenant's), `sk` = [`CLAIM`].

@@ -248,8 +248,8 @@ async fn users_written_by_earlier_builds_are_read_listed_and_moved_by_their_next
     let adjust = client
         .update_item()
         .table_name(&table)
-        .key("pk", AttributeValue::S(keys::user_count(&t)))
-        .key("sk", AttributeValue::S(keys::user_count_shard(a.id.as_str())))
+        .key("pk", AttributeValue::S(keys::user_count(&t, a.id.as_str())))
+        .key("sk", AttributeValue::S(keys::USER_COUNT.into()))
         .update_expression("ADD visible :d")
         .expression_attribute_values(":d", AttributeValue::N("-1".into()))
         .send()

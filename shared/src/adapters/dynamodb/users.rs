@@ -98,8 +98,8 @@ impl DynamoStore {
     fn count_update(&self, tenant: &TenantId, id: &UserId, delta: i64) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
-            .key("pk", s(keys::user_count(tenant)))
-            .key("sk", s(keys::user_count_shard(id.as_str())))
+            .key("pk", s(keys::user_count(tenant, id.as_str())))
+            .key("sk", s(keys::USER_COUNT))
             .update_expression("ADD visible :d")
             .expression_attribute_values(":d", AttributeValue::N(delta.to_string()))
             .build()
@@ -188,8 +188,8 @@ impl UserReader for DynamoStore {
         let shards: Vec<Item> = (0..keys::USER_COUNT_SHARDS)
             .map(|n| {
                 Item::from([
-                    ("pk".to_owned(), s(keys::user_count(tenant))),
-                    ("sk".to_owned(), s(format!("SHARD#{n:02}"))),
+                    ("pk".to_owned(), s(keys::user_count_shard(tenant, n))),
+                    ("sk".to_owned(), s(keys::USER_COUNT)),
                 ])
             })
             .collect();
