@@ -7,7 +7,7 @@ use crate::domain::tenant::TenantConfigInput;
 use crate::domain::user::{User, UserStatus};
 use crate::domain::{Email, OktaUserId, Secret, TenantId, UserId};
 use crate::ports::user_store::UserQuery;
-use crate::ports::{ActivityStore, LoginStateStore, SyncStore, TokenStore};
+use crate::ports::{ActivityStore, ListPositions, LoginStateStore, SyncStore, TokenStore};
 use crate::ports::{
     ChangeLog, ConfigStore, DedupeStore, GroupStore, JobQueue, PendingStore, SecretStore, StoreError, TeamStore,
     UniqueField, UserReader, UserWriter,
@@ -255,6 +255,54 @@ async fn config_contract(configs: &dyn ConfigStore) {
 }
 
 /// Secrets: absent, set, replace.
+/// Batched reads, the SCIM-visible count and the positions of paged walks: per tenant, per
+/// list, and gone when expired.
+pub async fn batch_reads_and_positions_contract(
+    reader: &dyn UserReader,
+    writer: &dyn UserWriter,
+    positions: &dyn ListPositions,
+) {
+    let (t, other) = (tenant("contract-batch"), tenant("contract-batch-other"));
+    let users: Vec<User> = (1..=3).map(|n| user(n, &format!("batch{n}@example.com"), None)).collect();
+    for u in &users {
+        writer.create_user(&t, u, &[change(u, Action::Created)]).await.expect("create");
+    }
+    assert_eq!(reader.count_scim_visible(&t).await.expect("count"), 3);
+    assert_eq!(reader.count_scim_visible(&other).await.expect("count"), 0, "counts are per tenant");
+
+    // The ones that exist, each once, whatever is asked twice or is missing.
+    let missing = user(9, "missing@example.com", None).id;
+    let ask = [users[0].id.clone(), missing, users[2].id.clone(), users[0].id.clone()];
+    let mut got: Vec<UserId> = reader.get_users(&t, &ask).await.expect("get_users").into_iter().map(|u| u.id).collect();
+    got.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let mut want = vec![users[0].id.clone(), users[2].id.clone()];
+    want.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(got, want);
+    assert!(reader.get_users(&other, &ask).await.expect("get_users").is_empty(), "another tenant sees none");
+
+    // A user SCIM deleted leaves the count; restored, it is counted again.
+    let stored = reader.get_user(&t, &users[1].id).await.expect("get").expect("stored");
+    let mut deleted = stored.clone();
+    deleted.status_reason = Some(crate::domain::user::StatusReason::ScimDeleted);
+    let deleted = writer.update_user(&t, &stored, &deleted, &[change(&stored, Action::Updated)]).await.expect("delete");
+    assert_eq!(reader.count_scim_visible(&t).await.expect("count"), 2);
+    let mut restored = deleted.clone();
+    restored.status_reason = None;
+    writer.update_user(&t, &deleted, &restored, &[change(&deleted, Action::Updated)]).await.expect("restore");
+    assert_eq!(reader.count_scim_visible(&t).await.expect("count"), 3);
+
+    // Positions: found until they expire, kept per tenant and per list, overwritten by index.
+    let until = now() + chrono::Duration::hours(1);
+    positions.remember_position(&t, "users", 200, "cursor-a", until).await.expect("remember");
+    assert_eq!(positions.recall_position(&t, "users", 200, now()).await.expect("recall").as_deref(), Some("cursor-a"));
+    assert_eq!(positions.recall_position(&t, "users", 400, now()).await.expect("recall"), None, "another index");
+    assert_eq!(positions.recall_position(&t, "groups", 200, now()).await.expect("recall"), None, "another list");
+    assert_eq!(positions.recall_position(&other, "users", 200, now()).await.expect("recall"), None, "another tenant");
+    assert_eq!(positions.recall_position(&t, "users", 200, until).await.expect("recall"), None, "expired");
+    positions.remember_position(&t, "users", 200, "cursor-b", until).await.expect("remember");
+    assert_eq!(positions.recall_position(&t, "users", 200, now()).await.expect("recall").as_deref(), Some("cursor-b"));
+}
+
 pub async fn secret_store_contract(store: &dyn SecretStore, name: &str) {
     assert!(store.get_secret(name).await.expect("get").is_none());
     store.put_secret(name, &Secret::new("one")).await.expect("create");

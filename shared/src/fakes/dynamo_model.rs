@@ -1890,6 +1890,7 @@ mod tests {
         contract::login_state_contract(s).await;
         contract::token_store_contract(s).await;
         contract::group_contract(s, s, s).await;
+        contract::batch_reads_and_positions_contract(s, s, s).await;
         let stats = m.stats();
         assert!(stats.total_requests() > 0 && stats.wcu > 0.0 && stats.rcu > 0.0, "{stats:?}");
         assert_eq!((stats.failures, stats.throttles, stats.conflicts), (0, 0, 0), "{stats:?}");

@@ -864,5 +864,6 @@ mod tests {
         super::super::contract::login_state_contract(&store).await;
         super::super::contract::token_store_contract(&store).await;
         super::super::contract::group_contract(&store, &store, &store).await;
+        super::super::contract::batch_reads_and_positions_contract(&store, &store, &store).await;
     }
 }

@@ -16,6 +16,13 @@ async fn dynamodb_store_enforces_uniqueness_versions_and_change_order() {
 }
 
 #[tokio::test]
+async fn dynamodb_batch_reads_count_shards_and_list_positions() {
+    let app = TestApp::spawn().await;
+    let store = app.functions.adapters.store.as_ref();
+    contract::batch_reads_and_positions_contract(store, store, store).await;
+}
+
+#[tokio::test]
 async fn dynamodb_teams_pending_references_and_dedupe_records() {
     let app = TestApp::spawn().await;
     let store = app.functions.adapters.store.as_ref();
